@@ -1,0 +1,23 @@
+"""s2sad: source-to-source automatic differentiation for Python and NumPy.
+
+    >>> import s2sad
+    >>> def f(x, y):
+    ...     return x * x * y + y + 2
+    >>> s2sad.grad(f, wrt=(0, 1))(3.0, 4.0)
+    (24.0, 10.0)
+"""
+
+from .api import VERSION as __version__
+from .api import config, emit, grad, jvp, value_and_grad, vjp, wengert
+from .check import check_grads
+from .errors import (
+    GradCheckError, IRError, NoRuleError, NotDifferentiable, S2SADError, SourceError,
+    TypeMismatch, UnsupportedSyntax,
+)
+from .runtime import stop_gradient
+
+__all__ = [
+    "__version__", "config", "emit", "grad", "jvp", "value_and_grad", "vjp", "wengert",
+    "check_grads", "stop_gradient", "S2SADError", "UnsupportedSyntax", "NoRuleError",
+    "NotDifferentiable", "TypeMismatch", "SourceError", "GradCheckError", "IRError",
+]

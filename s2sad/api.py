@@ -1,0 +1,350 @@
+"""The public API.  The one place that composes the stages; see :func:`derive`.
+
+Every transformed function is specialised on the kinds of its arguments (Python float or int,
+NumPy scalar, array rank, dtype and which axes have length 1; other values such as strings are
+baked in as constants) and cached, so the second call with the same kinds runs the generated
+code straight away.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .codegen import Generated, generate
+from .compile import compile_generated
+from .errors import NotDifferentiable, TypeMismatch
+from .ir import Array, Function, Scalar, format_wengert, is_float
+from .lower import Static, lower
+from .rules import type_of_value
+from .source import unwrap
+from .transforms.dce import dce
+from .transforms.jvp import jvp as jvp_transform
+from .transforms.simplify import simplify
+from .transforms.vjp import vjp as vjp_transform
+from .verify import verify
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class Config:
+    """Global switches.  `verify` runs the IR verifier after every pass (the tests set it)."""
+
+    verify: bool = False
+
+
+config = Config()
+
+# ------------------------------------------------------------------------------- the pipeline
+
+MODES = ("grad", "value_and_grad", "vjp", "jvp", "primal")
+
+
+def derive(fn: Callable[..., Any], mode: str, wrt: tuple[int, ...], specs: Sequence[Any],
+           optimize: bool = True) -> tuple[Function, Generated]:
+    """source -> parse -> lower -> transform -> simplify/dce -> codegen, for one signature."""
+    ir = _check(lower(fn, specs), "lower")
+    _check_wrt(ir, fn, wrt, specs)
+    ir = _check(_transform(ir, mode, _ir_positions(wrt, specs)), mode)
+    if optimize:
+        ir = _check(dce(_check(simplify(ir), "simplify")), "dce")
+    return ir, generate(ir, _generated_name(ir, mode))
+
+
+def _transform(ir: Function, mode: str, wrt: tuple[int, ...]) -> Function:
+    if mode == "grad":
+        return vjp_transform(ir, wrt, seed="one", keep_value=False)
+    if mode == "value_and_grad":
+        return vjp_transform(ir, wrt, seed="one")
+    if mode == "vjp":
+        return vjp_transform(ir, wrt, seed="param")
+    if mode == "jvp":
+        return jvp_transform(ir, wrt)
+    return ir
+
+
+def _check(ir: Function, after: str) -> Function:
+    return verify(ir, after) if config.verify else ir
+
+
+def _generated_name(ir: Function, mode: str) -> str:
+    base = ir.name if ir.name.isidentifier() else "f"
+    base = base.removesuffix("_vjp").removesuffix("_jvp")
+    return {"grad": f"{base}_grad", "value_and_grad": f"{base}_value_and_grad",
+            "vjp": f"{base}_vjp", "jvp": f"{base}_jvp", "primal": base}[mode]
+
+
+# --------------------------------------------------------------------------- specialisation
+
+
+def arg_spec(value: Any) -> Any:
+    """What the generated code is specialised on for an argument: a type, or a Static."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return Static(value)
+    if isinstance(value, (float, int, np.ndarray)) or \
+            (isinstance(value, np.generic) and np.dtype(value.dtype).kind in "biuf"):
+        return type_of_value(value)
+    return Static(value)
+
+
+def _spec_key(spec: Any) -> Any:
+    if isinstance(spec, Static):
+        try:
+            hash(spec.value)
+            return ("static", type(spec.value), spec.value)
+        except TypeError:
+            return ("static-id", id(spec.value))
+    return spec
+
+
+def _ir_positions(wrt: tuple[int, ...], specs: Sequence[Any]) -> tuple[int, ...]:
+    """Positions among the run-time (non-static) arguments, which are the IR's parameters."""
+    dynamic = [i for i, s in enumerate(specs) if not isinstance(s, Static)]
+    return tuple(dynamic.index(i) for i in wrt)
+
+
+def _check_wrt(ir: Function, fn: Any, wrt: tuple[int, ...], specs: Sequence[Any]) -> None:
+    for i in wrt:
+        spec = specs[i]
+        if not isinstance(spec, Static) and is_float(spec):
+            continue
+        what = _describe(spec)
+        loc = ir.param_locs[i] if i < len(ir.param_locs) else ir.loc
+        raise NotDifferentiable(
+            f"cannot differentiate with respect to `{ir.param_names[i]}`: it is {what}", loc,
+            "pass a float or a float array (e.g. 3.0 rather than 3), or leave it out of wrt")
+
+
+def _describe(spec: Any) -> str:
+    if isinstance(spec, Static):
+        return f"a {type(spec.value).__name__} ({spec.value!r})"
+    if isinstance(spec, Scalar):
+        return {"int64": "an int", "bool": "a bool"}.get(spec.dtype, f"a {spec} scalar")
+    if isinstance(spec, Array):
+        return f"an array of dtype {spec.dtype}"
+    return "not a number"
+
+
+def resolve_wrt(fn: Any, wrt: int | str | Sequence[int | str]) -> tuple[tuple[int, ...], bool]:
+    """`wrt` as parameter positions, and whether the caller asked for a single one."""
+    names = list(inspect.signature(unwrap(fn)).parameters)
+    single = isinstance(wrt, (int, str))
+    items = [wrt] if single else list(wrt)  # type: ignore[list-item]
+    out: list[int] = []
+    for w in items:
+        if isinstance(w, str):
+            if w not in names:
+                raise TypeMismatch(f"wrt={w!r}: {getattr(fn, '__name__', fn)} has no parameter "
+                                   f"{w!r} (parameters: {', '.join(names)})")
+            out.append(names.index(w))
+        elif isinstance(w, int) and not isinstance(w, bool):
+            if not -len(names) <= w < len(names):
+                raise TypeMismatch(f"wrt={w}: {getattr(fn, '__name__', fn)} has "
+                                   f"{len(names)} parameter(s)")
+            out.append(w % len(names))
+        else:
+            raise TypeMismatch(f"wrt must be an int, a parameter name or a tuple of them, "
+                               f"not {w!r}")
+    return tuple(out), single
+
+
+# -------------------------------------------------------------------------------- the cache
+
+
+@dataclass
+class _Entry:
+    compiled: Callable[..., Any]
+    dynamic: tuple[int, ...]             # positions of the run-time arguments
+    guards: tuple[tuple[str, Any], ...]  # module globals the code reads, and their kinds
+    ir: Function
+    generated: Generated
+
+
+_CACHE: dict[Any, _Entry] = {}
+stats = {"compiles": 0}
+
+
+def _guard_key(value: Any) -> Any:
+    return _spec_key(arg_spec(value))
+
+
+def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
+            optimize: bool = True) -> _Entry:
+    target = unwrap(fn)
+    specs = [arg_spec(a) for a in args]
+    cells = tuple(id(c) for c in target.__closure__ or ())
+    key = (target.__code__, cells, mode, wrt, tuple(_spec_key(s) for s in specs), optimize,
+           VERSION)
+    entry = _CACHE.get(key)
+    if entry is not None and all(_guard_key(target.__globals__.get(n)) == k
+                                 for n, k in entry.guards):
+        return entry
+    ir, gen = derive(target, mode, wrt, specs, optimize)
+    stats["compiles"] += 1
+    compiled = compile_generated(gen, target)
+    guards = tuple((n, _guard_key(v)) for n, v in gen.constants
+                   if target.__globals__.get(n, _MISSING) is v)
+    entry = _Entry(compiled, tuple(i for i, s in enumerate(specs) if not isinstance(s, Static)),
+                   guards, ir, gen)
+    _CACHE[key] = entry
+    return entry
+
+
+_MISSING = object()
+
+
+def _bind_args(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    if not kwargs:
+        code = unwrap(fn).__code__
+        if len(args) == code.co_argcount:
+            return args
+    sig = inspect.signature(unwrap(fn))
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeMismatch(f"{getattr(fn, '__name__', fn)}: {exc}") from None
+    bound.apply_defaults()
+    return tuple(bound.arguments.values())
+
+
+# -------------------------------------------------------------------------------- public API
+
+
+class _Transformed:
+    """A function transformed by s2sad; calling it runs (and if needed generates) the code."""
+
+    def __init__(self, fn: Callable[..., Any], mode: str, wrt: Any) -> None:
+        self.__s2sad_wrapped__ = fn
+        self._mode = mode
+        self._wrt, self._single = resolve_wrt(fn, wrt)
+        self.__name__ = f"{getattr(fn, '__name__', 'f')}_{mode}"
+        self.__doc__ = fn.__doc__
+        self._fast: dict[Any, _Entry] = {}
+
+    def _entry(self, args: tuple[Any, ...]) -> _Entry:
+        return _lookup(self.__s2sad_wrapped__, self._mode, self._wrt, args)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        args = _bind_args(self.__s2sad_wrapped__, args, kwargs)
+        entry = self._entry(args)
+        out = entry.compiled(*[args[i] for i in entry.dynamic])
+        if self._mode == "grad":
+            return out if self._single else (out if isinstance(out, tuple) and len(self._wrt) > 1
+                                             else (out,))
+        n = len(self._wrt)
+        value = _restructure(out[:-n] if n else out, entry.ir.result_tree)
+        grads = out[-n:]
+        return value, grads[0] if self._single else tuple(grads)
+
+    @property
+    def source(self) -> str:
+        """Not available before the first call: the code depends on the argument kinds."""
+        raise AttributeError("call the function once, or use s2sad.emit(f, *args)")
+
+
+def _restructure(flat: Any, tree: Any) -> Any:
+    items = list(flat) if isinstance(flat, tuple) else [flat]
+    if tree is None:
+        return items[0]
+    it = iter(items)
+
+    def build(t: Any) -> Any:
+        if t is None:
+            return next(it)
+        return tuple(build(s) for s in t)
+    return build(tree)
+
+
+def grad(fn: Callable[..., Any] | None = None, wrt: Any = 0) -> Any:
+    """The gradient of scalar function `fn` with respect to argument(s) `wrt`.
+
+    `wrt` is a position, a parameter name, or a tuple of them; with a tuple the result is a
+    tuple of gradients.  Each gradient has the shape of its argument.  Usable as ``@grad`` and
+    ``@grad(wrt=(0, 1))``.
+    """
+    if fn is None:
+        return lambda f: grad(f, wrt)
+    return _Transformed(fn, "grad", wrt)
+
+
+def value_and_grad(fn: Callable[..., Any] | None = None, wrt: Any = 0) -> Any:
+    """Like :func:`grad`, but returns ``(fn(*args), gradient)``."""
+    if fn is None:
+        return lambda f: value_and_grad(f, wrt)
+    return _Transformed(fn, "value_and_grad", wrt)
+
+
+def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """Forward mode: ``(fn(*primals), J @ tangents)``.
+
+    Every float argument needs a tangent; give ``None`` for arguments not to differentiate.
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise TypeMismatch(f"jvp: {len(primals)} primal(s) but {len(tangents)} tangent(s)")
+    wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
+    entry = _lookup(fn, "jvp", wrt, primals)
+    out = entry.compiled(*[primals[i] for i in entry.dynamic], *[tangents[i] for i in wrt])
+    n = len(entry.ir.results) // 2
+    flat = out if isinstance(out, tuple) else (out,)
+    return (_restructure(flat[:n], entry.ir.result_tree),
+            _restructure(flat[n:], entry.ir.result_tree))
+
+
+def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple[Any, ...]]]:
+    """Reverse mode: ``(fn(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` gives one adjoint per
+    argument (``None`` for arguments that are not floats)."""
+    wrt = tuple(i for i, p in enumerate(primals) if is_float(arg_spec(p))
+                if not isinstance(arg_spec(p), Static))
+    entry = _lookup(fn, "vjp", wrt, primals)
+    n_out = len(entry.ir.results) - len(wrt)
+    dyn = [primals[i] for i in entry.dynamic]
+    value = unwrap(fn)(*primals)
+
+    def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
+        cts = _flatten_tree(cotangent, entry.ir.result_tree)
+        if len(cts) != n_out:
+            raise TypeMismatch(f"vjp_fn expects {n_out} cotangent(s), got {len(cts)}")
+        out = entry.compiled(*dyn, *cts)
+        grads = out[n_out:] if isinstance(out, tuple) else (out,)
+        by_pos = dict(zip(wrt, grads))
+        return tuple(by_pos.get(i) for i in range(len(primals)))
+    return value, vjp_fn
+
+
+def _flatten_tree(value: Any, tree: Any) -> list[Any]:
+    if tree is None:
+        return [value]
+    return [x for v, t in zip(value, tree) for x in _flatten_tree(v, t)]
+
+
+def emit(fn: Callable[..., Any], *args: Any, mode: str = "reverse", wrt: Any = 0,
+         optimize: bool = True) -> str:
+    """The source of the derivative s2sad generates for `fn` called with `args`.
+
+    Without `args`, every parameter is taken to be a Python float.
+    """
+    if not args:
+        args = tuple(1.0 for _ in inspect.signature(unwrap(fn)).parameters)
+    positions, _ = resolve_wrt(fn, wrt)
+    m = {"reverse": "grad", "forward": "jvp"}.get(mode, mode)
+    if m not in MODES:
+        raise TypeMismatch(f"mode must be 'reverse', 'forward' or one of {MODES}, not {mode!r}")
+    _, gen = derive(unwrap(fn), m, positions, [arg_spec(a) for a in args], optimize)
+    return gen.source
+
+
+def wengert(fn: Callable[..., Any], *args: Any) -> str:
+    """The Wengert list (evaluation trace) of `fn` for arguments like `args` (floats if none)."""
+    if not args:
+        args = tuple(1.0 for _ in inspect.signature(unwrap(fn)).parameters)
+    ir = lower(unwrap(fn), [arg_spec(a) for a in args])
+    return format_wengert(ir)
+
+
+

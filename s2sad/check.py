@@ -1,0 +1,82 @@
+"""`check_grads`: test derivatives against central finite differences and each other.
+
+Two oracles, as in autograd and JAX: forward mode against a central difference along a random
+direction ``t`` (``(f(x + h t) - f(x - h t)) / 2h``), and the inner-product identity
+``<vjp(c), t> == <c, jvp(t)>`` between the two modes for a random cotangent ``c``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import GradCheckError
+
+
+def _randlike(rng: np.random.Generator, x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return rng.standard_normal(x.shape).astype(x.dtype)
+    return float(rng.standard_normal())
+
+
+def _vdot(a: Any, b: Any) -> float:
+    return float(np.sum(np.asarray(a, dtype=float) * np.asarray(b, dtype=float)))
+
+
+def _flat(out: Any) -> list[Any]:
+    return [x for o in out for x in _flat(o)] if isinstance(out, tuple) else [out]
+
+
+def check_grads(fn: Callable[..., Any], *args: Any, wrt: Sequence[int] | None = None,
+                modes: Sequence[str] = ("forward", "reverse"), eps: float = 1e-6,
+                rtol: float = 1e-5, atol: float = 1e-6, seed: int = 0) -> None:
+    """Raise :class:`GradCheckError` unless s2sad's derivatives of `fn` at `args` are right.
+
+    `wrt` defaults to every float argument.  Checks forward mode against finite differences,
+    reverse mode against forward mode by the inner-product identity (and against finite
+    differences when forward mode is not among `modes`).
+    """
+    from .api import jvp, vjp  # the checker sits on top of the API
+
+    rng = np.random.default_rng(seed)
+    if wrt is None:
+        wrt = [i for i, a in enumerate(args) if isinstance(a, float) or
+               (isinstance(a, np.ndarray) and a.dtype.kind == "f")]
+    dirs = [_randlike(rng, args[i]) if i in wrt else None for i in range(len(args))]
+
+    def shifted(h: float) -> list[Any]:
+        return _flat(fn(*[a + h * d if d is not None else a for a, d in zip(args, dirs)]))
+
+    numeric = [(p - m) / (2 * eps) for p, m in zip(shifted(eps), shifted(-eps))]
+    scale = max(1.0, max(float(np.max(np.abs(n))) if np.size(n) else 0.0 for n in numeric))
+    if "forward" in modes:
+        _, out_dot = jvp(fn, args, dirs)
+        for k, (got, want) in enumerate(zip(_flat(out_dot), numeric)):
+            if not np.allclose(got, want, rtol=rtol * 10 + 1e-4, atol=(atol + 1e-5) * scale):
+                raise GradCheckError(f"forward mode disagrees with finite differences in "
+                                     f"output {k}: got {got!r}, expected {want!r}")
+    if "reverse" in modes:
+        out, vjp_fn = vjp(fn, *args)
+        cts = [_randlike(rng, o) for o in _flat(out)]
+        ct: Any = _unflat(cts, out)
+        grads = vjp_fn(ct)
+        lhs = sum(_vdot(grads[i], dirs[i]) for i in wrt)
+        if "forward" in modes:
+            rhs = sum(_vdot(c, t) for c, t in zip(cts, _flat(out_dot)))
+            tol = rtol * 10 * max(1.0, abs(rhs)) + atol
+        else:
+            rhs = sum(_vdot(c, n) for c, n in zip(cts, numeric))
+            tol = (rtol * 10 + 1e-4) * max(1.0, abs(rhs)) + atol * scale
+        if not abs(lhs - rhs) <= tol:
+            raise GradCheckError(f"reverse mode fails the inner-product check: "
+                                 f"<vjp(c), t> = {lhs!r} but <c, J t> = {rhs!r}")
+
+
+def _unflat(flat: list[Any], like: Any) -> Any:
+    it = iter(flat)
+
+    def build(x: Any) -> Any:
+        return tuple(build(i) for i in x) if isinstance(x, tuple) else next(it)
+    return build(like)

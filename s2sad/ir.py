@@ -1,0 +1,319 @@
+"""The Wengert-list IR: typed, frozen, single-assignment.
+
+A :class:`Function` is a list of statements in a :class:`Block`.  Each :class:`Eqn` applies one
+primitive to atoms (a :class:`Var` or a :class:`Const`) and defines fresh variables; primitives
+are data (a name looked up in the rule registry), so one equation class serves them all.
+Control flow stays structured: :class:`If`, :class:`ForRange` and :class:`While` hold
+sub-blocks and make their branch-joined and loop-carried values explicit (as in MLIR's `scf`).
+
+Every variable carries its abstract type (:class:`Scalar`, :class:`Array` or :class:`Opaque`),
+because s2sad specialises the code it generates to the kinds of its inputs: Python floats get
+plain arithmetic, arrays get NumPy calls.
+
+This module is a leaf: it imports only :mod:`s2sad.errors`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from .errors import Loc
+
+# --------------------------------------------------------------------------------------- types
+
+FLOAT_DTYPES = ("float16", "float32", "float64", "longdouble")
+
+
+@dataclass(frozen=True, slots=True)
+class Scalar:
+    """A number: a Python scalar (``weak=True``, as NEP 50 calls them) or a NumPy scalar."""
+
+    dtype: str
+    weak: bool = True
+
+    @property
+    def ndim(self) -> int:
+        return 0
+
+    def __str__(self) -> str:
+        if self.weak:
+            return {"float64": "float", "int64": "int", "bool": "bool"}.get(self.dtype, self.dtype)
+        return f"np.{self.dtype}"
+
+
+@dataclass(frozen=True, slots=True)
+class Array:
+    """A NumPy array of known rank.
+
+    ``ones`` says, per axis, whether its length is 1 (True), not 1 (False) or unknown (None).
+    It is all that broadcasting depends on, so knowing it lets the adjoint of a broadcast be a
+    plain ``np.sum(g, axis=...)`` instead of a run-time check.  ``ones is None`` means the rank
+    itself is unknown.
+    """
+
+    dtype: str
+    ones: tuple[bool | None, ...] | None
+
+    @property
+    def ndim(self) -> int | None:
+        return None if self.ones is None else len(self.ones)
+
+    def __str__(self) -> str:
+        if self.ones is None:
+            return f"{self.dtype}[...]"
+        dims = ",".join("1" if o else ("n" if o is False else "?") for o in self.ones)
+        return f"{self.dtype}[{dims}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Opaque:
+    """Anything that is not a number: tuples (shapes), None, slices, strings, functions."""
+
+    kind: str
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+Ty = Union[Scalar, Array, Opaque]
+
+
+def is_float(t: Ty) -> bool:
+    """True when values of type `t` can carry a derivative."""
+    return isinstance(t, (Scalar, Array)) and t.dtype in FLOAT_DTYPES
+
+
+# --------------------------------------------------------------------------------------- atoms
+
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Var:
+    """An SSA value.  `hint` is the user's variable name it came from, if any."""
+
+    type: Ty
+    hint: str | None = None
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def __repr__(self) -> str:
+        return f"%{self.hint or 't'}{self.id}"
+
+    def __hash__(self) -> int:
+        return self.id
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Const:
+    """A compile-time constant.  `name` is set when it is a user global (printed by name)."""
+
+    value: Any
+    type: Ty
+    name: str | None = None
+
+    def __repr__(self) -> str:
+        return self.name or repr(self.value)
+
+
+Atom = Union[Var, Const]
+
+# ----------------------------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True, slots=True)
+class Eqn:
+    """``outs = prim(*args, **params)``: one primitive application.
+
+    `params` are keyword arguments that are never differentiated (axis, keepdims, shapes); they
+    are atoms too, usually constants.  `loc` is the user's source position it came from.
+    """
+
+    outs: tuple[Var, ...]
+    prim: str
+    args: tuple[Atom, ...]
+    params: tuple[tuple[str, Atom], ...] = ()
+    loc: Loc | None = None
+
+    @property
+    def out(self) -> Var:
+        return self.outs[0]
+
+    def param(self, name: str, default: Any = None) -> Any:
+        for k, v in self.params:
+            if k == name:
+                return v.value if isinstance(v, Const) else v
+        return default
+
+    def atoms(self) -> tuple[Atom, ...]:
+        return self.args + tuple(v for _, v in self.params)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A straight sequence of statements."""
+
+    stmts: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class If:
+    """``outs = then_block.results if cond else else_block.results``."""
+
+    outs: tuple[Var, ...]
+    cond: Atom
+    then: Block
+    then_results: tuple[Atom, ...]
+    orelse: Block
+    else_results: tuple[Atom, ...]
+    loc: Loc | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForRange:
+    """A counted loop: ``for index in range(start, stop, step)`` carrying `carried` values.
+
+    On entry the carried variables take `inits`; each trip computes `body_results`, which
+    become the carried values of the next trip; `outs` are the values after the last trip.
+    """
+
+    outs: tuple[Var, ...]
+    index: Var
+    start: Atom
+    stop: Atom
+    step: Atom
+    carried: tuple[Var, ...]
+    inits: tuple[Atom, ...]
+    body: Block
+    body_results: tuple[Atom, ...]
+    loc: Loc | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class While:
+    """``while cond_block.result: body`` with loop-carried values, as :class:`ForRange`."""
+
+    outs: tuple[Var, ...]
+    carried: tuple[Var, ...]
+    inits: tuple[Atom, ...]
+    cond: Block
+    cond_result: Atom
+    body: Block
+    body_results: tuple[Atom, ...]
+    loc: Loc | None = None
+
+
+Stmt = Union[Eqn, If, ForRange, While]
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """A function in Wengert form: parameters, a body, and the atoms it returns."""
+
+    name: str
+    params: tuple[Var, ...]
+    body: Block
+    results: tuple[Atom, ...]
+    loc: Loc | None = None
+    param_names: tuple[str, ...] = ()
+    param_locs: tuple[Loc, ...] = ()
+    result_tree: Any = None  # None: one result; a tuple of trees: the results were a tuple
+    result_names: tuple[str | None, ...] = ()  # names for results that have none
+
+    def replace(self, **changes: Any) -> Function:
+        """A copy with some fields changed (passes build new functions this way)."""
+        from dataclasses import replace
+        return replace(self, **changes)
+
+
+def defined_vars(stmt: Stmt) -> tuple[Var, ...]:
+    """The variables a statement defines in its enclosing block."""
+    return stmt.outs
+
+
+def stmt_atoms(stmt: Stmt) -> tuple[Atom, ...]:
+    """The atoms a statement reads from its enclosing scope (not those of its sub-blocks)."""
+    if isinstance(stmt, Eqn):
+        return stmt.atoms()
+    if isinstance(stmt, If):
+        return (stmt.cond,)
+    if isinstance(stmt, ForRange):
+        return (stmt.start, stmt.stop, stmt.step, *stmt.inits)
+    return stmt.inits
+
+
+def free_vars(fn: Function) -> list[Var]:
+    """Variables read in `fn` but defined by none of its statements or parameters."""
+    defined: set[int] = {p.id for p in fn.params}
+    seen: dict[int, Var] = {}
+    for stmt in fn.body.stmts:
+        for a in stmt_atoms(stmt):
+            if isinstance(a, Var) and a.id not in defined:
+                seen.setdefault(a.id, a)
+        defined.update(v.id for v in defined_vars(stmt))
+    return list(seen.values())
+
+
+# ------------------------------------------------------------------------------------- printing
+
+
+def format_wengert(fn: Function) -> str:
+    """Print `fn` as the evaluation trace of AD courses.
+
+    Inputs are numbered v-(n-1) .. v0, every intermediate v1, v2, ... and each line carries the
+    user's source line::
+
+        v-1 = x                                     # float
+        v0  = y                                     # float
+        v1  = mul(v-1, v-1)                         # L2: return x * x * y + y + 2
+    """
+    names: dict[int, str] = {}
+    n = len(fn.params)
+    rows: list[tuple[str, str]] = []
+    for i, p in enumerate(fn.params):
+        name = f"v{i - n + 1}"
+        names[p.id] = name
+        rows.append((f"{name} = {p.hint}", f"{p.type}"))
+    counter = itertools.count(1)
+
+    def atom(a: Atom) -> str:
+        if isinstance(a, Const):
+            return a.name or _short_repr(a.value)
+        return names.get(a.id, repr(a))
+
+    def emit_block(block: Block, indent: str) -> None:
+        last_line = -1
+        for stmt in block.stmts:
+            for v in defined_vars(stmt):
+                names[v.id] = f"v{next(counter)}"
+            lhs = ", ".join(names[v.id] for v in stmt.outs)
+            loc = stmt.loc
+            comment = ""
+            if loc is not None and loc.line != last_line:
+                comment = f"L{loc.line}: {loc.text.strip()}"
+                last_line = loc.line
+            if isinstance(stmt, Eqn):
+                args = [atom(a) for a in stmt.args]
+                args += [f"{k}={atom(v)}" for k, v in stmt.params]
+                rows.append((f"{indent}{lhs} = {stmt.prim}({', '.join(args)})", comment))
+            else:
+                rows.append((f"{indent}{lhs} = {type(stmt).__name__.lower()}(...)", comment))
+
+    emit_block(fn.body, "")
+    outs = ", ".join(atom(a) for a in fn.results)
+    rows.append((f"return {outs}", ""))
+    width = max(len(r[0]) for r in rows) + 2
+    header = f"# Wengert list of {fn.name}({', '.join(fn.param_names)})"
+    lines = [header]
+    for code, comment in rows:
+        lines.append(f"{code:<{width}}# {comment}".rstrip() if comment else code)
+    return "\n".join(lines) + "\n"
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 30 else text[:27] + "..."

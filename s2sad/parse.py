@@ -1,0 +1,139 @@
+"""Parse a function's source with `gast` and hold the language fence.
+
+This is the only module that parses Python.  :func:`parse_function` returns the gast node of
+the function with line and column numbers made absolute in the user's file, after checking
+every node against a whitelist; anything outside it raises :class:`UnsupportedSyntax` with the
+file, line, column, source line and a hint.  Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gast
+
+from .errors import Loc, UnsupportedSyntax
+from .source import Source
+
+# Syntax that lowering understands.  Kept as a whitelist: new syntax is unsupported by default.
+_ALLOWED: tuple[type, ...] = (
+    gast.FunctionDef, gast.Lambda, gast.arguments, gast.Return, gast.Assign, gast.AugAssign,
+    gast.AnnAssign, gast.Expr, gast.Pass,
+    gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp, gast.BoolOp, gast.Compare, gast.Call,
+    gast.keyword, gast.Attribute, gast.Subscript, gast.Slice, gast.Tuple, gast.List,
+    gast.IfExp, gast.If, gast.For, gast.While, gast.Break, gast.Continue,
+    gast.Load, gast.Store, gast.Param,
+    gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.MatMult, gast.FloorDiv, gast.Mod,
+    gast.USub, gast.UAdd, gast.Not, gast.And, gast.Or,
+    gast.Lt, gast.LtE, gast.Gt, gast.GtE, gast.Eq, gast.NotEq, gast.Is, gast.IsNot,
+)
+
+# What to tell the user instead, per unsupported construct.
+_HINTS: dict[str, tuple[str, str]] = {
+    "Try": ("`try` statements", "move the try/except outside the differentiated function"),
+    "With": ("`with` statements", "compute the value outside the function and pass it in"),
+    "Global": ("`global` statements", "pass the value in as an argument and return the result"),
+    "Nonlocal": ("`nonlocal` statements", "return the new value instead of rebinding it"),
+    "Delete": ("`del` statements", "let the name go out of scope instead"),
+    "Yield": ("generators (`yield`)", "build a list and return it"),
+    "YieldFrom": ("generators (`yield from`)", "build a list and return it"),
+    "AsyncFunctionDef": ("`async def`", "differentiate a plain `def` function"),
+    "Await": ("`await`", "differentiate synchronous code"),
+    "AsyncFor": ("`async for`", "differentiate synchronous code"),
+    "AsyncWith": ("`async with`", "differentiate synchronous code"),
+    "ClassDef": ("class definitions", "define the class outside the function"),
+    "Import": ("`import` inside the function", "import at module level"),
+    "ImportFrom": ("`import` inside the function", "import at module level"),
+    "Raise": ("`raise`", "check inputs before calling the differentiated function"),
+    "Assert": ("`assert`", "check inputs before calling the differentiated function"),
+    "Lambda": ("lambdas inside a differentiated function", "define the lambda outside it"),
+    "ListComp": ("list comprehensions", "write the loop out (supported from the next release)"),
+    "DictComp": ("dict comprehensions", "write the loop out"),
+    "SetComp": ("set comprehensions", "use a list"),
+    "GeneratorExp": ("generator expressions", "use a list"),
+    "Set": ("sets", "use a list or a tuple"),
+    "Dict": ("dict literals", "pass a dict in as an argument"),
+    "Starred": ("`*` unpacking", "pass the elements explicitly"),
+    "NamedExpr": ("the walrus operator `:=`", "assign on a line of its own"),
+    "JoinedStr": ("f-strings", "format values outside the differentiated function"),
+    "Match": ("`match` statements", "use if/elif"),
+    "BitAnd": ("the `&` operator", "use np.logical_and"),
+    "BitOr": ("the `|` operator", "use np.logical_or"),
+    "BitXor": ("the `^` operator", "use np.logical_xor"),
+    "LShift": ("the `<<` operator", "use integer arithmetic outside the function"),
+    "RShift": ("the `>>` operator", "use integer arithmetic outside the function"),
+    "Invert": ("the `~` operator", "use np.logical_not"),
+    "In": ("the `in` operator", "compare values explicitly"),
+    "NotIn": ("the `not in` operator", "compare values explicitly"),
+}
+
+
+def loc_of(node: Any, src: Source) -> Loc:
+    """The user-file location of a node parsed from `src`."""
+    line = getattr(node, "lineno", 1) + src.first_line - 1
+    col = getattr(node, "col_offset", 0) + src.col_offset + 1
+    return Loc(src.file, line, col, src.line_text(line))
+
+
+def unsupported(node: Any, src: Source, what: str, hint: str) -> UnsupportedSyntax:
+    """The error for construct `what` at `node`, e.g. "`try` statements: not supported"."""
+    return UnsupportedSyntax(f"{what}: not supported in differentiated code", loc_of(node, src),
+                             hint)
+
+
+def parse_function(src: Source) -> gast.FunctionDef | gast.Lambda:
+    """Parse `src` and return its function node, checked against the language fence."""
+    tree = gast.parse(src.text)
+    if src.is_lambda:
+        node = _find_lambda(tree, src)
+    else:
+        node = next((n for n in tree.body if isinstance(n, gast.FunctionDef)), None)
+        if node is None:
+            raise UnsupportedSyntax(f"could not find the definition of {src.name}",
+                                    Loc(src.file, src.first_line, 1, src.line_text(src.first_line)))
+    check_fence(node, src)
+    return node
+
+
+def parse_module(text: str) -> gast.Module:
+    """Parse a whole file (used by `s2sad emit`, which never executes the file)."""
+    return gast.parse(text)
+
+
+def _find_lambda(tree: gast.Module, src: Source) -> gast.Lambda:
+    lambdas = [n for n in gast.walk(tree) if isinstance(n, gast.Lambda)]
+    if not lambdas:
+        raise UnsupportedSyntax("could not find the lambda's source",
+                                Loc(src.file, src.first_line, 1, src.line_text(src.first_line)))
+    if len(lambdas) > 1:
+        raise UnsupportedSyntax("several lambdas on one line; s2sad cannot tell which is meant",
+                                loc_of(lambdas[1], src), "put each lambda on a line of its own")
+    return lambdas[0]
+
+
+def check_fence(fn_node: Any, src: Source) -> None:
+    """Raise :class:`UnsupportedSyntax` at the first node outside the supported subset."""
+    for node in gast.walk(fn_node):
+        if node is fn_node:
+            if isinstance(node, gast.FunctionDef):
+                _check_signature(node, src)
+            continue
+        if isinstance(node, (gast.FunctionDef, gast.Lambda)):
+            what, hint = _HINTS["Lambda"] if isinstance(node, gast.Lambda) else \
+                ("nested `def`", "define the helper at module level")
+            raise unsupported(node, src, what, hint)
+        if isinstance(node, _ALLOWED):
+            continue
+        name = type(node).__name__
+        what, hint = _HINTS.get(name, (f"`{name}` syntax", "rewrite it with the supported "
+                                       "subset listed in the README"))
+        raise unsupported(node, src, what, hint)
+
+
+def _check_signature(node: gast.FunctionDef, src: Source) -> None:
+    args = node.args
+    if args.vararg is not None or args.kwarg is not None:
+        raise unsupported(node, src, "`*args` and `**kwargs` parameters",
+                          "name each parameter")
+    if args.kwonlyargs:
+        raise unsupported(node, src, "keyword-only parameters", "use ordinary parameters")

@@ -1,0 +1,637 @@
+"""The primitives and the Python callables bound to them.
+
+Each entry sits in one place: what it computes, its type, how it prints, and its derivative
+rules (``g`` is the incoming tangent or cotangent, ``ans`` the result; see :mod:`s2sad.rules`).
+Adding a primitive means one entry here and one row in ``tests/test_rules.py``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import runtime as rt
+from .ir import Array, Opaque, Scalar, Ty
+from .rules import (
+    DYNAMIC, Emit, S, Sym, apply, bind, const_value, defprim, elementwise, elementwise_bool,
+    elementwise_float, promote, same_as_first, METHODS, ATTRIBUTES,
+)
+
+# ------------------------------------------------------------------ handles used by the rules
+
+
+def sin(x: Any) -> Sym: return apply("sin", x)
+def cos(x: Any) -> Sym: return apply("cos", x)
+def exp(x: Any) -> Sym: return apply("exp", x)
+def log(x: Any) -> Sym: return apply("log", x)
+def sqrt(x: Any) -> Sym: return apply("sqrt", x)
+def sign(x: Any) -> Sym: return apply("sign", x)
+def where(c: Any, a: Any, b: Any) -> Sym: return apply("where", c, a, b)
+def transpose(x: Any, axes: Any = None) -> Sym: return apply("transpose", x, axes=axes)
+def reshape(x: Any, shape: Any) -> Sym: return apply("reshape", x, shape=shape)
+def shape_of(x: Any) -> Sym: return apply("shape", x)
+def matmul(a: Any, b: Any) -> Sym: return apply("matmul", a, b)
+def outer(a: Any, b: Any) -> Sym: return apply("outer", a, b)
+def broadcast_to(x: Any, like: Any) -> Sym: return apply("broadcast_to", x, like)
+def expand_dims(x: Any, axis: Any) -> Sym: return apply("expand_dims", x, axis=axis)
+def zeros_like(x: Any) -> Sym: return apply("zeros_like", x)
+def size(x: Any) -> Sym: return apply("size", x)
+
+
+def sum_(x: Any, axis: Any = None, keepdims: bool = False) -> Sym:
+    return apply("sum", x, axis=axis, keepdims=keepdims)
+
+
+def _swap_last(x: Sym) -> Sym:
+    return x.T if x.ndim == 2 else apply("swapaxes", x, axis1=-1, axis2=-2)
+
+
+def _regrow(g: Sym, x: Sym, axis: Any, keepdims: bool) -> Sym:
+    """Give a reduction's cotangent back the reduced axes, so it broadcasts against `x`."""
+    if not x.is_array or keepdims or axis is None:
+        return g
+    return expand_dims(g, axis)
+
+
+# ------------------------------------------------------------------------- type rules (extra)
+
+
+def _reduce_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    x = types[0]
+    axis, keepdims = params.get("axis"), params.get("keepdims", False)
+    dtype = promote([x]) if not isinstance(x, (Scalar, Array)) else x.dtype
+    if dtype == "bool":
+        dtype = "int64"
+    if not isinstance(x, Array):
+        return Scalar(dtype, weak=False)
+    if x.ones is None or axis is DYNAMIC:
+        return Array(dtype, None)
+    n = len(x.ones)
+    if axis is None:
+        return Array(dtype, (True,) * n) if keepdims else Scalar(dtype, weak=False)
+    axes = {a % n for a in (axis if isinstance(axis, tuple) else (axis,))}
+    if keepdims:
+        return Array(dtype, tuple(True if i in axes else o for i, o in enumerate(x.ones)))
+    ones = tuple(o for i, o in enumerate(x.ones) if i not in axes)
+    return Array(dtype, ones) if ones else Scalar(dtype, weak=False)
+
+
+def _reduce_float_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    t = _reduce_type(types, params)
+    if isinstance(t, (Scalar, Array)) and not t.dtype.startswith("float"):
+        return Array("float64", t.ones) if isinstance(t, Array) else Scalar("float64", False)
+    return t
+
+
+def _matmul_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    a, b = types
+    dtype = promote(types)
+    if not (isinstance(a, Array) and isinstance(b, Array)) or a.ones is None or b.ones is None:
+        return Array(dtype, None) if isinstance(a, Array) or isinstance(b, Array) else Scalar(dtype)
+    ao, bo = a.ones, b.ones
+    if len(ao) == 1 and len(bo) == 1:
+        return Scalar(dtype, weak=False)
+    if len(ao) == 1:
+        return Array(dtype, bo[:-2] + bo[-1:])
+    if len(bo) == 1:
+        return Array(dtype, ao[:-1])
+    batch = _broadcast_ones(ao[:-2], bo[:-2])
+    return Array(dtype, batch + (ao[-2], bo[-1]))
+
+
+def _broadcast_ones(a: tuple[bool | None, ...], b: tuple[bool | None, ...]) -> tuple[bool | None, ...]:
+    from .rules import broadcast_types
+    t = broadcast_types([Array("float64", a), Array("float64", b)], "float64")
+    assert isinstance(t, Array) and t.ones is not None
+    return t.ones
+
+
+def _outer_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    a, b = types
+
+    def first(t: Ty) -> bool | None:
+        if isinstance(t, Scalar):
+            return True
+        if isinstance(t, Array) and t.ones is not None and len(t.ones) == 1:
+            return t.ones[0]
+        return None
+    return Array(promote(types), (first(a), first(b)))
+
+
+def _transpose_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    x = types[0]
+    axes = params.get("axes")
+    if not isinstance(x, Array) or x.ones is None or axes is DYNAMIC:
+        return x if not isinstance(x, Array) else Array(x.dtype, None)
+    if axes is None:
+        return Array(x.dtype, x.ones[::-1])
+    return Array(x.dtype, tuple(x.ones[a] for a in axes))
+
+
+def _swapaxes_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    x = types[0]
+    if not isinstance(x, Array) or x.ones is None:
+        return x
+    ones = list(x.ones)
+    i, j = params["axis1"], params["axis2"]
+    ones[i], ones[j] = ones[j], ones[i]
+    return Array(x.dtype, tuple(ones))
+
+
+def _reshape_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    x, shp = types[0], params.get("shape")
+    dtype = x.dtype if isinstance(x, (Scalar, Array)) else "float64"
+    if isinstance(shp, int):
+        shp = (shp,)
+    if isinstance(shp, tuple):
+        return Array(dtype, tuple(None if (not isinstance(n, int) or n == -1) else n == 1
+                                  for n in shp))
+    return Array(dtype, None)
+
+
+def _expand_dims_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    x, axis = types[0], params.get("axis")
+    if isinstance(x, Scalar):
+        x = Array(x.dtype, ())
+    if not isinstance(x, Array) or x.ones is None or axis is DYNAMIC:
+        return Array(x.dtype if isinstance(x, Array) else "float64", None)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    n = len(x.ones) + len(axes)
+    axes = tuple(a % n for a in axes)
+    it = iter(x.ones)
+    return Array(x.dtype, tuple(True if i in axes else next(it) for i in range(n)))
+
+
+def _like_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    """Result shaped like the last operand, with the first operand's dtype."""
+    x, like = types[0], types[-1]
+    dtype = promote([x]) if isinstance(x, (Scalar, Array)) else "float64"
+    if isinstance(like, Array):
+        return Array(dtype, like.ones)
+    return Scalar(dtype, isinstance(x, Scalar) and x.weak)
+
+
+def _zeros_like_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    return types[0]
+
+
+def _int_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    return Scalar("int64")
+
+
+def _shape_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    return Opaque("shape")
+
+
+def _construct_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    """np.zeros(...) and friends: evaluate on sample inputs when the arguments are known."""
+    fn, keywords = params.get("fn"), dict(params.get("keywords") or ())
+    dtype = str(np.dtype(keywords.get("dtype", "float64")))
+    if fn in (np.arange,) or types and all(isinstance(t, Scalar) for t in types) and \
+            fn in (np.linspace,):
+        return Array(dtype if "dtype" in keywords else "float64" if fn is np.linspace else
+                     promote(types), (None,))
+    if types and isinstance(types[0], Scalar):
+        n = 2 if fn in (np.eye, np.identity) else 1
+        return Array(dtype, (None,) * n)
+    return Array(dtype, None)
+
+
+def _pack_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    return Array(promote(types), (len(types) == 1,))
+
+
+# --------------------------------------------------------------------------------- arithmetic
+
+defprim("add", operator.add, arity=2, infer=elementwise, emit=Emit("binop", "+"),
+        lin=[lambda g, ans, x, y: g, lambda g, ans, x, y: g])
+defprim("sub", operator.sub, arity=2, infer=elementwise, emit=Emit("binop", "-"),
+        lin=[lambda g, ans, x, y: g, lambda g, ans, x, y: -g])
+defprim("mul", operator.mul, arity=2, infer=elementwise, emit=Emit("binop", "*"),
+        lin=[lambda g, ans, x, y: g * y, lambda g, ans, x, y: x * g])
+defprim("div", operator.truediv, arity=2, infer=elementwise_float, emit=Emit("binop", "/"),
+        lin=[lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y])
+defprim("pow", operator.pow, arity=2, infer=elementwise, emit=Emit("binop", "**"),
+        lin=[lambda g, ans, x, y: g * y * x ** (y - 1), lambda g, ans, x, y: g * ans * log(x)])
+defprim("neg", operator.neg, infer=same_as_first, emit=Emit("unop", "-"),
+        lin=[lambda g, ans, x: -g])
+defprim("abs", np.abs, infer=same_as_first, emit=Emit("call", "np.abs", scalar="abs"),
+        lin=[lambda g, ans, x: g * sign(x)])
+defprim("square", np.square, infer=elementwise, lin=[lambda g, ans, x: g * (2 * x)])
+
+# ------------------------------------------------------------------------ elementwise functions
+
+
+def _unary(name: str, rule: Any, scalar: str | None = None, npname: str | None = None,
+           impl: Any = None) -> None:
+    npname = npname or f"np.{name}"
+    defprim(name, impl or getattr(np, name), emit=Emit("call", npname, scalar=scalar),
+            lin=[rule])
+
+
+_unary("sin", lambda g, ans, x: g * cos(x), "math.sin")
+_unary("cos", lambda g, ans, x: -g * sin(x), "math.cos")
+_unary("tan", lambda g, ans, x: g * (1 + ans * ans), "math.tan")
+_unary("arcsin", lambda g, ans, x: g / sqrt(1 - x * x), "math.asin")
+_unary("arccos", lambda g, ans, x: -g / sqrt(1 - x * x), "math.acos")
+_unary("arctan", lambda g, ans, x: g / (1 + x * x), "math.atan")
+_unary("sinh", lambda g, ans, x: g * apply("cosh", x), "math.sinh")
+_unary("cosh", lambda g, ans, x: g * apply("sinh", x), "math.cosh")
+_unary("tanh", lambda g, ans, x: g * (1 - ans * ans), "math.tanh")
+_unary("exp", lambda g, ans, x: g * ans, "math.exp")
+_unary("expm1", lambda g, ans, x: g * (ans + 1), "math.expm1")
+_unary("log", lambda g, ans, x: g / x, "math.log")
+_unary("log1p", lambda g, ans, x: g / (1 + x), "math.log1p")
+_unary("log2", lambda g, ans, x: g / (x * math.log(2)), "math.log2")
+_unary("log10", lambda g, ans, x: g / (x * math.log(10)), "math.log10")
+_unary("sqrt", lambda g, ans, x: g / (2 * ans), "math.sqrt")
+_unary("erf", lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * exp(-(x * x)), "math.erf",
+       npname="erf", impl=rt.erf)
+
+defprim("arctan2", np.arctan2, arity=2, emit=Emit("call", "np.arctan2", scalar="math.atan2"),
+        lin=[lambda g, ans, y, x: g * x / (x * x + y * y),
+             lambda g, ans, y, x: -g * y / (x * x + y * y)])
+defprim("hypot", np.hypot, arity=2, emit=Emit("call", "np.hypot", scalar="math.hypot"),
+        lin=[lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans])
+# Ties: np.maximum(x, y) sends the whole derivative to x where x == y (np.minimum likewise).
+defprim("maximum", np.maximum, arity=2, infer=elementwise,
+        emit=Emit("call", "np.maximum", scalar="max"),
+        lin=[lambda g, ans, x, y: where(x >= y, g, 0.0), lambda g, ans, x, y: where(x >= y, 0.0, g)])
+defprim("minimum", np.minimum, arity=2, infer=elementwise,
+        emit=Emit("call", "np.minimum", scalar="min"),
+        lin=[lambda g, ans, x, y: where(x <= y, g, 0.0), lambda g, ans, x, y: where(x <= y, 0.0, g)])
+defprim("where", np.where, arity=3, infer=lambda ts, ps: elementwise(ts[1:], ps),
+        emit=Emit("call", "np.where"), foldable=False,
+        lin=[None, lambda g, ans, c, x, y: where(c, g, 0.0), lambda g, ans, c, x, y: where(c, 0.0, g)])
+
+
+def _clip_x(g: Sym, ans: Sym, x: Sym, lo: Any, hi: Any) -> Sym:
+    inside = _and(None if const_value(lo) is None else x >= lo,
+                  None if const_value(hi) is None else x <= hi)
+    return g if inside is None else where(inside, g, 0.0)
+
+
+def _and(a: Sym | None, b: Sym | None) -> Sym | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return apply("logical_and", a, b)
+
+
+defprim("clip", np.clip, arity=3, infer=lambda ts, ps: elementwise([ts[0]] + [
+        t for t in ts[1:] if not isinstance(t, Opaque)], ps),
+        emit=Emit("call", "np.clip"),
+        lin=[_clip_x, lambda g, ans, x, lo, hi: where(x < lo, g, 0.0),
+             lambda g, ans, x, lo, hi: where(x > hi, g, 0.0)])
+
+# ------------------------------------------------------------- non-differentiable elementwise
+
+for _name, _op, _sym in [("lt", operator.lt, "<"), ("le", operator.le, "<="),
+                         ("gt", operator.gt, ">"), ("ge", operator.ge, ">="),
+                         ("eq", operator.eq, "=="), ("ne", operator.ne, "!=")]:
+    defprim(_name, _op, arity=2, infer=elementwise_bool, emit=Emit("compare", _sym))
+defprim("logical_and", np.logical_and, arity=2, infer=elementwise_bool)
+defprim("sign", np.sign, infer=same_as_first, emit=Emit("call", "np.sign", scalar="sign"))
+for _name in ("floor", "ceil", "round", "trunc", "rint"):
+    defprim(_name, getattr(np, _name), infer=same_as_first)
+
+# --------------------------------------------------------------------------------- reductions
+
+
+def _sum_vjp(g: Sym, ans: Sym, x: Sym, axis: Any = None, keepdims: bool = False) -> Sym:
+    return broadcast_to(_regrow(g, x, axis, keepdims), x) if x.is_array else g
+
+
+def _mean_vjp(g: Sym, ans: Sym, x: Sym, axis: Any = None, keepdims: bool = False) -> Sym:
+    if not x.is_array:
+        return g
+    return broadcast_to(_regrow(g, x, axis, keepdims) / (size(x) / size(ans)), x)
+
+
+def _prod_lin(g: Sym, ans: Sym, x: Sym, axis: Any = None, keepdims: bool = False,
+              forward: bool = False) -> Sym:
+    if not x.is_array:
+        return g
+    a = _regrow(ans, x, axis, keepdims)
+    if forward:
+        return sum_(g * a / x, axis=axis, keepdims=keepdims)
+    return _regrow(g, x, axis, keepdims) * a / x
+
+
+def _extreme_lin(g: Sym, ans: Sym, x: Sym, axis: Any = None, keepdims: bool = False,
+                 forward: bool = False) -> Sym:
+    """Derivative of max/min: shared equally between the entries that attain it."""
+    if not x.is_array:
+        return g
+    hit = apply("eq", x, _regrow(ans, x, axis, keepdims))
+    count = sum_(hit, axis=axis, keepdims=True)
+    if forward:
+        return sum_(where(hit, g, 0.0), axis=axis, keepdims=keepdims) / \
+            sum_(hit, axis=axis, keepdims=keepdims)
+    return where(hit, _regrow(g, x, axis, keepdims) / count, 0.0)
+
+
+_REDUCE = (("axis", None), ("keepdims", False))
+defprim("sum", np.sum, params=_REDUCE, infer=_reduce_type,
+        jvp=[lambda g, ans, x, axis=None, keepdims=False: sum_(g, axis, keepdims)],
+        vjp=[_sum_vjp])
+defprim("mean", np.mean, params=_REDUCE, infer=_reduce_float_type,
+        jvp=[lambda g, ans, x, axis=None, keepdims=False:
+             apply("mean", g, axis=axis, keepdims=keepdims)],
+        vjp=[_mean_vjp])
+defprim("prod", np.prod, params=_REDUCE, infer=_reduce_type,
+        jvp=[lambda g, ans, x, **p: _prod_lin(g, ans, x, forward=True, **p)],
+        vjp=[_prod_lin])
+defprim("max", np.max, params=_REDUCE, infer=_reduce_type,
+        jvp=[lambda g, ans, x, **p: _extreme_lin(g, ans, x, forward=True, **p)],
+        vjp=[_extreme_lin])
+defprim("min", np.min, params=_REDUCE, infer=_reduce_type,
+        jvp=[lambda g, ans, x, **p: _extreme_lin(g, ans, x, forward=True, **p)],
+        vjp=[_extreme_lin])
+
+# ---------------------------------------------------------------------------- linear algebra
+
+
+def _matmul_vjp_a(g: Sym, ans: Sym, a: Sym, b: Sym) -> Sym:
+    if a.ndim == 1 and b.ndim == 1:
+        return g * b
+    if a.ndim == 1:  # (k,) @ (..., k, m): contract g (..., m) with b over m, sum the batch
+        return sum_(matmul(b, expand_dims(g, -1)), axis=tuple(range(b.ndim - 2)) + (-1,)) \
+            if b.ndim != 2 else matmul(b, g)  # type: ignore[operator]
+    if b.ndim == 1:  # (..., n, k) @ (k,)
+        return expand_dims(g, -1) * b
+    return matmul(g, _swap_last(b))
+
+
+def _matmul_vjp_b(g: Sym, ans: Sym, a: Sym, b: Sym) -> Sym:
+    if a.ndim == 1 and b.ndim == 1:
+        return g * a
+    if a.ndim == 1:  # (k,) @ (..., k, m)
+        return expand_dims(a, -1) * expand_dims(g, -2)
+    if b.ndim == 1:  # (..., n, k) @ (k,): sum over n and the batch
+        return matmul(_swap_last(a), g) if a.ndim == 2 else \
+            sum_(a * expand_dims(g, -1), axis=tuple(range(a.ndim - 1)))  # type: ignore[operator]
+    return matmul(_swap_last(a), g)
+
+
+defprim("matmul", np.matmul, arity=2, infer=_matmul_type, emit=Emit("binop", "@"),
+        jvp=[lambda g, ans, a, b: matmul(g, b), lambda g, ans, a, b: matmul(a, g)],
+        vjp=[_matmul_vjp_a, _matmul_vjp_b])
+defprim("outer", np.outer, arity=2, infer=_outer_type,
+        jvp=[lambda g, ans, a, b: outer(g, b), lambda g, ans, a, b: outer(a, g)],
+        vjp=[lambda g, ans, a, b: reshape(matmul(g, apply("ravel", b)), shape_of(a)) if a.ndim != 1
+             else matmul(g, apply("ravel", b)) if b.ndim != 1 else matmul(g, b),
+             lambda g, ans, a, b: reshape(matmul(apply("ravel", a), g), shape_of(b)) if b.ndim != 1
+             else matmul(apply("ravel", a), g) if a.ndim != 1 else matmul(a, g)])
+
+# ---------------------------------------------------------------------------- shape and index
+
+
+def _inverse_axes(axes: Any) -> Any:
+    return None if axes is None else tuple(int(i) for i in np.argsort(axes))
+
+
+defprim("transpose", np.transpose, params=(("axes", None),), infer=_transpose_type,
+        emit=Emit("call", "np.transpose"),
+        jvp=[lambda g, ans, x, axes=None: transpose(g, axes)],
+        vjp=[lambda g, ans, x, axes=None: transpose(g, _inverse_axes(axes))])
+defprim("swapaxes", np.swapaxes, params=(("axis1", 0), ("axis2", 1)), infer=_swapaxes_type,
+        emit=Emit("call", "np.swapaxes", positional=("axis1", "axis2")),
+        jvp=[lambda g, ans, x, axis1=0, axis2=1: apply("swapaxes", g, axis1=axis1, axis2=axis2)],
+        vjp=[lambda g, ans, x, axis1=0, axis2=1: apply("swapaxes", g, axis1=axis1, axis2=axis2)])
+defprim("reshape", np.reshape, params=(("shape", None),), infer=_reshape_type,
+        emit=Emit("call", "np.reshape", positional=("shape",)),
+        jvp=[lambda g, ans, x, shape=None: reshape(g, shape)],
+        vjp=[lambda g, ans, x, shape=None: reshape(g, shape_of(x))])
+defprim("ravel", np.ravel, infer=lambda ts, ps: _reshape_type(ts, {"shape": (-1,)}),
+        jvp=[lambda g, ans, x: apply("ravel", g)],
+        vjp=[lambda g, ans, x: reshape(g, shape_of(x))])
+defprim("expand_dims", np.expand_dims, params=(("axis", 0),), infer=_expand_dims_type,
+        emit=Emit("call", "np.expand_dims", positional=("axis",)),
+        jvp=[lambda g, ans, x, axis=0: expand_dims(g, axis)],
+        vjp=[lambda g, ans, x, axis=0: reshape(g, shape_of(x))])
+defprim("broadcast_to", rt.broadcast_like, arity=2, infer=_like_type,
+        emit=Emit("broadcast_to"), foldable=False,
+        jvp=[lambda g, ans, x, like: broadcast_to(g, like), None],
+        vjp=[lambda g, ans, x, like: _unbroadcast(g, x), None])
+defprim("unbroadcast", rt.unbroadcast, arity=2, infer=_like_type, emit=Emit("runtime"),
+        jvp=[lambda g, ans, x, like: apply("unbroadcast", g, like), None],
+        vjp=[lambda g, ans, x, like: broadcast_to(g, x), None])
+
+
+def _unbroadcast(g: Sym, like: Sym) -> Sym:
+    from .transforms.common import unbroadcast_to
+    return unbroadcast_to(g, like)
+
+
+def _getitem_jvp(g: Sym, ans: Sym, x: Sym, *dyn: Sym, argnum: int, spec: Any = None) -> Sym | None:
+    return apply("getitem", g, *dyn, spec=spec) if argnum == 0 else None
+
+
+def _getitem_vjp(g: Sym, ans: Sym, x: Sym, *dyn: Sym, argnum: int, spec: Any = None) -> Sym | None:
+    return apply("scatter", g, x, *dyn, spec=spec) if argnum == 0 else None
+
+
+defprim("getitem", rt.getitem, arity=None, params=(("spec", None),),
+        infer=lambda ts, ps: _index_type(ts[0], ps.get("spec")), emit=Emit("getitem"),
+        jvp=[_getitem_jvp], vjp=[_getitem_vjp])
+defprim("scatter", rt.scatter, arity=None, params=(("spec", None),),
+        infer=lambda ts, ps: ts[1], emit=Emit("scatter"), foldable=False,
+        jvp=[lambda g, ans, v, like, *dyn, argnum, spec=None:
+             apply("scatter", g, like, *dyn, spec=spec) if argnum == 0 else None],
+        vjp=[lambda g, ans, v, like, *dyn, argnum, spec=None:
+             apply("getitem", g, *dyn, spec=spec) if argnum == 0 else None])
+
+
+def _index_type(x: Ty, spec: Any) -> Ty:
+    """Type of ``x[spec]``; `spec` is a tuple of index items, ``rt.Dyn`` for run-time ints."""
+    if isinstance(x, Opaque):
+        if x.kind == "shape" and isinstance(spec, tuple) and len(spec) == 1:
+            return Opaque("shape") if isinstance(spec[0], slice) else Scalar("int64")
+        return Opaque("object")
+    if not isinstance(x, Array) or x.ones is None or not isinstance(spec, tuple):
+        return Array(x.dtype if isinstance(x, (Scalar, Array)) else "float64", None)
+    ones: list[bool | None] = []
+    dims = list(x.ones)
+    for pos, s in enumerate(spec):
+        if s is None:
+            ones.append(True)
+        elif s is Ellipsis:
+            rest = sum(1 for t in spec[pos + 1:] if t is not None and t is not Ellipsis)
+            take = max(0, len(dims) - rest)
+            ones.extend(dims[:take])
+            dims = dims[take:]
+        elif isinstance(s, slice):
+            d = dims.pop(0) if dims else None
+            ones.append(d if s == slice(None) else None)
+        elif isinstance(s, (int, rt.Dyn)):
+            if dims:
+                dims.pop(0)
+        else:  # advanced indexing: the result's shape depends on the index array
+            return Array(x.dtype, None)
+    ones.extend(dims)
+    return Array(x.dtype, tuple(ones)) if ones else Scalar(x.dtype, weak=False)
+
+
+def _pack_jvp(g: Sym, ans: Sym, *xs: Sym, argnum: int) -> Sym:
+    return apply("pack", *[g if i == argnum else 0.0 for i in range(len(xs))])
+
+
+defprim("pack", rt.pack, arity=None, infer=_pack_type, emit=Emit("pack"), foldable=False,
+        jvp=[_pack_jvp],
+        vjp=[lambda g, ans, *xs, argnum: apply("getitem", g, spec=(argnum,))])
+
+# ---------------------------------------------------------------- non-differentiable helpers
+
+defprim("shape", np.shape, infer=_shape_type, emit=Emit("call", "np.shape"))
+defprim("size", np.size, infer=_int_type, emit=Emit("call", "np.size"))
+defprim("len", builtins.len, infer=_int_type, emit=Emit("call", "len"))
+defprim("zeros_like", np.zeros_like, infer=_zeros_like_type, foldable=False)
+defprim("ones_like", np.ones_like, infer=_zeros_like_type, foldable=False)
+defprim("tuple", lambda *xs: tuple(xs), arity=None, infer=_shape_type, emit=Emit("tuple"))
+defprim("floordiv", operator.floordiv, arity=2, infer=elementwise, emit=Emit("binop", "//"))
+defprim("mod", operator.mod, arity=2, infer=elementwise, emit=Emit("binop", "%"),
+        lin=[lambda g, ans, x, y: g, lambda g, ans, x, y: -g * apply("floor", x / y)])
+defprim("construct", lambda *a, fn, keywords=(): fn(*a, **dict(keywords)), arity=None,
+        params=(("fn", None), ("keywords", ())), infer=_construct_type, emit=Emit("construct"),
+        foldable=False)
+defprim("comment", lambda text="": None, arity=0, params=(("text", ""),), infer=_shape_type,
+        emit=Emit("comment"), foldable=False, doc="a comment line in the generated code")
+defprim("stop_gradient", rt.stop_gradient, infer=same_as_first, emit=Emit("call", "stop_gradient"))
+
+# -------------------------------------------------------------- surface: what users can call
+
+
+def _log(x: Any, base: Any = None) -> Sym:
+    return log(x) if base is None else log(x) / log(base)
+
+
+def _dot(a: Any, b: Any) -> Sym:
+    a, b = S(a), S(b)
+    if not a.is_array or not b.is_array:
+        return a * b
+    if (a.ndim or 0) <= 2 and (b.ndim or 0) <= 2 and a.ndim is not None and b.ndim is not None:
+        return matmul(a, b)
+    return apply("matmul", a, b)
+
+
+def _reduction(name: str) -> Any:
+    def surface(x: Any, axis: Any = None, keepdims: bool = False) -> Sym:
+        return apply(name, x, axis=axis, keepdims=keepdims)
+    return surface
+
+
+def _np_array(obj: Any, dtype: Any = None) -> Sym:
+    if isinstance(obj, Sym):
+        return obj if dtype is None else apply("astype", obj, dtype=dtype)
+    if not isinstance(obj, (list, tuple)):
+        return S(obj)
+    flat, shp = _flatten(obj)
+    packed = apply("pack", *flat)
+    return packed if len(shp) == 1 else reshape(packed, tuple(shp))
+
+
+def _flatten(obj: Any) -> tuple[list[Any], list[int]]:
+    if isinstance(obj, (list, tuple)):
+        parts = [_flatten(o) for o in obj]
+        shapes = {tuple(p[1]) for p in parts}
+        if len(shapes) > 1:
+            raise ValueError("np.array of a ragged nested list")
+        inner = list(shapes.pop()) if shapes else []
+        return [x for p in parts for x in p[0]], [len(obj)] + inner
+    return [obj], []
+
+
+def _reshape_surface(x: Any, *shape_: Any, newshape: Any = None, shape: Any = None) -> Sym:
+    shp = shape if shape is not None else newshape
+    if shp is None:
+        shp = shape_[0] if len(shape_) == 1 else tuple(shape_)
+    return reshape(x, shp)
+
+
+def _transpose_surface(x: Any, *axes: Any) -> Sym:
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], tuple)):
+        axes = axes[0] or ()
+    return transpose(x, tuple(axes) if axes else None)
+
+
+def _max_builtin(*args: Any) -> Sym:
+    out = args[0]
+    for a in args[1:]:
+        out = apply("maximum", out, a)
+    return S(out)
+
+
+def _min_builtin(*args: Any) -> Sym:
+    out = args[0]
+    for a in args[1:]:
+        out = apply("minimum", out, a)
+    return S(out)
+
+
+def _unary_surface(name: str) -> Any:
+    return lambda x: apply(name, x)
+
+
+for _name, _objs in [
+    ("sin", (np.sin, math.sin)), ("cos", (np.cos, math.cos)), ("tan", (np.tan, math.tan)),
+    ("arcsin", (np.arcsin, math.asin)), ("arccos", (np.arccos, math.acos)),
+    ("arctan", (np.arctan, math.atan)), ("sinh", (np.sinh, math.sinh)),
+    ("cosh", (np.cosh, math.cosh)), ("tanh", (np.tanh, math.tanh)),
+    ("exp", (np.exp, math.exp)), ("expm1", (np.expm1, math.expm1)),
+    ("log1p", (np.log1p, math.log1p)), ("log2", (np.log2, math.log2)),
+    ("log10", (np.log10, math.log10)), ("sqrt", (np.sqrt, math.sqrt)),
+    ("erf", (math.erf,)), ("abs", (np.abs, builtins.abs, math.fabs)),
+    ("square", (np.square,)), ("neg", (np.negative,)), ("sign", (np.sign,)),
+    ("floor", (np.floor, math.floor)), ("ceil", (np.ceil, math.ceil)),
+    ("trunc", (np.trunc,)), ("rint", (np.rint,)), ("ravel", (np.ravel,)),
+    ("zeros_like", (np.zeros_like,)), ("ones_like", (np.ones_like,)),
+    ("shape", (np.shape,)), ("size", (np.size,)), ("len", (builtins.len,)),
+]:
+    bind(_objs, _unary_surface(_name))
+
+bind((np.log, math.log), _log)
+bind((np.arctan2, math.atan2), lambda y, x: apply("arctan2", y, x))
+bind((np.hypot, math.hypot), lambda x, y: apply("hypot", x, y))
+bind((np.power, math.pow, builtins.pow), lambda x, y: S(x) ** y)
+bind(np.reciprocal, lambda x: 1.0 / S(x))
+bind((np.add,), lambda x, y: S(x) + y)
+bind((np.subtract,), lambda x, y: S(x) - y)
+bind((np.multiply,), lambda x, y: S(x) * y)
+bind((np.divide, np.true_divide), lambda x, y: S(x) / y)
+bind(np.maximum, lambda x, y: apply("maximum", x, y))
+bind(np.minimum, lambda x, y: apply("minimum", x, y))
+bind(builtins.max, _max_builtin)
+bind(builtins.min, _min_builtin)
+bind(np.where, lambda c, x, y: where(c, x, y))
+bind(np.clip, lambda x, a_min=None, a_max=None: apply("clip", x, a_min, a_max))
+bind(np.sum, _reduction("sum"))
+bind(np.mean, _reduction("mean"))
+bind(np.prod, _reduction("prod"))
+bind((np.max, np.amax), _reduction("max"))
+bind((np.min, np.amin), _reduction("min"))
+bind(np.dot, _dot)
+bind(np.matmul, lambda a, b: matmul(a, b))
+bind(np.outer, lambda a, b: outer(a, b))
+bind(np.transpose, lambda x, axes=None: transpose(x, tuple(axes) if axes is not None else None))
+bind(np.swapaxes, lambda x, axis1, axis2: apply("swapaxes", x, axis1=axis1, axis2=axis2))
+bind(np.reshape, _reshape_surface)
+bind(np.expand_dims, lambda x, axis: expand_dims(x, axis))
+bind((np.array, np.asarray), _np_array)
+bind(builtins.float, lambda x: S(x) * 1.0 if not S(x).is_array else S(x))
+bind(rt.stop_gradient, lambda x: apply("stop_gradient", x))
+
+METHODS.update({
+    "sum": _reduction("sum"), "mean": _reduction("mean"), "prod": _reduction("prod"),
+    "max": _reduction("max"), "min": _reduction("min"), "dot": _dot,
+    "reshape": _reshape_surface, "transpose": _transpose_surface, "ravel": lambda x: apply("ravel", x),
+    "flatten": lambda x: apply("ravel", x), "clip": lambda x, a_min=None, a_max=None:
+    apply("clip", x, a_min, a_max),
+})
+ATTRIBUTES.update({
+    "T": lambda x: transpose(x), "shape": shape_of, "size": size,
+})

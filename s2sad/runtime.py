@@ -1,0 +1,100 @@
+"""The few helpers that generated code may call.
+
+Code on Python floats never calls these: they exist for arrays whose shapes are only known at
+run time.  This module imports nothing from the rest of s2sad, so a saved derivative module
+needs only ``s2sad.runtime`` (or a copy of it) and NumPy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["unbroadcast", "broadcast_like", "scatter", "getitem", "pack", "erf",
+           "stop_gradient", "Dyn"]
+
+
+def unbroadcast(g: Any, like: Any) -> Any:
+    """Sum `g` over the axes along which `like` was broadcast, giving it `like`'s shape."""
+    shape = np.shape(like)
+    if np.shape(g) == shape:
+        return g
+    lead = np.ndim(g) - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                      if n == 1 and np.shape(g)[lead + i] != 1)
+    out = np.sum(g, axis=axes, keepdims=True)
+    return out.reshape(shape) if isinstance(like, np.ndarray) else out.item()
+
+
+def broadcast_like(x: Any, like: Any) -> Any:
+    """`x` broadcast to `like`'s shape (a read-only view for arrays)."""
+    return np.broadcast_to(x, np.shape(like))
+
+
+class Dyn:
+    """Placeholder in an index spec for the k-th run-time index operand."""
+
+    __slots__ = ("k",)
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def __repr__(self) -> str:
+        return f"Dyn({self.k})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Dyn) and other.k == self.k
+
+    def __hash__(self) -> int:
+        return hash(("Dyn", self.k))
+
+
+def _index(spec: tuple[Any, ...], dyn: tuple[Any, ...]) -> Any:
+    def sub(s: Any) -> Any:
+        if isinstance(s, Dyn):
+            return dyn[s.k]
+        if isinstance(s, slice):
+            return slice(sub(s.start), sub(s.stop), sub(s.step))
+        return s
+    idx = tuple(sub(s) for s in spec)
+    return idx[0] if len(idx) == 1 else idx
+
+
+def getitem(x: Any, *dyn: Any, spec: tuple[Any, ...]) -> Any:
+    """``x[spec]`` with run-time operands substituted for the placeholders."""
+    return x[_index(spec, dyn)]
+
+
+def scatter(v: Any, like: Any, *dyn: Any, spec: tuple[Any, ...]) -> Any:
+    """Zeros shaped like `like` with `v` added at ``[spec]`` (repeated indices accumulate)."""
+    out = np.zeros_like(like, dtype=np.result_type(like, v))
+    np.add.at(out, _index(spec, dyn), v)
+    return out
+
+
+def pack(*xs: Any) -> Any:
+    """``np.array([x0, x1, ...])`` of scalars."""
+    return np.array(xs)
+
+
+def erf(x: Any) -> Any:
+    """The error function, elementwise (NumPy has none)."""
+    if isinstance(x, np.ndarray):
+        return _erf_array(x)
+    return math.erf(x)
+
+
+_erf_array = np.vectorize(math.erf, otypes=[float])
+try:  # SciPy is optional; its erf is vectorised in C
+    from scipy.special import erf as _scipy_erf
+
+    _erf_array = _scipy_erf
+except ImportError:  # pragma: no cover - depends on the environment
+    pass
+
+
+def stop_gradient(x: Any) -> Any:
+    """Return `x`; s2sad treats the result as a constant when differentiating."""
+    return x

@@ -1,0 +1,1 @@
+"""Function -> Function passes: jvp, vjp, simplify, dce.  Each module states its contract."""

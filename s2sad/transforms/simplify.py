@@ -1,0 +1,111 @@
+"""Constant folding, algebraic identities and copy propagation.
+
+Contract: ``simplify(f)`` returns an equivalent function, never larger, in which
+
+* an equation on constants whose value is a scalar is replaced by the constant,
+* ``x + 0``, ``0 + x``, ``x - 0``, ``x * 1``, ``1 * x``, ``x / 1``, ``x ** 1`` become ``x``,
+  ``0 - x`` and ``x * -1`` become ``-x``, and ``-(-x)`` becomes ``x``,
+
+each only when the result has exactly the type of `x` (so ``int * 1.0`` stays a float and a
+broadcast is never dropped).  Replaced variables are substituted in later equations and in the
+results.  Before and after::
+
+    t1_bar = mul(1.0, y)           (gone: uses of t1_bar read y)
+    x_bar = mul(t1_bar, x)         x_bar = mul(y, x)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..ir import Array, Atom, Block, Const, Eqn, Function, Scalar, Ty, Var
+from ..rules import REGISTRY, type_of_value
+
+
+def simplify(fn: Function) -> Function:
+    """Simplify `fn` (see the module docstring)."""
+    sub: dict[int, Atom] = {}
+    defs: dict[int, Eqn] = {}
+    out: list[Any] = []
+
+    def s(a: Atom) -> Atom:
+        return sub.get(a.id, a) if isinstance(a, Var) else a
+
+    for stmt in fn.body.stmts:
+        if not isinstance(stmt, Eqn):
+            raise NotImplementedError("control flow")  # pragma: no cover - next issue
+        eqn = Eqn(stmt.outs, stmt.prim, tuple(s(a) for a in stmt.args),
+                  tuple((k, s(v)) for k, v in stmt.params), stmt.loc)
+        if len(eqn.outs) == 1:
+            repl = _rewrite(eqn, defs)
+            if isinstance(repl, Eqn):
+                eqn = repl
+            elif repl is not None:
+                sub[eqn.out.id] = repl
+                continue
+        for v in eqn.outs:
+            defs[v.id] = eqn
+        out.append(eqn)
+    return fn.replace(body=Block(tuple(out)), results=tuple(s(r) for r in fn.results))
+
+
+def _def(a: Atom, defs: dict[int, Eqn]) -> Eqn | None:
+    return defs.get(a.id) if isinstance(a, Var) else None
+
+
+def _is(a: Atom, value: float) -> bool:
+    return isinstance(a, Const) and isinstance(a.value, (int, float)) and \
+        not isinstance(a.value, bool) and a.value == value
+
+
+def _same_type(a: Ty, b: Ty) -> bool:
+    if isinstance(a, Scalar) and isinstance(b, Scalar):
+        return a.dtype == b.dtype
+    if isinstance(a, Array) and isinstance(b, Array):
+        return a.dtype == b.dtype and a.ones is not None and a.ones == b.ones and \
+            None not in a.ones
+    return False
+
+
+def _rewrite(e: Eqn, defs: dict[int, Eqn]) -> Atom | Eqn | None:
+    """The atom `e` can be replaced with, a simpler equation for the same variable, or None."""
+    prim = REGISTRY[e.prim]
+    atoms = e.atoms()
+    if prim.foldable and atoms and all(isinstance(a, Const) for a in atoms):
+        try:
+            value = prim.impl(*[a.value for a in e.args],  # type: ignore[union-attr]
+                              **{k: v.value for k, v in e.params})  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001 - leave it to fail at run time, where the user sees it
+            return None
+        if not hasattr(value, "shape") or getattr(value, "shape", None) == ():
+            return Const(value, type_of_value(value))
+    if len(e.args) == 2:
+        x, y = e.args
+        cand: Atom | None = None
+        if e.prim == "add":
+            cand = x if _is(y, 0) else y if _is(x, 0) else None
+        elif e.prim == "sub":
+            cand = x if _is(y, 0) else None
+        elif e.prim == "mul":
+            cand = x if _is(y, 1) else y if _is(x, 1) else None
+        elif e.prim in ("div", "pow"):
+            cand = x if _is(y, 1) else None
+        if cand is not None and _same_type(cand.type, e.out.type):
+            return cand
+        negated = {i: d.args[0] for i, d in enumerate(_def(a, defs) for a in (x, y))
+                   if d is not None and d.prim == "neg"}
+        if e.prim == "add" and 1 in negated:        # x + (-y)  ->  x - y
+            return Eqn(e.outs, "sub", (x, negated[1]), (), e.loc)
+        if e.prim == "add" and 0 in negated:        # (-x) + y  ->  y - x
+            return Eqn(e.outs, "sub", (y, negated[0]), (), e.loc)
+        if e.prim == "sub" and 1 in negated:        # x - (-y)  ->  x + y
+            return Eqn(e.outs, "add", (x, negated[1]), (), e.loc)
+        if e.prim == "mul" and (_is(y, -1) or _is(x, -1)):
+            z = x if _is(y, -1) else y
+            if _same_type(z.type, e.out.type):
+                return Eqn(e.outs, "neg", (z,), (), e.loc)
+    if e.prim == "neg":
+        d = defs.get(e.args[0].id) if isinstance(e.args[0], Var) else None
+        if d is not None and d.prim == "neg" and _same_type(d.args[0].type, e.out.type):
+            return d.args[0]
+    return None
