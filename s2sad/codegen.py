@@ -225,9 +225,9 @@ class _Printer:
 
     def eqn(self, e: Eqn, index: int) -> list[Any]:
         emit = REGISTRY[e.prim].emit
-        expr = self.expression(e, emit.kind)
         if emit.kind == "scatter":
             return self.scatter(e, index)
+        expr = self.expression(e, emit.kind)
         targets = [gast.Name(self._bind(v, index), gast.Store(), None, None) for v in e.outs]
         target = targets[0] if len(targets) == 1 else gast.Tuple(targets, gast.Store())
         return [gast.Assign([target], expr, None)]
@@ -255,6 +255,13 @@ class _Printer:
             return _call(e.prim, args)
         if kind == "getitem":
             return gast.Subscript(args[0], self.index(e.param("spec"), args[1:]), gast.Load())
+        if kind == "transpose":
+            axes = e.param("axes")
+            if axes is None:
+                return gast.Attribute(args[0], "T", gast.Load())
+            return _call("np.transpose", [args[0], self.value(axes)])
+        if kind == "fill":
+            return _call("np.full_like", [args[1], args[0]])
         if kind == "tuple":
             return gast.Tuple(args, gast.Load())
         if kind == "pack":

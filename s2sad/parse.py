@@ -137,3 +137,35 @@ def _check_signature(node: gast.FunctionDef, src: Source) -> None:
                           "name each parameter")
     if args.kwonlyargs:
         raise unsupported(node, src, "keyword-only parameters", "use ordinary parameters")
+
+
+def definitions_only(text: str, filename: str) -> Any:
+    """Compile the parts of a module that define things, without its other top-level code.
+
+    Kept: imports, function definitions (decorators removed, since they run code), and
+    assignments of literal constants.  Used by ``s2sad emit FILE``, which must not execute
+    FILE; the functions keep FILE's name and line numbers, so their source can be read back.
+    """
+    import ast
+
+    tree = gast.gast_to_ast(gast.parse(text))
+    keep: list[ast.stmt] = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            keep.append(node)
+        elif isinstance(node, ast.FunctionDef):
+            node.decorator_list = []
+            keep.append(node)
+        elif isinstance(node, ast.Assign) and _is_literal(node.value):
+            keep.append(node)
+    module = ast.Module(body=keep, type_ignores=[])
+    return compile(module, filename, "exec")
+
+
+def _is_literal(node: Any) -> bool:
+    import ast
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError):
+        return False
+    return True

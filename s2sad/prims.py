@@ -53,7 +53,7 @@ def _swap_last(x: Sym) -> Sym:
 
 def _regrow(g: Sym, x: Sym, axis: Any, keepdims: bool) -> Sym:
     """Give a reduction's cotangent back the reduced axes, so it broadcasts against `x`."""
-    if not x.is_array or keepdims or axis is None:
+    if not x.is_array or keepdims or axis is None or not g.is_array:
         return g
     return expand_dims(g, axis)
 
@@ -302,14 +302,18 @@ for _name in ("floor", "ceil", "round", "trunc", "rint"):
 # --------------------------------------------------------------------------------- reductions
 
 
+# The adjoints of reductions give the cotangent back its reduced axes with length 1 and leave
+# it at that: it broadcasts against `x`, and the transform materialises it only where a rule
+# or a result needs the full shape.
 def _sum_vjp(g: Sym, ans: Sym, x: Sym, axis: Any = None, keepdims: bool = False) -> Sym:
-    return broadcast_to(_regrow(g, x, axis, keepdims), x) if x.is_array else g
+    return _regrow(g, x, axis, keepdims)
 
 
 def _mean_vjp(g: Sym, ans: Sym, x: Sym, axis: Any = None, keepdims: bool = False) -> Sym:
     if not x.is_array:
         return g
-    return broadcast_to(_regrow(g, x, axis, keepdims) / (size(x) / size(ans)), x)
+    count = size(x) if axis is None else size(x) / size(ans)
+    return _regrow(g, x, axis, keepdims) / count
 
 
 def _prod_lin(g: Sym, ans: Sym, x: Sym, axis: Any = None, keepdims: bool = False,
@@ -396,7 +400,7 @@ def _inverse_axes(axes: Any) -> Any:
 
 
 defprim("transpose", np.transpose, params=(("axes", None),), infer=_transpose_type,
-        emit=Emit("call", "np.transpose"),
+        emit=Emit("transpose"),
         jvp=[lambda g, ans, x, axes=None: transpose(g, axes)],
         vjp=[lambda g, ans, x, axes=None: transpose(g, _inverse_axes(axes))])
 defprim("swapaxes", np.swapaxes, params=(("axis1", 0), ("axis2", 1)), infer=_swapaxes_type,
@@ -418,6 +422,11 @@ defprim("broadcast_to", rt.broadcast_like, arity=2, infer=_like_type,
         emit=Emit("broadcast_to"), foldable=False,
         jvp=[lambda g, ans, x, like: broadcast_to(g, like), None],
         vjp=[lambda g, ans, x, like: _unbroadcast(g, x), None])
+defprim("fill", lambda x, like: np.full_like(like, x), arity=2, infer=_like_type,
+        emit=Emit("fill"), foldable=False,
+        jvp=[lambda g, ans, x, like: apply("fill", g, like), None],
+        vjp=[lambda g, ans, x, like: _unbroadcast(g, x), None],
+        doc="a new array shaped like `like` filled with `x` (broadcast); materialises results")
 defprim("unbroadcast", rt.unbroadcast, arity=2, infer=_like_type, emit=Emit("runtime"),
         jvp=[lambda g, ans, x, like: apply("unbroadcast", g, like), None],
         vjp=[lambda g, ans, x, like: broadcast_to(g, x), None])
@@ -438,7 +447,7 @@ def _getitem_vjp(g: Sym, ans: Sym, x: Sym, *dyn: Sym, argnum: int, spec: Any = N
 
 defprim("getitem", rt.getitem, arity=None, params=(("spec", None),),
         infer=lambda ts, ps: _index_type(ts[0], ps.get("spec")), emit=Emit("getitem"),
-        jvp=[_getitem_jvp], vjp=[_getitem_vjp])
+        jvp=[_getitem_jvp], vjp=[_getitem_vjp], lazy_ok=True)  # slice assignment broadcasts
 defprim("scatter", rt.scatter, arity=None, params=(("spec", None),),
         infer=lambda ts, ps: ts[1], emit=Emit("scatter"), foldable=False,
         jvp=[lambda g, ans, v, like, *dyn, argnum, spec=None:

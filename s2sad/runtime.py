@@ -17,15 +17,21 @@ __all__ = ["unbroadcast", "broadcast_like", "scatter", "getitem", "pack", "erf",
 
 
 def unbroadcast(g: Any, like: Any) -> Any:
-    """Sum `g` over the axes along which `like` was broadcast, giving it `like`'s shape."""
-    shape = np.shape(like)
-    if np.shape(g) == shape:
+    """Sum `g` over the axes along which `like` was broadcast.
+
+    The result broadcasts to `like`'s shape (it may keep length 1 where `like` is longer).
+    """
+    shape, gshape = np.shape(like), np.shape(g)
+    if gshape == shape:
         return g
-    lead = np.ndim(g) - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
-                                      if n == 1 and np.shape(g)[lead + i] != 1)
-    out = np.sum(g, axis=axes, keepdims=True)
-    return out.reshape(shape) if isinstance(like, np.ndarray) else out.item()
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(max(lead, 0))) + tuple(
+        lead + i for i, n in enumerate(shape)
+        if lead + i >= 0 and n == 1 and gshape[lead + i] != 1)
+    out = np.sum(g, axis=axes, keepdims=True) if axes else g
+    if lead > 0:
+        out = out.reshape(np.shape(out)[lead:])
+    return out
 
 
 def broadcast_like(x: Any, like: Any) -> Any:

@@ -1,10 +1,16 @@
 """Shape bookkeeping shared by the two derivative transforms.
 
-A broadcasting primitive's rule returns a derivative shaped like the primitive's result.  In
-reverse mode it must be summed back to the operand's shape; in forward mode an operand's
-tangent that did not fill the result must be broadcast up.  With the operands' types (which
-axes have length 1) the axes are known when the code is generated, so the output is a plain
-``np.sum(g, axis=0)``; only where a length is unknown does it fall back to a run-time helper.
+Derivatives are kept *lazily broadcast*: the tangent or cotangent of an array `v` may have
+length 1 (or be missing) along axes where `v` is longer, as long as it broadcasts to `v`'s
+shape; e.g. the adjoint of ``np.sum(x, axis=1)`` is ``np.expand_dims(g, 1)``, never a full
+copy.  Elementwise rules accept such values as they are.  :func:`materialize` gives the full
+shape where it is needed: before the rule of a primitive that is not elementwise, and for the
+derivatives a function returns.
+
+A broadcasting primitive's adjoint must be summed back to the operand's shape
+(:func:`unbroadcast_to`).  With the operands' types (which axes have length 1) the axes are
+known when the code is generated, so the output is a plain ``np.sum(g, axis=0)``; only where a
+length is unknown does it fall back to the run-time helper ``unbroadcast``.
 """
 
 from __future__ import annotations
@@ -21,12 +27,12 @@ def unbroadcast_to(c: Sym, like: Sym) -> Sym:
     if not isinstance(xt, Array):
         return c
     if isinstance(ct, Scalar):
-        return apply("broadcast_to", c, like)
+        return c  # lazily broadcast
     if not isinstance(ct, Array) or ct.ones is None or xt.ones is None:
         return apply("unbroadcast", c, like)
     lead = len(ct.ones) - len(xt.ones)
     if lead < 0:
-        return apply("broadcast_to", c, like)
+        return c  # lazily broadcast: fewer axes than `like`
     kept: list[int] = []
     for i, (xo, co) in enumerate(zip(xt.ones, ct.ones[lead:])):
         if xo is True and co is not True:
@@ -43,8 +49,13 @@ def unbroadcast_to(c: Sym, like: Sym) -> Sym:
 
 
 def broadcast_up(c: Sym, ans: Sym) -> Sym:
-    """`c` broadcast to the shape of `ans` when it may not fill it."""
+    """`c` broadcast (as a read-only view) to the shape of `ans` when it may not fill it."""
     return c if covers(c.type, ans.type) else apply("broadcast_to", c, ans)
+
+
+def materialize(c: Sym, like: Sym) -> Sym:
+    """A new array with `like`'s shape holding `c`, unless `c` is known to have that shape."""
+    return c if covers(c.type, like.type) else apply("fill", c, like)
 
 
 def _axis(axes: list[int]) -> int | tuple[int, ...]:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from ..analyses import varied
 from ..ir import Array, Atom, Block, Const, Eqn, Function, Var
 from ..rules import REGISTRY, Builder, Sym, apply, building
-from .common import broadcast_up
+from .common import broadcast_up, materialize
 from .rule_call import call_rule
 
 
@@ -47,13 +47,12 @@ def jvp(fn: Function, wrt: Sequence[int]) -> Function:
                 t = tangent.get(a.id) if isinstance(a, Var) else None
                 if t is None:
                     continue
-                c = call_rule(prim, prim.jvp, i, Sym(t), ans, stmt)
+                dot = Sym(t) if prim.broadcasts else broadcast_up(Sym(t), Sym(a))
+                c = call_rule(prim, prim.jvp, i, dot, ans, stmt)
                 if c is not None:
                     total = c if total is None else total + c
             if total is None:
                 continue
-            if prim.broadcasts:
-                total = broadcast_up(total, ans)
             hint = f"{stmt.out.hint}_dot" if stmt.out.hint else None
             tangent[stmt.out.id] = b.rename_last(total.atom, hint) if hint else total.atom
         outs = tuple(_tangent_or_zero(r, tangent) for r in fn.results)
@@ -67,7 +66,7 @@ def jvp(fn: Function, wrt: Sequence[int]) -> Function:
 
 def _tangent_or_zero(r: Atom, tangent: dict[int, Atom]) -> Atom:
     if isinstance(r, Var) and r.id in tangent:
-        return tangent[r.id]
+        return materialize(Sym(tangent[r.id]), Sym(r)).atom
     if isinstance(r.type, Array):
         return apply("zeros_like", r).atom
     return Const(0.0, r.type)

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from ..analyses import active
 from ..errors import TypeMismatch
 from ..ir import Array, Atom, Block, Const, Eqn, Function, Scalar, Stmt, Var, is_float
-from ..rules import REGISTRY, Builder, Sym, apply, building
-from .common import unbroadcast_to
+from ..rules import REGISTRY, Builder, Sym, apply, building, covers
+from .common import broadcast_up, materialize, unbroadcast_to
 from .rule_call import call_rule
 
 BACKWARD_MARK = "backward sweep"
@@ -68,6 +68,8 @@ def vjp(fn: Function, wrt: Sequence[int], seed: str = "one", keep_value: bool = 
             b.loc = stmt.loc
             prim = REGISTRY[stmt.prim]
             g, ans = Sym(bar[stmt.out.id]), Sym(stmt.out)
+            if not prim.lazy_ok:
+                g = broadcast_up(g, ans)
             for i, a in enumerate(stmt.args):
                 if not (isinstance(a, Var) and a.id in act):
                     continue
@@ -75,6 +77,12 @@ def vjp(fn: Function, wrt: Sequence[int], seed: str = "one", keep_value: bool = 
                 if c is None:
                     continue
                 if prim.broadcasts:
+                    if not covers(a.type, ans.type):
+                        # `a` was broadcast: summing over its stretched axes needs them real
+                        if isinstance(a.type, Scalar) and isinstance(c.type, Scalar):
+                            c = c * apply("size", ans)
+                        else:
+                            c = broadcast_up(c, ans)
                     c = unbroadcast_to(c, Sym(a))
                 _accumulate(b, bar, a, c)
         grads = tuple(_bar_or_zero(fn.params[i], bar) for i in wrt)
@@ -123,7 +131,7 @@ def _accumulate(b: Builder, bar: dict[int, Atom], v: Var, c: Sym) -> None:
 
 def _bar_or_zero(p: Var, bar: dict[int, Atom]) -> Atom:
     if p.id in bar:
-        return bar[p.id]
+        return materialize(Sym(bar[p.id]), Sym(p)).atom
     if isinstance(p.type, Array):
         return apply("zeros_like", p).atom
     return Const(0.0, Scalar("float64"))
