@@ -251,6 +251,9 @@ class _Printer:
             pos = [self.atom(dict(e.params)[k]) for k in emit.positional if k in dict(e.params)]
             kws = [gast.keyword(k, self.atom(v)) for k, v in e.params if k not in emit.positional]
             return _call(callee, args + pos, kws)
+        if kind == "method":
+            pos = [self.atom(dict(e.params)[k]) for k in emit.positional if k in dict(e.params)]
+            return gast.Call(gast.Attribute(args[0], emit.op, gast.Load()), args[1:] + pos, [])
         if kind == "runtime":
             return _call(e.prim, args)
         if kind == "getitem":

@@ -18,8 +18,8 @@ import numpy as np
 from . import runtime as rt
 from .ir import Array, Opaque, Scalar, Ty
 from .rules import (
-    DYNAMIC, Emit, S, Sym, apply, bind, const_value, defprim, elementwise, elementwise_bool,
-    elementwise_float, promote, same_as_first, METHODS, ATTRIBUTES,
+    DYNAMIC, Emit, S, Sym, apply, bind, broadcast_types, const_value, defprim, elementwise,
+    elementwise_bool, elementwise_float, promote, same_as_first, METHODS, ATTRIBUTES,
 )
 
 # ------------------------------------------------------------------ handles used by the rules
@@ -105,7 +105,6 @@ def _matmul_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
 
 
 def _broadcast_ones(a: tuple[bool | None, ...], b: tuple[bool | None, ...]) -> tuple[bool | None, ...]:
-    from .rules import broadcast_types
     t = broadcast_types([Array("float64", a), Array("float64", b)], "float64")
     assert isinstance(t, Array) and t.ones is not None
     return t.ones
@@ -265,7 +264,7 @@ defprim("maximum", np.maximum, arity=2, infer=elementwise,
 defprim("minimum", np.minimum, arity=2, infer=elementwise,
         emit=Emit("call", "np.minimum", scalar="min"),
         lin=[lambda g, ans, x, y: where(x <= y, g, 0.0), lambda g, ans, x, y: where(x <= y, 0.0, g)])
-defprim("where", np.where, arity=3, infer=lambda ts, ps: elementwise(ts[1:], ps),
+defprim("where", np.where, arity=3, infer=lambda ts, ps: broadcast_types(ts, promote(ts[1:])),
         emit=Emit("call", "np.where"), foldable=False,
         lin=[None, lambda g, ans, c, x, y: where(c, g, 0.0), lambda g, ans, c, x, y: where(c, 0.0, g)])
 
@@ -339,28 +338,37 @@ def _extreme_lin(g: Sym, ans: Sym, x: Sym, axis: Any = None, keepdims: bool = Fa
     return where(hit, _regrow(g, x, axis, keepdims) / count, 0.0)
 
 
+# Reductions' adjoints only re-grow the reduced axes, so they accept lazily broadcast g.
 _REDUCE = (("axis", None), ("keepdims", False))
 defprim("sum", np.sum, params=_REDUCE, infer=_reduce_type,
         jvp=[lambda g, ans, x, axis=None, keepdims=False: sum_(g, axis, keepdims)],
-        vjp=[_sum_vjp])
+        vjp=[_sum_vjp], lazy_ok=True)
 defprim("mean", np.mean, params=_REDUCE, infer=_reduce_float_type,
         jvp=[lambda g, ans, x, axis=None, keepdims=False:
              apply("mean", g, axis=axis, keepdims=keepdims)],
-        vjp=[_mean_vjp])
+        vjp=[_mean_vjp], lazy_ok=True)
 defprim("prod", np.prod, params=_REDUCE, infer=_reduce_type,
         jvp=[lambda g, ans, x, **p: _prod_lin(g, ans, x, forward=True, **p)],
-        vjp=[_prod_lin])
+        vjp=[_prod_lin], lazy_ok=True)
 defprim("max", np.max, params=_REDUCE, infer=_reduce_type,
         jvp=[lambda g, ans, x, **p: _extreme_lin(g, ans, x, forward=True, **p)],
-        vjp=[_extreme_lin])
+        vjp=[_extreme_lin], lazy_ok=True)
 defprim("min", np.min, params=_REDUCE, infer=_reduce_type,
         jvp=[lambda g, ans, x, **p: _extreme_lin(g, ans, x, forward=True, **p)],
-        vjp=[_extreme_lin])
+        vjp=[_extreme_lin], lazy_ok=True)
 
 # ---------------------------------------------------------------------------- linear algebra
 
 
 def _matmul_vjp_a(g: Sym, ans: Sym, a: Sym, b: Sym) -> Sym:
+    return _unbroadcast(_matmul_vjp_a_full(g, ans, a, b), a)
+
+
+def _matmul_vjp_b(g: Sym, ans: Sym, a: Sym, b: Sym) -> Sym:
+    return _unbroadcast(_matmul_vjp_b_full(g, ans, a, b), b)
+
+
+def _matmul_vjp_a_full(g: Sym, ans: Sym, a: Sym, b: Sym) -> Sym:
     if a.ndim == 1 and b.ndim == 1:
         return g * b
     if a.ndim == 1:  # (k,) @ (..., k, m): contract g (..., m) with b over m, sum the batch
@@ -371,7 +379,7 @@ def _matmul_vjp_a(g: Sym, ans: Sym, a: Sym, b: Sym) -> Sym:
     return matmul(g, _swap_last(b))
 
 
-def _matmul_vjp_b(g: Sym, ans: Sym, a: Sym, b: Sym) -> Sym:
+def _matmul_vjp_b_full(g: Sym, ans: Sym, a: Sym, b: Sym) -> Sym:
     if a.ndim == 1 and b.ndim == 1:
         return g * a
     if a.ndim == 1:  # (k,) @ (..., k, m)
@@ -422,6 +430,24 @@ defprim("broadcast_to", rt.broadcast_like, arity=2, infer=_like_type,
         emit=Emit("broadcast_to"), foldable=False,
         jvp=[lambda g, ans, x, like: broadcast_to(g, like), None],
         vjp=[lambda g, ans, x, like: _unbroadcast(g, x), None])
+def _astype_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    x, dtype = types[0], str(np.dtype(params.get("dtype")))
+    if isinstance(x, Array):
+        return Array(dtype, x.ones)
+    return Scalar(dtype, weak=False)
+
+
+def _astype_rule(g: Sym, ans: Sym, x: Sym, dtype: Any = None) -> Sym:
+    t = x.type
+    return apply("astype", g, dtype=np.dtype(t.dtype)) if isinstance(t, (Scalar, Array)) and \
+        isinstance(g.type, (Scalar, Array)) and g.type.dtype != t.dtype and \
+        t.dtype.startswith("float") else g
+
+
+defprim("astype", lambda x, dtype: np.asarray(x).astype(dtype), params=(("dtype", None),),
+        infer=_astype_type, emit=Emit("method", "astype", positional=("dtype",)),
+        jvp=[lambda g, ans, x, dtype=None: apply("astype", g, dtype=dtype)],
+        vjp=[_astype_rule])
 defprim("fill", lambda x, like: np.full_like(like, x), arity=2, infer=_like_type,
         emit=Emit("fill"), foldable=False,
         jvp=[lambda g, ans, x, like: apply("fill", g, like), None],
@@ -632,6 +658,7 @@ bind(np.reshape, _reshape_surface)
 bind(np.expand_dims, lambda x, axis: expand_dims(x, axis))
 bind((np.array, np.asarray), _np_array)
 bind(builtins.float, lambda x: S(x) * 1.0 if not S(x).is_array else S(x))
+METHODS["astype"] = lambda x, dtype: apply("astype", x, dtype=np.dtype(dtype))
 bind(rt.stop_gradient, lambda x: apply("stop_gradient", x))
 
 METHODS.update({

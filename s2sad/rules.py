@@ -47,7 +47,8 @@ class Builder:
     def emit(self, prim: str, args: Sequence[Atom], params: Sequence[tuple[str, Atom]] = (),
              hint: str | None = None) -> Var:
         p = REGISTRY[prim]
-        raw = {k: (v.value if isinstance(v, Const) else DYNAMIC) for k, v in params}
+        raw = dict(p.params)
+        raw.update({k: (v.value if isinstance(v, Const) else DYNAMIC) for k, v in params})
         out_type = p.infer([a.type for a in args], raw)
         out = Var(out_type, hint)
         self.stmts.append(Eqn((out,), prim, tuple(args), tuple(params), self.loc))
@@ -193,7 +194,8 @@ def apply(prim: str, *args: Any, hint: str | None = None, **params: Any) -> Sym:
     if unknown:
         raise TypeError(f"primitive {prim} has no parameter {sorted(unknown)}")
     plist = [(k, to_atom(v)) for k, v in params.items()
-             if not (not isinstance(v, (Sym, Var)) and _same(v, defaults[k]))]
+             if k in p.emit.positional or not (not isinstance(v, (Sym, Var)) and
+                                               _same(v, defaults[k]))]
     if p.foldable and all(isinstance(a, Const) for a in atoms + [v for _, v in plist]):
         value = p.impl(*[a.value for a in atoms], **{k: v.value for k, v in plist})  # type: ignore[union-attr]
         if not isinstance(value, np.ndarray):

@@ -15,6 +15,8 @@ length is unknown does it fall back to the run-time helper ``unbroadcast``.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir import Array, Scalar
 from ..rules import Sym, apply, covers
 
@@ -54,8 +56,17 @@ def broadcast_up(c: Sym, ans: Sym) -> Sym:
 
 
 def materialize(c: Sym, like: Sym) -> Sym:
-    """A new array with `like`'s shape holding `c`, unless `c` is known to have that shape."""
-    return c if covers(c.type, like.type) else apply("fill", c, like)
+    """`c` as a derivative of `like`: its shape and, for float arrays, its dtype.
+
+    A new array is made only when `c` may not have `like`'s full shape (``np.full_like`` casts
+    as it fills), or when the types say the dtypes differ.
+    """
+    if not covers(c.type, like.type):
+        return apply("fill", c, like)
+    ct, lt = c.type, like.type
+    if isinstance(lt, Array) and isinstance(ct, (Scalar, Array)) and ct.dtype != lt.dtype:
+        return apply("astype", c, dtype=np.dtype(lt.dtype))
+    return c
 
 
 def _axis(axes: list[int]) -> int | tuple[int, ...]:

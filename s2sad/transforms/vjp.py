@@ -68,8 +68,8 @@ def vjp(fn: Function, wrt: Sequence[int], seed: str = "one", keep_value: bool = 
             b.loc = stmt.loc
             prim = REGISTRY[stmt.prim]
             g, ans = Sym(bar[stmt.out.id]), Sym(stmt.out)
-            if not prim.lazy_ok:
-                g = broadcast_up(g, ans)
+            if not prim.lazy_ok or (isinstance(g.type, Array) and g.ndim != ans.ndim):
+                g = broadcast_up(g, ans)  # the rule needs g with the result's axes
             for i, a in enumerate(stmt.args):
                 if not (isinstance(a, Var) and a.id in act):
                     continue
