@@ -9,14 +9,15 @@ code straight away.
 from __future__ import annotations
 
 import inspect
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .codegen import Generated, generate
-from .compile import compile_generated
+from .codegen import RUNTIME_NAMES, Entry, Generated, generate, trampoline
+from .compile import compile_entry, compile_generated, runtime_cells, swap_code
 from .errors import NotDifferentiable, TypeMismatch
 from .ir import Array, Function, Scalar, format_wengert, is_float
 from .lower import Static, lower
@@ -46,14 +47,14 @@ MODES = ("grad", "value_and_grad", "vjp", "jvp", "primal")
 
 
 def derive(fn: Callable[..., Any], mode: str, wrt: tuple[int, ...], specs: Sequence[Any],
-           optimize: bool = True) -> tuple[Function, Generated]:
+           optimize: bool = True, returns: Any = None) -> tuple[Function, Generated]:
     """source -> parse -> lower -> transform -> simplify/dce -> codegen, for one signature."""
     ir = _check(lower(fn, specs), "lower")
     _check_wrt(ir, fn, wrt, specs)
     ir = _check(_transform(ir, mode, _ir_positions(wrt, specs)), mode)
     if optimize:
         ir = _check(dce(_check(simplify(ir), "simplify")), "dce")
-    return ir, generate(ir, _generated_name(ir, mode))
+    return ir, generate(ir, _generated_name(ir, mode), returns=returns)
 
 
 def _transform(ir: Function, mode: str, wrt: tuple[int, ...]) -> Function:
@@ -163,6 +164,7 @@ class _Entry:
     guards: tuple[tuple[str, Any], ...]  # module globals the code reads, and their kinds
     ir: Function
     generated: Generated
+    specs: tuple[Any, ...]
 
 
 _CACHE: dict[Any, _Entry] = {}
@@ -174,23 +176,24 @@ def _guard_key(value: Any) -> Any:
 
 
 def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
-            optimize: bool = True) -> _Entry:
+            optimize: bool = True, returns: Any = None) -> _Entry:
+    """The compiled code of `fn` transformed by `mode` for arguments like `args` (cached)."""
     target = unwrap(fn)
-    specs = [arg_spec(a) for a in args]
+    specs = tuple(arg_spec(a) for a in args)
     cells = tuple(id(c) for c in target.__closure__ or ())
     key = (target.__code__, cells, mode, wrt, tuple(_spec_key(s) for s in specs), optimize,
-           VERSION)
+           returns, VERSION)
     entry = _CACHE.get(key)
     if entry is not None and all(_guard_key(target.__globals__.get(n)) == k
                                  for n, k in entry.guards):
         return entry
-    ir, gen = derive(target, mode, wrt, specs, optimize)
+    ir, gen = derive(target, mode, wrt, specs, optimize, returns)
     stats["compiles"] += 1
     compiled = compile_generated(gen, target)
     guards = tuple((n, _guard_key(v)) for n, v in gen.constants
                    if target.__globals__.get(n, _MISSING) is v)
     entry = _Entry(compiled, tuple(i for i, s in enumerate(specs) if not isinstance(s, Static)),
-                   guards, ir, gen)
+                   guards, ir, gen, specs)
     _CACHE[key] = entry
     return entry
 
@@ -212,39 +215,65 @@ def _bind_args(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[
     return tuple(bound.arguments.values())
 
 
-# -------------------------------------------------------------------------------- public API
+# ----------------------------------------------------------------------- transformed entries
+
+_FALLBACK = "__s2sad__"
+_GUARDABLE = {Scalar("float64"): "float", Scalar("int64"): "int"}
 
 
-class _Transformed:
-    """A function transformed by s2sad; calling it runs (and if needed generates) the code."""
+class _Dispatcher:
+    """The general path behind a transformed function: specialise, cache, call.
+
+    Users hold :attr:`entry`, a plain Python function.  After the first call with Python
+    numbers only, its code becomes that specialisation itself, behind an inline type check
+    (``type(x) is float``), so later calls cost what the derivative code costs; any other
+    kinds of argument fall back here.
+    """
 
     def __init__(self, fn: Callable[..., Any], mode: str, wrt: Any) -> None:
-        self.__s2sad_wrapped__ = fn
-        self._mode = mode
-        self._wrt, self._single = resolve_wrt(fn, wrt)
-        self.__name__ = f"{getattr(fn, '__name__', 'f')}_{mode}"
-        self.__doc__ = fn.__doc__
-        self._fast: dict[Any, _Entry] = {}
+        self.fn = unwrap(fn)
+        self.mode = mode
+        self.wrt, single = resolve_wrt(self.fn, wrt)
+        n = len(self.wrt)
+        grads: Any = 0 if single else tuple(range(n))
+        self.returns = grads if mode == "grad" else \
+            (0, 1 if single else tuple(range(1, n + 1)))
+        self.params = tuple(inspect.signature(self.fn).parameters)
+        self.keep = tuple(sorted(set(self.fn.__code__.co_freevars) | set(RUNTIME_NAMES) |
+                                 {_FALLBACK}))
+        self.specialised = False
+        name = f"{getattr(self.fn, '__name__', 'f')}_{mode}"
+        self.entry_doc = f"{mode} of {self.fn.__qualname__}, generated by s2sad"
+        cells = runtime_cells()
+        cells[_FALLBACK] = types.CellType(self)
+        self.entry = compile_entry(trampoline(name, self.params, self._entry_spec(())), name,
+                                   self.keep, self.fn, cells)
+        self.entry.__doc__ = self.entry_doc
+        self.entry.__s2sad_dispatcher__ = self  # type: ignore[attr-defined]
 
-    def _entry(self, args: tuple[Any, ...]) -> _Entry:
-        return _lookup(self.__s2sad_wrapped__, self._mode, self._wrt, args)
+    def _entry_spec(self, guards: tuple[tuple[str, str], ...]) -> Entry:
+        return Entry(guards, self.keep, _FALLBACK)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        args = _bind_args(self.__s2sad_wrapped__, args, kwargs)
-        entry = self._entry(args)
-        out = entry.compiled(*[args[i] for i in entry.dynamic])
-        if self._mode == "grad":
-            return out if self._single else (out if isinstance(out, tuple) and len(self._wrt) > 1
-                                             else (out,))
-        n = len(self._wrt)
-        value = _restructure(out[:-n] if n else out, entry.ir.result_tree)
-        grads = out[-n:]
-        return value, grads[0] if self._single else tuple(grads)
+        args = _bind_args(self.fn, args, kwargs)
+        entry = _lookup(self.fn, self.mode, self.wrt, args, returns=self.returns)
+        if not self.specialised:
+            self._specialise(entry)
+        if self.mode == "value_and_grad" and entry.ir.result_tree is not None:
+            raise TypeMismatch("value_and_grad needs a function with one scalar result")
+        return entry.compiled(*[args[i] for i in entry.dynamic])
 
-    @property
-    def source(self) -> str:
-        """Not available before the first call: the code depends on the argument kinds."""
-        raise AttributeError("call the function once, or use s2sad.emit(f, *args)")
+    def _specialise(self, entry: _Entry) -> None:
+        """Make the entry's own code this specialisation, if it is for Python numbers only."""
+        self.specialised = True
+        kinds = [_GUARDABLE.get(s) if not isinstance(s, Static) else None for s in entry.specs]
+        if None in kinds or entry.guards or any(n not in self.fn.__code__.co_freevars
+                                                for n, _ in entry.generated.constants):
+            return
+        guards = tuple(zip(self.params, kinds))
+        gen = generate(entry.ir, self.entry.__name__, returns=self.returns,
+                       entry=self._entry_spec(guards))  # type: ignore[arg-type]
+        swap_code(self.entry, gen.source, self.keep)
 
 
 def _restructure(flat: Any, tree: Any) -> Any:
@@ -269,14 +298,14 @@ def grad(fn: Callable[..., Any] | None = None, wrt: Any = 0) -> Any:
     """
     if fn is None:
         return lambda f: grad(f, wrt)
-    return _Transformed(fn, "grad", wrt)
+    return _Dispatcher(fn, "grad", wrt).entry
 
 
 def value_and_grad(fn: Callable[..., Any] | None = None, wrt: Any = 0) -> Any:
     """Like :func:`grad`, but returns ``(fn(*args), gradient)``."""
     if fn is None:
         return lambda f: value_and_grad(f, wrt)
-    return _Transformed(fn, "value_and_grad", wrt)
+    return _Dispatcher(fn, "value_and_grad", wrt).entry
 
 
 def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:

@@ -41,22 +41,67 @@ class Generated:
     constants: tuple[tuple[str, Any], ...]  # names bound to values the code reads
 
 
-def generate(fn: Function, name: str | None = None, doc: str = "") -> Generated:
-    """Python source for `fn`."""
-    return _Printer(fn, name or fn.name, doc).run()
+@dataclass(frozen=True)
+class Entry:
+    """How to print a specialisation that is also the entry point users call.
+
+    The code first checks that its arguments have the kinds it was specialised for
+    (``type(x) is float``) and otherwise hands them to `fallback`, s2sad's general
+    dispatcher.  Every version of an entry reads the same free names (`keep`), so one can
+    replace another as the code of the same function object.
+    """
+
+    guards: tuple[tuple[str, str], ...]  # (parameter, "float" | "int")
+    keep: tuple[str, ...]
+    fallback: str
+
+
+def generate(fn: Function, name: str | None = None, doc: str = "", returns: Any = None,
+             entry: Entry | None = None) -> Generated:
+    """Python source for `fn`.
+
+    `returns` nests the results: an index, or a tuple of such (default: all, flat).
+    """
+    return _Printer(fn, name or fn.name, doc, returns, entry).run()
+
+
+def trampoline(name: str, params: tuple[str, ...], entry: Entry) -> str:
+    """Source of an entry with no specialisation yet: it only calls the fallback."""
+    args = gast.arguments([gast.Name(p, gast.Param(), None, None) for p in params],
+                          [], None, [], [], None, [])
+    call = gast.Call(gast.Name(entry.fallback, gast.Load(), None, None),
+                     [gast.Name(p, gast.Load(), None, None) for p in params], [])
+    body = _keep_alive(entry) + [gast.Return(call)]
+    return _to_source(gast.FunctionDef(name, args, body, [], None, None))
+
+
+def _keep_alive(entry: Entry) -> list[Any]:
+    names = [gast.Name(n, gast.Load(), None, None) for n in entry.keep]
+    return [gast.If(gast.Constant(0, None), [gast.Expr(gast.Tuple(names, gast.Load()))], [])]
+
+
+def _to_source(fdef: Any) -> str:
+    module = gast.Module([fdef], [])
+    gast.fix_missing_locations(module)
+    return str(astor.to_source(gast.gast_to_ast(module)))
 
 
 class _Printer:
-    def __init__(self, fn: Function, name: str, doc: str) -> None:
+    def __init__(self, fn: Function, name: str, doc: str, returns: Any,
+                 entry: Entry | None) -> None:
         self.fn = fn
         self.name = name
         self.doc = doc
+        self.returns = returns
+        self.entry = entry
         self.names: dict[int, str] = {}
         self.holder: dict[str, int] = {}      # python name -> var id currently in it
         self.last_use: dict[int, int] = {}
         self.temps = itertools.count(1)
         self.constants: dict[str, Any] = {}
         self.reserved = set(RUNTIME_NAMES) | set(keyword.kwlist) | {name}
+        if entry is not None:
+            self.reserved |= set(entry.keep) | {entry.fallback}
         self.folded: set[int] = set()
         self.result_hint = {r.id: n for r, n in zip(fn.results, fn.result_names)
                             if isinstance(r, Var) and n}
@@ -196,6 +241,8 @@ class _Printer:
         body: list[Any] = []
         if self.doc:
             body.append(gast.Expr(gast.Constant(self.doc, None)))
+        if self.entry is not None:
+            body.extend(self._guard(self.entry))
         last_line: int | None = None
         for i, stmt in enumerate(self.fn.body.stmts):
             assert isinstance(stmt, Eqn)
@@ -211,17 +258,33 @@ class _Printer:
                 continue
             body.extend(self.eqn(stmt, i))
         results = [self.atom(r) for r in self.fn.results]
-        ret = results[0] if len(results) == 1 else gast.Tuple(results, gast.Load())
+
+        def nest(tree: Any) -> Any:
+            if isinstance(tree, int):
+                return results[tree]
+            return gast.Tuple([nest(t) for t in tree], gast.Load())
+        if self.returns is not None:
+            ret = nest(self.returns)
+        else:
+            ret = results[0] if len(results) == 1 else gast.Tuple(results, gast.Load())
         body.append(gast.Return(ret))
         args = gast.arguments([gast.Name(self.names[p.id], gast.Param(), None, None)
                                for p in self.fn.params], [], None, [], [], None, [])
-        fdef = gast.FunctionDef(self.name, args, body, [], None, None)
-        module = gast.Module([fdef], [])
-        gast.fix_missing_locations(module)
-        text = astor.to_source(gast.gast_to_ast(module))
+        text = _to_source(gast.FunctionDef(self.name, args, body, [], None, None))
         text = re.sub(r"^(\s*)" + _COMMENT + r"(\d+)__$",
                       lambda m: f"{m.group(1)}# {self.comments[int(m.group(2))]}", text, flags=re.M)
         return Generated(text, self.name, tuple(sorted(self.constants.items())))
+
+    def _guard(self, entry: Entry) -> list[Any]:
+        """``if type(x) is not float or ...: return fallback(x, ...)``, and the kept names."""
+        checks = [gast.Compare(_call("type", [gast.Name(p, gast.Load(), None, None)]),
+                               [gast.IsNot()], [gast.Name(kind, gast.Load(), None, None)])
+                  for p, kind in entry.guards]
+        test = checks[0] if len(checks) == 1 else gast.BoolOp(gast.Or(), checks)
+        call = gast.Call(gast.Name(entry.fallback, gast.Load(), None, None),
+                         [gast.Name(self.names[p.id], gast.Load(), None, None)
+                          for p in self.fn.params], [])
+        return _keep_alive(entry) + [gast.If(test, [gast.Return(call)], [])]
 
     def eqn(self, e: Eqn, index: int) -> list[Any]:
         emit = REGISTRY[e.prim].emit

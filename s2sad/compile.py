@@ -62,6 +62,46 @@ def compile_generated(gen: Generated, user_fn: Any | None) -> Any:
     return fn
 
 
+def compile_entry(text: str, name: str, keep: tuple[str, ...], user_fn: Any,
+                  cells: dict[str, Any]) -> Any:
+    """Compile an entry version (see :class:`s2sad.codegen.Entry`) as a new function.
+
+    Its closure holds one cell per name in `keep`: the user's own closure cells (so they are
+    read live) and the cells in `cells`.  Later versions replace its ``__code__``
+    (:func:`swap_code`); they read the same names, so the closure fits them all.
+    """
+    code = _entry_code(text, name, keep)
+    user_cells = dict(zip(user_fn.__code__.co_freevars, user_fn.__closure__ or ()))
+    user_cells.update(cells)
+    closure = tuple(user_cells[n] for n in code.co_freevars)
+    fn = types.FunctionType(code, user_fn.__globals__, name, user_fn.__defaults__, closure)
+    return fn
+
+
+def swap_code(entry: Any, text: str, keep: tuple[str, ...]) -> bool:
+    """Make `entry` run the entry version `text`; False if its free names do not fit."""
+    code = _entry_code(text, entry.__name__, keep)
+    if code.co_freevars != entry.__code__.co_freevars:
+        return False
+    entry.__code__ = code
+    return True
+
+
+def _entry_code(text: str, name: str, keep: tuple[str, ...]) -> Any:
+    src = f"def {FACTORY}({', '.join(keep)}):\n" + textwrap.indent(text, "    ") + \
+        f"    return {name}\n"
+    filename = f"<s2sad-generated {name} #{next(_counter)}>"
+    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
+    namespace: dict[str, Any] = {"__builtins__": builtins}
+    exec(compile(src, filename, "exec"), namespace)  # noqa: S102 - our own generated code
+    inner = namespace[FACTORY](*[None] * len(keep))
+    return inner.__code__
+
+
+def runtime_cells() -> dict[str, Any]:
+    return {n: types.CellType(v) for n, v in runtime_values().items()}
+
+
 _MISSING = object()
 
 
