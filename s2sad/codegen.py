@@ -103,6 +103,7 @@ class _Printer:
         if entry is not None:
             self.reserved |= set(entry.keep) | {entry.fallback}
         self.folded: set[int] = set()
+        self.param_ids = {p.id for p in fn.params}
         self.result_hint = {r.id: n for r, n in zip(fn.results, fn.result_names)
                             if isinstance(r, Var) and n}
         self.def_index: dict[int, int] = {}
@@ -114,8 +115,11 @@ class _Printer:
     def _plan(self) -> None:
         """Choose the temporaries to fold into their single user, then compute liveness.
 
-        A value is folded when it has no user-given name, is read exactly once, by a later
-        statement from the same source line, and the expression stays small.  Liveness is
+        A value is folded when it is read exactly once, by a later statement, the expression
+        stays small, and either it has no user-given name and its reader comes from the same
+        source line, or it is the adjoint of an intermediate variable (``h_bar``), which is
+        then computed inside its reader's expression: NumPy can reuse a temporary's buffer
+        in place (it cannot a named local's), which spares large allocations.  Liveness is
         measured at the statement where each expression is finally printed, so a name is
         never reused while a folded expression still has to read it.
         """
@@ -146,8 +150,9 @@ class _Printer:
             v = stmt.out
             users = readers.get(v.id, [])
             self.def_index[v.id] = i
-            if v.hint is None and v.id not in returned and len(users) == 1 and \
-                    group[users[0]] == group[i] and size[i] <= _MAX_FOLD:
+            single = v.id not in returned and len(users) == 1 and size[i] <= _MAX_FOLD
+            if single and (v.hint is None and group[users[0]] == group[i] or
+                           (v.hint or "").endswith("_bar") and v.id not in self.param_ids):
                 self.folded.add(v.id)
         emit_at = list(range(len(stmts)))
         for i in reversed(range(len(stmts))):
