@@ -20,9 +20,9 @@ from .codegen import RUNTIME_NAMES, Entry, Generated, generate, trampoline
 from .compile import compile_entry, compile_generated, runtime_cells, swap_code
 from .errors import NotDifferentiable, TypeMismatch
 from .ir import Array, Function, Scalar, format_wengert, is_float
-from .lower import Static, lower
+from .lower import Static, lower, param_locs
 from .rules import type_of_value
-from .source import unwrap
+from .source import get_source, unwrap
 from .transforms.dce import dce
 from .transforms.jvp import jvp as jvp_transform
 from .transforms.simplify import simplify
@@ -49,8 +49,8 @@ MODES = ("grad", "value_and_grad", "vjp", "jvp", "primal")
 def derive(fn: Callable[..., Any], mode: str, wrt: tuple[int, ...], specs: Sequence[Any],
            optimize: bool = True, returns: Any = None) -> tuple[Function, Generated]:
     """source -> parse -> lower -> transform -> simplify/dce -> codegen, for one signature."""
+    _check_wrt(fn, wrt, specs)
     ir = _check(lower(fn, specs), "lower")
-    _check_wrt(ir, fn, wrt, specs)
     ir = _check(_transform(ir, mode, _ir_positions(wrt, specs)), mode)
     if optimize:
         ir = _check(dce(_check(simplify(ir), "simplify")), "dce")
@@ -109,16 +109,16 @@ def _ir_positions(wrt: tuple[int, ...], specs: Sequence[Any]) -> tuple[int, ...]
     return tuple(dynamic.index(i) for i in wrt)
 
 
-def _check_wrt(ir: Function, fn: Any, wrt: tuple[int, ...], specs: Sequence[Any]) -> None:
+def _check_wrt(fn: Any, wrt: tuple[int, ...], specs: Sequence[Any]) -> None:
     for i in wrt:
         spec = specs[i]
         if not isinstance(spec, Static) and is_float(spec):
             continue
-        what = _describe(spec)
-        loc = ir.param_locs[i] if i < len(ir.param_locs) else ir.loc
+        names, locs = param_locs(fn)
         raise NotDifferentiable(
-            f"cannot differentiate with respect to `{ir.param_names[i]}`: it is {what}", loc,
-            "pass a float or a float array (e.g. 3.0 rather than 3), or leave it out of wrt")
+            f"cannot differentiate with respect to `{names[i]}`: it is {_describe(spec)}",
+            locs[i], "pass a float or a float array (e.g. 3.0 rather than 3), or leave it out "
+            "of wrt")
 
 
 def _describe(spec: Any) -> str:
@@ -134,6 +134,8 @@ def _describe(spec: Any) -> str:
 def resolve_wrt(fn: Any, wrt: int | str | Sequence[int | str]) -> tuple[tuple[int, ...], bool]:
     """`wrt` as parameter positions, and whether the caller asked for a single one."""
     names = list(inspect.signature(unwrap(fn)).parameters)
+    if not isinstance(wrt, (int, str, tuple, list)):
+        raise TypeMismatch(f"wrt must be an int, a parameter name or a tuple of them, not {wrt!r}")
     single = isinstance(wrt, (int, str))
     items = [wrt] if single else list(wrt)  # type: ignore[list-item]
     out: list[int] = []
@@ -231,6 +233,7 @@ class _Dispatcher:
     """
 
     def __init__(self, fn: Callable[..., Any], mode: str, wrt: Any) -> None:
+        get_source(fn)  # fail now, at the decorator, if there is no source to differentiate
         self.fn = unwrap(fn)
         self.mode = mode
         self.wrt, single = resolve_wrt(self.fn, wrt)

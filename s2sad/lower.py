@@ -11,6 +11,9 @@ are inlined; anything else without a rule raises :class:`NoRuleError` at the cal
 from __future__ import annotations
 
 import operator
+import os
+import site
+import sysconfig
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +62,13 @@ _CMPOPS: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
 _CONSTRUCTORS = (np.zeros, np.ones, np.full, np.eye, np.identity, np.arange, np.linspace,
                  np.empty)
 _MAX_INLINE_DEPTH = 20
+
+
+def param_locs(fn: Any) -> tuple[list[str], list[Any]]:
+    """The names of `fn`'s parameters and where each is written (for diagnostics)."""
+    src = get_source(fn)
+    node = parse_function(src)
+    return [a.id for a in node.args.args], [loc_of(a, src) for a in node.args.args]
 
 
 def lower(fn: Any, args: Sequence[Any]) -> Function:
@@ -391,7 +401,7 @@ class Lowering:
         if any(obj is c for c in _CONSTRUCTORS):
             return self.construct(obj, args, kwargs, node)
         target = unwrap(obj)
-        if callable(target) and hasattr(target, "__code__"):
+        if callable(target) and hasattr(target, "__code__") and not is_library(target):
             return self.inline(target, args, kwargs, node)
         if all(isinstance(a, Static) for a in [*args, *kwargs.values()]) and obj in (int, range, tuple):
             return Static(obj(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()}))
@@ -475,6 +485,21 @@ class Lowering:
 
     def atom(self, value: Value, node: Any) -> Any:
         return self.operand(value, node).atom
+
+
+_LIBRARY_DIRS = tuple(
+    os.path.realpath(p) for p in {*site.getsitepackages(), site.getusersitepackages(),
+                                  sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
+                                  sysconfig.get_paths()["platlib"]} if p)
+
+
+def is_library(fn: Any) -> bool:
+    """True for functions of installed packages and the standard library (never inlined).
+
+    Their derivatives come from rules; differentiating their source would trip over code
+    written for other ends (argument checks, dtype dispatch) and hide a missing rule.
+    """
+    return os.path.realpath(fn.__code__.co_filename).startswith(_LIBRARY_DIRS)
 
 
 def _flatten_result(result: Value) -> list[Value]:

@@ -111,9 +111,17 @@ def _find_lambda(tree: gast.Module, src: Source) -> gast.Lambda:
     return lambdas[0]
 
 
+def _walk_located(node: Any, where: Any) -> Any:
+    """Every node below `node` with the nearest node that has a position (operators have none)."""
+    here = node if hasattr(node, "lineno") else where
+    yield node, here
+    for child in gast.iter_child_nodes(node):
+        yield from _walk_located(child, here)
+
+
 def check_fence(fn_node: Any, src: Source) -> None:
     """Raise :class:`UnsupportedSyntax` at the first node outside the supported subset."""
-    for node in gast.walk(fn_node):
+    for node, where in _walk_located(fn_node, fn_node):
         if node is fn_node:
             if isinstance(node, gast.FunctionDef):
                 _check_signature(node, src)
@@ -127,7 +135,7 @@ def check_fence(fn_node: Any, src: Source) -> None:
         name = type(node).__name__
         what, hint = _HINTS.get(name, (f"`{name}` syntax", "rewrite it with the supported "
                                        "subset listed in the README"))
-        raise unsupported(node, src, what, hint)
+        raise unsupported(where, src, what, hint)
 
 
 def _check_signature(node: gast.FunctionDef, src: Source) -> None:

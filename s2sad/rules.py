@@ -196,7 +196,8 @@ def apply(prim: str, *args: Any, hint: str | None = None, **params: Any) -> Sym:
     plist = [(k, to_atom(v)) for k, v in params.items()
              if k in p.emit.positional or not (not isinstance(v, (Sym, Var)) and
                                                _same(v, defaults[k]))]
-    if p.foldable and all(isinstance(a, Const) for a in atoms + [v for _, v in plist]):
+    if p.foldable and all(isinstance(a, Const) and a.name is None  # a named constant is a
+                          for a in atoms + [v for _, v in plist]):  # user's global: read live
         value = p.impl(*[a.value for a in atoms], **{k: v.value for k, v in plist})  # type: ignore[union-attr]
         if not isinstance(value, np.ndarray):
             return Sym(Const(value, type_of_value(value)))

@@ -71,7 +71,8 @@ def _rewrite(e: Eqn, defs: dict[int, Eqn]) -> Atom | Eqn | None:
     """The atom `e` can be replaced with, a simpler equation for the same variable, or None."""
     prim = REGISTRY[e.prim]
     atoms = e.atoms()
-    if prim.foldable and atoms and all(isinstance(a, Const) for a in atoms):
+    # Named constants are the user's globals and closure values: read at run time, never folded.
+    if prim.foldable and atoms and all(isinstance(a, Const) and a.name is None for a in atoms):
         try:
             value = prim.impl(*[a.value for a in e.args],  # type: ignore[union-attr]
                               **{k: v.value for k, v in e.params})  # type: ignore[union-attr]

@@ -1,0 +1,250 @@
+"""The public API: values, wrt handling, the cache, closures and globals, determinism."""
+
+from __future__ import annotations
+
+import importlib.util
+import linecache
+import math
+import os
+import subprocess
+import sys
+import textwrap
+import traceback
+
+import numpy as np
+import pytest
+
+import s2sad
+from s2sad.api import stats
+
+
+def f(x, y):
+    return x * x * y + y + 2
+
+
+def g(x1, x2):
+    return math.log(x1) + x1 * x2 - math.sin(x2)
+
+
+def test_lecture_gradients():
+    assert s2sad.grad(f, wrt=(0, 1))(3.0, 4.0) == (24.0, 10.0)
+    gx1, gx2 = s2sad.grad(g, wrt=(0, 1))(2.0, 5.0)
+    assert gx1 == pytest.approx(5.5, abs=1e-12)
+    assert gx2 == pytest.approx(2.0 - math.cos(5.0), abs=1e-12)
+    assert round(gx2, 4) == 1.7163
+
+
+def test_lecture_forward_mode():
+    out, out_dot = s2sad.jvp(g, (2.0, 5.0), (1.0, 0.0))
+    assert out == pytest.approx(g(2.0, 5.0))
+    assert out_dot == pytest.approx(5.5)
+    _, y_dot = s2sad.jvp(f, (3.0, 4.0), (0.0, 1.0))
+    assert y_dot == pytest.approx(10.0)
+
+
+def test_value_and_grad_and_vjp():
+    value, grads = s2sad.value_and_grad(f, wrt=(0, 1))(3.0, 4.0)
+    assert value == f(3.0, 4.0) and grads == (24.0, 10.0)
+    value, gx = s2sad.value_and_grad(f)(3.0, 4.0)
+    assert (value, gx) == (42.0, 24.0)
+    out, vjp_fn = s2sad.vjp(f, 3.0, 4.0)
+    assert out == 42.0
+    assert vjp_fn(2.0) == (48.0, 20.0)
+
+
+def test_wrt_forms():
+    assert s2sad.grad(f)(3.0, 4.0) == 24.0
+    assert s2sad.grad(f, wrt=1)(3.0, 4.0) == 10.0
+    assert s2sad.grad(f, wrt="y")(3.0, 4.0) == 10.0
+    assert s2sad.grad(f, wrt=("y", "x"))(3.0, 4.0) == (10.0, 24.0)
+    assert s2sad.grad(f, wrt=-1)(3.0, 4.0) == 10.0
+    assert s2sad.grad(f, wrt=(0,))(3.0, 4.0) == (24.0,)
+
+
+def test_decorator_forms():
+    @s2sad.grad
+    def h(x):
+        return x ** 3
+
+    @s2sad.grad(wrt=(0, 1))
+    def k(x, y):
+        return x * y
+
+    assert h(2.0) == pytest.approx(12.0)
+    assert k(2.0, 5.0) == (5.0, 2.0)
+
+
+def test_keywords_and_defaults():
+    def h(x, scale=3.0, power=2):
+        return scale * x ** power
+
+    dh = s2sad.grad(h)
+    assert dh(2.0) == pytest.approx(12.0)
+    assert dh(2.0, power=3) == pytest.approx(36.0)
+    assert dh(x=2.0, scale=1.0) == pytest.approx(4.0)
+
+
+def test_int_arguments_are_not_differentiated_but_usable():
+    def h(x, n):
+        return x ** n + n * x
+    assert s2sad.grad(h)(2.0, 3) == pytest.approx(15.0)
+
+
+def test_cache_reuses_and_specialises():
+    def h(x, y):
+        return np.sum(x * y)
+
+    dh = s2sad.grad(h)
+    before = stats["compiles"]
+    dh(2.0, 3.0)
+    dh(5.0, 7.0)
+    assert stats["compiles"] == before + 1          # same signature: generated once
+    dh(np.ones(3), 2.0)
+    dh(np.zeros(3), 5.0)
+    assert stats["compiles"] == before + 2          # arrays: one more specialisation
+    np.testing.assert_allclose(dh(np.ones((2, 3)), np.arange(3.0)), np.tile(np.arange(3.0), (2, 1)))
+    assert stats["compiles"] == before + 3          # another rank
+    s2sad.grad(h)(1.0, 1.0)
+    assert stats["compiles"] == before + 3          # a new wrapper shares the cache
+
+
+def _load(tmp_path, name, source):
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(source))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_redefinition_invalidates(tmp_path):
+    m1 = _load(tmp_path, "model_v1", "def loss(x):\n    return x * x\n")
+    assert s2sad.grad(m1.loss)(3.0) == 6.0
+    m2 = _load(tmp_path, "model_v2", "def loss(x):\n    return x * x * x\n")
+    assert s2sad.grad(m2.loss)(3.0) == 27.0
+    assert s2sad.grad(m1.loss)(3.0) == 6.0
+
+
+W = 2.0
+
+
+def uses_global(x):
+    return np.sum(W * x)
+
+
+def test_module_globals_are_read_live_and_guarded():
+    global W
+    d = s2sad.grad(uses_global)
+    np.testing.assert_allclose(d(np.ones(3)), [2.0, 2.0, 2.0])
+    W = 5.0
+    np.testing.assert_allclose(d(np.ones(3)), [5.0, 5.0, 5.0])
+    W = np.array([1.0, 2.0, 3.0])  # a float became an array: the code is generated again
+    np.testing.assert_allclose(d(np.ones(3)), [1.0, 2.0, 3.0])
+    W = 2.0
+
+
+def test_closures_over_arrays_and_constants():
+    weights = np.array([1.0, -2.0, 3.0])
+    scale = 0.5
+
+    def loss(x):
+        return scale * np.sum(weights * x ** 2)
+
+    d = s2sad.grad(loss)
+    np.testing.assert_allclose(d(np.ones(3)), [1.0, -2.0, 3.0])
+    weights = np.array([1.0, 1.0, 1.0])  # noqa: F841 - the closure cell is read live
+    np.testing.assert_allclose(d(np.ones(3)), [1.0, 1.0, 1.0])
+
+
+def test_helper_functions_and_lambdas():
+    square = lambda t: t * t  # noqa: E731
+
+    def loss(x):
+        return square(x) + helper(x)
+
+    assert s2sad.grad(loss)(3.0) == pytest.approx(6.0 + 3.0 * 9.0)
+
+
+def helper(x):
+    return x ** 3
+
+
+def test_stop_gradient():
+    def h(x):
+        return x * s2sad.stop_gradient(x)
+    assert s2sad.grad(h)(3.0) == 3.0
+
+
+def test_float_code_is_plain_arithmetic():
+    src = s2sad.emit(f, wrt=(0, 1))
+    assert "np." not in src and "unbroadcast" not in src and "zeros" not in src
+    assert "math." not in src
+    src = s2sad.emit(g, wrt=(0, 1))
+    assert "np." not in src and "math.cos(x2)" in src
+
+
+def test_inactive_values_are_not_differentiated():
+    src = s2sad.emit(f, wrt=0)
+    assert "y_bar" not in src
+    src = s2sad.emit(f, mode="forward", wrt=1)
+    assert "x_dot" not in src and "y_dot" in src
+
+
+def test_identities_are_simplified():
+    def h(x, y):
+        return x * 1.0 + 0.0 + y - 0.0
+    src = s2sad.emit(h, wrt=(0, 1))
+    assert "* 1.0" not in src and "+ 0.0" not in src and "- 0.0" not in src
+
+
+def test_generated_code_is_in_linecache_and_tracebacks():
+    def h(x):
+        return math.log(x)
+    dh = s2sad.grad(h)
+    dh(2.0)
+    filename = dh.__code__.co_filename
+    assert filename.startswith("<s2sad-generated")
+    assert "def h_grad" in "".join(linecache.getlines(filename))
+    with pytest.raises(ZeroDivisionError) as info:
+        dh(0.0)
+    text = "".join(traceback.format_exception(info.value))
+    assert "1.0 / x" in text
+
+
+def test_emit_is_deterministic_across_processes():
+    a = s2sad.emit(g, wrt=(0, 1))
+    assert a == s2sad.emit(g, wrt=(0, 1))
+    code = ("import sys; sys.path.insert(0, {tests!r}); import test_api, s2sad; "
+            "print(s2sad.emit(test_api.g, wrt=(0, 1)), end='')").format(
+                tests=os.path.dirname(__file__))
+    outs = set()
+    for seed in ("0", "12345"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        outs.add(subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                capture_output=True, text=True).stdout)
+    assert outs == {a}
+
+
+def test_emit_without_arguments_assumes_floats_and_array_emit():
+    assert "def f_grad(x, y):" in s2sad.emit(f)
+    src = s2sad.emit(lambda_free_sum, np.ones((2, 3)), np.ones(3))
+    assert "np.sum(" in src
+
+
+def lambda_free_sum(x, b):
+    return np.sum(x + b)
+
+
+def test_wengert_lists_one_primitive_per_line():
+    import inspect
+    line = inspect.getsourcelines(f)[1] + 1
+    text = s2sad.wengert(f)
+    assert text.splitlines()[1:] == [
+        "v-1 = x             # float",
+        "v0 = y              # float",
+        f"v1 = mul(v-1, v-1)  # L{line}: return x * x * y + y + 2",
+        "v2 = mul(v1, v0)",
+        "v3 = add(v2, v0)",
+        "v4 = add(v3, 2)",
+        "return v4",
+    ]

@@ -1,0 +1,252 @@
+"""Every error path: a located message with the source line, a caret and a hint."""
+
+from __future__ import annotations
+
+import inspect
+import linecache
+
+import numpy as np
+import pytest
+
+import s2sad
+from s2sad.errors import Loc
+from s2sad.rules import RuleError, defprim
+
+HERE = __file__
+
+
+def _line_of(fn, text):
+    lines, first = inspect.getsourcelines(fn)
+    for i, line in enumerate(lines):
+        if text in line:
+            return first + i, line.index(text) + 1
+    raise AssertionError(text)
+
+
+def check(exc, fn, text, kind, hint_part):
+    """The rendered error names this file, the line and column of `text`, and a hint."""
+    line, col = _line_of(fn, text)
+    rendered = str(exc)
+    first = rendered.splitlines()[0]
+    assert first.startswith(f"{HERE}:{line}:{col}: {kind}:"), first
+    source, caret = rendered.splitlines()[1:3]
+    raw = linecache.getline(HERE, line)
+    indent = len(raw) - len(raw.lstrip())
+    assert source == "    " + raw.strip()
+    assert caret == " " * (4 + col - 1 - indent) + "^"  # under the construct
+    assert "hint: " in rendered and hint_part in rendered
+
+
+def uses_try(x):
+    try:
+        return x * 2
+    except ValueError:
+        return x
+
+
+def uses_with(x):
+    with open("f") as fh:
+        return x
+
+
+def uses_global(x):
+    global W
+    return x
+
+
+def uses_del(x):
+    y = x
+    del y
+    return x
+
+
+def uses_yield(x):
+    yield x
+
+
+def uses_inner_lambda(x):
+    h = lambda t: t  # noqa: E731
+    return h(x)
+
+
+def uses_import(x):
+    import math
+    return math.sin(x)
+
+
+def uses_listcomp(x):
+    return sum([x for _ in range(3)])
+
+
+def uses_bitand(x):
+    return (x > 0) & (x < 1)
+
+
+def prints_value(x):
+    print(x)
+    return x
+
+
+def uses_setitem(x):
+    x[0] = 1.0
+    return np.sum(x)
+
+
+def uses_runtime_if(x):
+    if x > 0:
+        return x
+    return -x
+
+
+def uses_while(x):
+    while x > 1:
+        x = x / 2
+    return x
+
+
+def uses_no_return(x):
+    y = x
+
+
+def uses_nonlocal(x):
+    def inner():
+        nonlocal x
+    return x
+
+
+UNSUPPORTED = [
+    (uses_try, "try:", "move the try/except outside"),
+    (uses_with, "with open", "compute the value outside"),
+    (uses_global, "global W", "pass the value in"),
+    (uses_del, "del y", "out of scope"),
+    (uses_yield, "yield x", "build a list"),
+    (uses_inner_lambda, "lambda t", "define the lambda outside"),
+    (uses_import, "import math", "import at module level"),
+    (uses_listcomp, "[x for", "write the loop out"),
+    (uses_bitand, "(x > 0) & (x < 1)", "np.logical_and"),
+    (prints_value, "print(x)", "side effects"),
+    (uses_setitem, "x[0]", "np.where"),
+    (uses_runtime_if, "if x > 0", "np.where"),
+    (uses_while, "while x > 1", "array operations"),
+    (uses_no_return, "def uses_no_return", "return the value"),
+    (uses_nonlocal, "def inner", "helper at module level"),
+]
+
+
+@pytest.mark.parametrize("fn,text,hint", UNSUPPORTED, ids=[u[0].__name__ for u in UNSUPPORTED])
+def test_unsupported_syntax(fn, text, hint):
+    with pytest.raises(s2sad.UnsupportedSyntax) as info:
+        s2sad.grad(fn)(np.ones(2) if fn is uses_setitem else 2.0)
+    check(info.value, fn, text, "UnsupportedSyntax", hint)
+    assert isinstance(info.value, s2sad.S2SADError)
+
+
+def calls_fft(x):
+    return np.sum(np.fft.fft(x).real)
+
+
+def calls_unknown_method(x):
+    return np.sum(x.cumsum())
+
+
+def reads_undefined(x):
+    return x * not_defined_anywhere  # noqa: F821
+
+
+def test_call_without_rule_or_source():
+    with pytest.raises(s2sad.NoRuleError) as info:
+        s2sad.grad(calls_fft)(np.ones(3))
+    check(info.value, calls_fft, "np.fft.fft(x)", "NoRuleError", "s2sad.custom_adjoint")
+    assert "fft" in str(info.value)
+
+
+def test_method_without_rule():
+    with pytest.raises(s2sad.NoRuleError) as info:
+        s2sad.grad(calls_unknown_method)(np.ones(3))
+    check(info.value, calls_unknown_method, "x.cumsum()", "NoRuleError", "supported methods")
+
+
+def test_undefined_name():
+    with pytest.raises(s2sad.NoRuleError) as info:
+        s2sad.grad(reads_undefined)(1.0)
+    check(info.value, reads_undefined, "not_defined_anywhere", "NoRuleError", "define it")
+
+
+def two_args(x, n):
+    return x * n
+
+
+def test_integer_wrt_argument():
+    with pytest.raises(s2sad.NotDifferentiable) as info:
+        s2sad.grad(two_args, wrt=1)(2.0, 3)
+    rendered = str(info.value)
+    line = inspect.getsourcelines(two_args)[1]
+    assert rendered.startswith(f"{HERE}:{line}:")
+    assert "`n`" in rendered and "an int" in rendered and "3.0 rather than 3" in rendered
+    assert "^" in rendered
+
+
+def test_non_numeric_and_integer_array_wrt():
+    with pytest.raises(s2sad.NotDifferentiable, match="str"):
+        s2sad.grad(two_args)("a", 2.0)
+    with pytest.raises(s2sad.NotDifferentiable, match="int64"):
+        s2sad.grad(lambda_free, wrt=0)(np.arange(3))
+
+
+def lambda_free(x):
+    return np.sum(x * 1.5)
+
+
+def vector_valued(x):
+    return x * 2.0
+
+
+def test_grad_of_non_scalar():
+    with pytest.raises(s2sad.TypeMismatch, match="one float scalar result") as info:
+        s2sad.grad(vector_valued)(np.ones(3))
+    assert "s2sad.vjp" in str(info.value)
+
+
+def test_bad_wrt():
+    with pytest.raises(s2sad.TypeMismatch, match="no parameter 'z'"):
+        s2sad.grad(two_args, wrt="z")
+    with pytest.raises(s2sad.TypeMismatch, match="2 parameter"):
+        s2sad.grad(two_args, wrt=5)
+    with pytest.raises(s2sad.TypeMismatch, match="wrt must be"):
+        s2sad.grad(two_args, wrt=1.5)
+
+
+def test_wrong_number_of_arguments():
+    # the function users hold has the signature of the function it differentiates
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'n'"):
+        s2sad.grad(two_args)(1.0)
+
+
+def test_no_source():
+    with pytest.raises(s2sad.SourceError, match="not a Python function"):
+        s2sad.grad(np.sin)(1.0)
+    namespace: dict = {}
+    exec("def h(x):\n    return x * x\n", namespace)
+    with pytest.raises(s2sad.SourceError, match="cannot read the source") as info:
+        s2sad.grad(namespace["h"])
+    assert "hint:" in str(info.value)
+
+
+def test_bad_rule_registrations():
+    with pytest.raises(RuleError, match="takes 2 argument"):
+        defprim("bad_arity", np.add, arity=2, lin=[lambda g, ans, x, y: g])
+    with pytest.raises(RuleError, match="positional parameter"):
+        defprim("bad_signature", np.sin, lin=[lambda g, x: g])
+    with pytest.raises(RuleError, match="not callable"):
+        defprim("bad_callable", np.sin, lin=["g * cos(x)"])
+    with pytest.raises(RuleError, match="already registered"):
+        defprim("sin", np.sin, lin=[lambda g, ans, x: g])
+    with pytest.raises(RuleError, match="both a tangent and an adjoint"):
+        defprim("half_rule", np.sin, jvp=[lambda g, ans, x: g])
+
+
+def test_error_rendering_without_location():
+    err = s2sad.S2SADError("plain message", None, "a hint")
+    assert str(err) == "Error: plain message\nhint: a hint"
+    err = s2sad.UnsupportedSyntax("m", Loc("a.py", 3, 5, "    y = x\n"))
+    assert str(err).splitlines() == ["a.py:3:5: UnsupportedSyntax: m", "    y = x", "    ^"]
