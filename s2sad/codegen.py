@@ -255,12 +255,12 @@ class _Printer:
                 body.append(self._comment(str(stmt.param("text"))))
                 last_line = None
                 continue
-            if stmt.loc is not None and stmt.loc.line != last_line:
-                body.append(self._comment(f"L{stmt.loc.line}: {stmt.loc.text.strip()}"))
-                last_line = stmt.loc.line
             if stmt.outs and stmt.out.id in self.folded:
                 self.inline[stmt.out.id] = self.expression(stmt, REGISTRY[stmt.prim].emit.kind)
                 continue
+            if stmt.loc is not None and stmt.loc.line != last_line:
+                body.append(self._comment(f"L{stmt.loc.line}: {stmt.loc.text.strip()}"))
+                last_line = stmt.loc.line
             body.extend(self.eqn(stmt, i))
         results = [self.atom(r) for r in self.fn.results]
 

@@ -214,7 +214,7 @@ defprim("sub", operator.sub, arity=2, infer=elementwise, emit=Emit("binop", "-")
 defprim("mul", operator.mul, arity=2, infer=elementwise, emit=Emit("binop", "*"),
         lin=[lambda g, ans, x, y: g * y, lambda g, ans, x, y: x * g])
 defprim("div", operator.truediv, arity=2, infer=elementwise_float, emit=Emit("binop", "/"),
-        lin=[lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y])
+        lin=[lambda g, ans, x, y: g / y, lambda g, ans, x, y: -(g * ans / y)])
 defprim("pow", operator.pow, arity=2, infer=elementwise, emit=Emit("binop", "**"),
         lin=[lambda g, ans, x, y: g * y * x ** (y - 1), lambda g, ans, x, y: g * ans * log(x)])
 defprim("neg", operator.neg, infer=same_as_first, emit=Emit("unop", "-"),

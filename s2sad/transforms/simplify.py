@@ -54,16 +54,18 @@ def _def(a: Atom, defs: dict[int, Eqn]) -> Eqn | None:
 
 
 def _is(a: Atom, value: float) -> bool:
+    """`a` is the Python scalar `value` (never an array, whose shape could broadcast)."""
     return isinstance(a, Const) and isinstance(a.value, (int, float)) and \
         not isinstance(a.value, bool) and a.value == value
 
 
 def _same_type(a: Ty, b: Ty) -> bool:
+    """`a` may stand for `b`: the identities combine a value with a *scalar* constant, which
+    never changes its shape, so only the kind and the dtype must agree."""
     if isinstance(a, Scalar) and isinstance(b, Scalar):
         return a.dtype == b.dtype
     if isinstance(a, Array) and isinstance(b, Array):
-        return a.dtype == b.dtype and a.ones is not None and a.ones == b.ones and \
-            None not in a.ones
+        return a.dtype == b.dtype and a.ones == b.ones
     return False
 
 

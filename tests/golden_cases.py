@@ -1,0 +1,42 @@
+"""Functions whose emitted derivative code is kept in tests/golden/ (see test_golden.py).
+
+Edit with care: the golden files quote these lines by number.
+"""
+
+import math
+
+import numpy as np
+
+
+def lecture_f(x, y):
+    return x * x * y + y + 2
+
+
+def lecture_g(x1, x2):
+    return math.log(x1) + x1 * x2 - math.sin(x2)
+
+
+def mlp(W1, b1, W2, b2, X, Y):
+    h = np.tanh(X @ W1 + b1)
+    logits = h @ W2 + b2
+    m = np.max(logits, axis=1, keepdims=True)
+    z = logits - m
+    logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    return -np.mean(np.sum(logp * Y, axis=1))
+
+
+def bias_and_reduce(x, b, c):
+    y = np.exp(x + b)
+    return np.sum(y * c) + np.mean(y, axis=0).max()
+
+
+def slices(x):
+    head = x[0]
+    tail = x[1:]
+    return np.sum(head * tail ** 2) + x[-1, 0]
+
+
+def scalar_chain(x, y):
+    z = x * y
+    w = math.sin(z) + z ** 2
+    return w / y
