@@ -67,10 +67,13 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             fn = functions[name]
             params = list(inspect.signature(fn).parameters)
-            wrt = tuple(w.strip() for w in args.wrt.split(",")) if args.wrt else tuple(params)
-            wrt = tuple(w for w in wrt if w in params) if not args.wrt else wrt
+            asked = [w.strip() for w in args.wrt.split(",")] if args.wrt else params
+            wrt = tuple(w for w in asked if w in params)
             if args.ir:
                 chunks.append(wengert(fn))
+            elif not wrt:
+                chunks.append(f"# {name}({', '.join(params)}): skipped, it has none of the "
+                              f"parameters --wrt names ({args.wrt})")
             else:
                 chunks.append(emit(fn, mode=args.mode, wrt=wrt, optimize=not args.no_optimize))
     except S2SADError as exc:
