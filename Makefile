@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYENV_ROOT ?= $(HOME)/.pyenv
 VERSIONS ?= 3.10 3.11 3.12 3.13
 
-.PHONY: demo test test-all bench golden lint clean
+.PHONY: demo test test-all test-min bench golden clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +19,29 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest
 
-# The tests on every CPython installed under pyenv (3.10 to 3.13), each in its own venv.
+# The tests on every CPython installed under pyenv (3.10 to 3.13), each in its own venv,
+# then with the lowest dependency versions allowed; every run happens, failures are summed up.
 test-all:
-	@set -e; for v in $(VERSIONS); do \
+	@failed=""; for v in $(VERSIONS); do \
 	  py=$$(ls -d $(PYENV_ROOT)/versions/$$v.*/bin/python 2>/dev/null | tail -n 1); \
-	  if [ -z "$$py" ]; then echo "Python $$v: not installed under $(PYENV_ROOT)"; exit 1; fi; \
+	  if [ -z "$$py" ]; then echo "== Python $$v: not installed under $(PYENV_ROOT)"; \
+	    failed="$$failed $$v"; continue; fi; \
 	  echo "== Python $$v ($$py)"; \
-	  $(MAKE) --no-print-directory test PYTHON=$$py VENV=.venv-$$v; \
-	done
+	  $(MAKE) --no-print-directory test PYTHON=$$py VENV=.venv-$$v || failed="$$failed $$v"; \
+	done; \
+	echo "== lowest dependency versions"; \
+	$(MAKE) --no-print-directory test-min || failed="$$failed min-versions"; \
+	if [ -n "$$failed" ]; then echo "test-all: failed on$$failed"; exit 1; fi; \
+	echo "test-all: passed on $(VERSIONS) and min-versions"
+
+# Python 3.10 with the oldest gast, astor and NumPy that pyproject.toml admits.
+test-min:
+	@py=$$(ls -d $(PYENV_ROOT)/versions/3.10.*/bin/python 2>/dev/null | tail -n 1); \
+	test -n "$$py" || { echo "Python 3.10 is not installed under $(PYENV_ROOT)"; exit 1; }; \
+	test -f .venv-min/.installed || { $$py -m venv .venv-min && \
+	  .venv-min/bin/python -m pip install --quiet -r tests/min-versions.txt && \
+	  .venv-min/bin/python -m pip install --quiet --no-deps -e . && touch .venv-min/.installed; }; \
+	.venv-min/bin/python -m pytest
 
 $(VENV)/.bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[bench]"

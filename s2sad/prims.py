@@ -415,7 +415,9 @@ defprim("swapaxes", np.swapaxes, params=(("axis1", 0), ("axis2", 1)), infer=_swa
         emit=Emit("call", "np.swapaxes", positional=("axis1", "axis2")),
         jvp=[lambda g, ans, x, axis1=0, axis2=1: apply("swapaxes", g, axis1=axis1, axis2=axis2)],
         vjp=[lambda g, ans, x, axis1=0, axis2=1: apply("swapaxes", g, axis1=axis1, axis2=axis2)])
-defprim("reshape", np.reshape, params=(("shape", None),), infer=_reshape_type,
+# np.reshape takes `shape=` only from NumPy 2.1 (`newshape=` before): pass it positionally.
+defprim("reshape", lambda x, shape: np.reshape(x, shape), params=(("shape", None),),
+        infer=_reshape_type,
         emit=Emit("call", "np.reshape", positional=("shape",)),
         jvp=[lambda g, ans, x, shape=None: reshape(g, shape)],
         vjp=[lambda g, ans, x, shape=None: reshape(g, shape_of(x))])
