@@ -1,57 +1,91 @@
-"""Analyses over the IR: which values carry derivatives, and where values are last used.
+"""Analyses over the IR: which values carry derivatives.
 
-Passes call these and receive their results as arguments; nothing is stored in side tables.
+A value is *varied* when it depends differentiably on a `wrt` parameter, *useful* when its
+derivative can reach a result, and *active* when both.  Through an `if` a value is varied
+when either branch yields a varied value; through a loop, the carried values are iterated to
+a fixed point.  Passes call these and receive their results as arguments.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .ir import Atom, Block, Eqn, Function, Var, is_float, stmt_atoms
+from .ir import Atom, Block, Eqn, ForRange, Function, If, Var, While, is_float
 from .rules import REGISTRY
 
 
-def _var_ids(atoms: Iterable[Atom]) -> set[int]:
+def _ids(atoms: Iterable[Atom]) -> set[int]:
     return {a.id for a in atoms if isinstance(a, Var)}
+
+
+def _varied_block(block: Block, out: set[int]) -> None:
+    for stmt in block.stmts:
+        if isinstance(stmt, Eqn):
+            if REGISTRY[stmt.prim].differentiable and _ids(stmt.args) & out:
+                out.update(v.id for v in stmt.outs if is_float(v.type))
+        elif isinstance(stmt, If):
+            _varied_block(stmt.then, out)
+            _varied_block(stmt.orelse, out)
+            for o, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results):
+                if _ids((a, b)) & out and is_float(o.type):
+                    out.add(o.id)
+        else:
+            for c, i in zip(stmt.carried, stmt.inits):
+                if _ids((i,)) & out and is_float(c.type):
+                    out.add(c.id)
+            while True:
+                before = len(out)
+                if isinstance(stmt, While):
+                    _varied_block(stmt.cond, out)
+                _varied_block(stmt.body, out)
+                for c, r in zip(stmt.carried, stmt.body_results):
+                    if _ids((r,)) & out and is_float(c.type):
+                        out.add(c.id)
+                if len(out) == before:
+                    break
+            out.update(o.id for o, c in zip(stmt.outs, stmt.carried) if c.id in out)
 
 
 def varied(fn: Function, wrt: Iterable[int]) -> set[int]:
     """Ids of the variables that depend differentiably on the parameters numbered `wrt`."""
     out = {fn.params[i].id for i in wrt}
-    for stmt in fn.body.stmts:
-        if not isinstance(stmt, Eqn):
-            raise NotImplementedError("control flow")  # pragma: no cover - next issue
-        prim = REGISTRY[stmt.prim]
-        if not prim.differentiable:
-            continue
-        if any(isinstance(a, Var) and a.id in out for a in stmt.args):
-            out.update(v.id for v in stmt.outs if is_float(v.type))
+    _varied_block(fn.body, out)
     return out
+
+
+def _useful_block(block: Block, out: set[int]) -> None:
+    for stmt in reversed(block.stmts):
+        if isinstance(stmt, Eqn):
+            if REGISTRY[stmt.prim].differentiable and any(v.id in out for v in stmt.outs):
+                out.update(_ids(stmt.args))
+        elif isinstance(stmt, If):
+            for o, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results):
+                if o.id in out:
+                    out.update(_ids((a, b)))
+            _useful_block(stmt.then, out)
+            _useful_block(stmt.orelse, out)
+        else:
+            while True:
+                before = len(out)
+                for o, c, r in zip(stmt.outs, stmt.carried, stmt.body_results):
+                    if o.id in out or c.id in out:
+                        out.update(_ids((r,)))
+                        out.add(c.id)
+                _useful_block(stmt.body, out)
+                if len(out) == before:
+                    break
+            for c, i in zip(stmt.carried, stmt.inits):
+                if c.id in out:
+                    out.update(_ids((i,)))
 
 
 def useful(fn: Function, results: Iterable[Atom]) -> set[int]:
     """Ids of the variables whose derivative can reach one of `results`."""
-    out = _var_ids(results)
-    for stmt in reversed(fn.body.stmts):
-        assert isinstance(stmt, Eqn)
-        if REGISTRY[stmt.prim].differentiable and any(v.id in out for v in stmt.outs):
-            out.update(_var_ids(stmt.args))
+    out = _ids(results)
+    _useful_block(fn.body, out)
     return out
 
 
 def active(fn: Function, wrt: Iterable[int], results: Iterable[Atom]) -> set[int]:
     """Variables on a differentiable path from a `wrt` parameter to a result."""
     return varied(fn, wrt) & useful(fn, results)
-
-
-def use_counts(block: Block, results: Iterable[Atom]) -> dict[int, int]:
-    """How many times each variable is read in `block` and by `results`."""
-    counts: dict[int, int] = {}
-    for stmt in block.stmts:
-        for a in stmt_atoms(stmt):
-            if isinstance(a, Var):
-                counts[a.id] = counts.get(a.id, 0) + 1
-    for a in results:
-        if isinstance(a, Var):
-            counts[a.id] = counts.get(a.id, 0) + 1
-    return counts

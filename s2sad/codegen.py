@@ -20,14 +20,17 @@ import astor
 import gast
 import numpy as np
 
-from .ir import Array, Atom, Const, Eqn, Function, Scalar, Var
+from .ir import (
+    UNDEF, Array, Atom, Const, Eqn, ForRange, Function, If, Scalar, Stmt, Var, stmt_atoms,
+    sub_blocks,
+)
 from .rules import REGISTRY
 from .runtime import Dyn
 
 # Names the generated code gets from s2sad, never shadowed by a variable.
 RUNTIME_NAMES = ("np", "math", "unbroadcast", "erf", "stop_gradient")
 _COMMENT = "__s2sad_comment_"
-_STATEMENT_KINDS = ("scatter", "comment")  # primitives printed as statements, never folded
+_STATEMENT_KINDS = ("scatter", "comment", "tape", "push", "pop")  # primitives printed as statements, never folded
 _MAX_FOLD = 6  # the most operations folded into one printed expression
 _SCALAR_DTYPES = ("float64", "int64", "bool")
 
@@ -106,71 +109,128 @@ class _Printer:
         self.param_ids = {p.id for p in fn.params}
         self.result_hint = {r.id: n for r, n in zip(fn.results, fn.result_names)
                             if isinstance(r, Var) and n}
-        self.def_index: dict[int, int] = {}
         self.inline: dict[int, Any] = {}
+        self.pos: dict[int, int] = {}
+        self.end: dict[int, int] = {}
+        self.block_end: dict[int, int] = {}
+        self.def_path: dict[int, tuple[int, ...]] = {}
+        self.fold_reader: dict[int, Any] = {}
+        self.mirror = dict(fn.mirrors)
         self.comments: list[str] = []
 
     # -------------------------------------------------------------------------- naming
 
     def _plan(self) -> None:
-        """Choose the temporaries to fold into their single user, then compute liveness.
+        """Number the statements, choose what to fold, and compute liveness.
 
-        A value is folded when it is read exactly once, by a later statement, the expression
-        stays small, and either it has no user-given name and its reader comes from the same
-        source line, or it is the adjoint of an intermediate variable (``h_bar``), which is
-        then computed inside its reader's expression: NumPy can reuse a temporary's buffer
-        in place (it cannot a named local's), which spares large allocations.  Liveness is
-        measured at the statement where each expression is finally printed, so a name is
-        never reused while a folded expression still has to read it.
+        Statements are numbered in order, a region's blocks inside it.  A value is folded
+        into its reader when it is read exactly once, by a later statement of the same block
+        (or as that block's result), the expression stays small, and either it has no
+        user-given name and its reader comes from the same source line, or it is the adjoint
+        of an intermediate variable (``h_bar``), which is then computed inside its reader's
+        expression: NumPy can reuse a temporary's buffer in place (it cannot a named
+        local's), which spares large allocations.  A value read inside a region it was not
+        defined in stays live to the region's end (a loop reads it again on its next trip);
+        reads by folded expressions count where those are printed.
         """
-        stmts = self.fn.body.stmts
-        group: list[int] = []
-        g, line = 0, None
-        for stmt in stmts:
-            assert isinstance(stmt, Eqn)
-            line_now = stmt.loc.line if stmt.loc else None
-            if stmt.prim == "comment" or line_now != line:
-                g += 1
-                line = line_now
-            group.append(g)
-        readers: dict[int, list[int]] = {}
-        for i, stmt in enumerate(stmts):
-            assert isinstance(stmt, Eqn)
-            for a in stmt.atoms():
-                if isinstance(a, Var):
-                    readers.setdefault(a.id, []).append(i)
-        returned = {r.id for r in self.fn.results if isinstance(r, Var)}
-        size = [1] * len(stmts)
-        for i, stmt in enumerate(stmts):
-            assert isinstance(stmt, Eqn)
-            size[i] += sum(size[self.def_index[a.id]] for a in stmt.atoms()
-                           if isinstance(a, Var) and a.id in self.folded)
-            if len(stmt.outs) != 1 or REGISTRY[stmt.prim].emit.kind in _STATEMENT_KINDS:
-                continue
-            v = stmt.out
-            users = readers.get(v.id, [])
-            self.def_index[v.id] = i
-            single = v.id not in returned and len(users) == 1 and size[i] <= _MAX_FOLD
-            if single and (v.hint is None and group[users[0]] == group[i] or
-                           (v.hint or "").endswith("_bar") and v.id not in self.param_ids):
-                self.folded.add(v.id)
-        emit_at = list(range(len(stmts)))
-        for i in reversed(range(len(stmts))):
-            stmt = stmts[i]
-            assert isinstance(stmt, Eqn)
-            if stmt.outs and stmt.out.id in self.folded:
-                emit_at[i] = emit_at[readers[stmt.out.id][0]]
-        for i, stmt in enumerate(stmts):
-            assert isinstance(stmt, Eqn)
-            for a in stmt.atoms():
-                if isinstance(a, Var):
-                    self.last_use[a.id] = max(self.last_use.get(a.id, -1), emit_at[i])
+        counter = itertools.count()
+        reads: list[tuple[int, int, tuple[int, ...], Any]] = []
+        block_of: dict[int, int] = {}      # id(stmt) -> id(its block's statement tuple)
+
+        def number(stmts: tuple[Stmt, ...], path: tuple[int, ...]) -> None:
+            for st in stmts:
+                p = next(counter)
+                self.pos[id(st)] = p
+                block_of[id(st)] = id(stmts)
+                for a in stmt_atoms(st):
+                    if isinstance(a, Var):
+                        reads.append((a.id, p, path, id(st)))
+                for block, results, bound in sub_blocks(st):
+                    inner = path + (id(st),)
+                    for v in bound:
+                        self.def_path[v.id] = inner
+                    number(block.stmts, inner)
+                    q = next(counter)
+                    self.block_end[id(block.stmts)] = q
+                    for r in results:
+                        if isinstance(r, Var):
+                            reads.append((r.id, q, inner, ("result", id(block.stmts))))
+                self.end[id(st)] = next(counter)
+                for v in st.outs:
+                    self.def_path[v.id] = path
+
+        for prm in self.fn.params:
+            self.def_path[prm.id] = ()
+        number(self.fn.body.stmts, ())
+        final = next(counter)
         for r in self.fn.results:
             if isinstance(r, Var):
-                self.last_use[r.id] = len(stmts)
+                reads.append((r.id, final, (), None))
+        by_var: dict[int, list[tuple[int, int, tuple[int, ...], Any]]] = {}
+        for rec in reads:
+            by_var.setdefault(rec[0], []).append(rec)
+        returned = {r.id for r in self.fn.results if isinstance(r, Var)}
+
+        def fold(stmts: tuple[Stmt, ...]) -> None:
+            group: dict[int, int] = {}
+            g, line = 0, None
+            for st in stmts:
+                line_now = st.loc.line if st.loc else None
+                if isinstance(st, Eqn) and st.prim == "comment" or line_now != line:
+                    g += 1
+                    line = line_now
+                group[id(st)] = g
+            size: dict[int, int] = {}
+            last_group = g
+            for st in stmts:
+                for inner, _, _ in sub_blocks(st):
+                    fold(inner.stmts)
+                if not isinstance(st, Eqn) or len(st.outs) != 1 or \
+                        REGISTRY[st.prim].emit.kind in _STATEMENT_KINDS:
+                    continue
+                v = st.out
+                size[v.id] = 1 + sum(size.get(a.id, 0) for a in st.atoms()
+                                     if isinstance(a, Var) and a.id in self.folded)
+                recs = by_var.get(v.id, [])
+                if v.id in returned or len(recs) != 1 or size[v.id] > _MAX_FOLD:
+                    continue
+                reader = recs[0][3]
+                if isinstance(reader, int) and block_of.get(reader) == id(stmts):
+                    same_line = group.get(reader) == group[id(st)]
+                elif reader == ("result", id(stmts)):
+                    same_line = group[id(st)] == last_group
+                else:
+                    continue
+                if v.hint is None and same_line or \
+                        (v.hint or "").endswith("_bar") and v.id not in self.param_ids:
+                    self.folded.add(v.id)
+                    self.fold_reader[id(st)] = reader
+
+        fold(self.fn.body.stmts)
+
+        def emitted_at(stmt_id: int) -> int:
+            reader = self.fold_reader.get(stmt_id)
+            if reader is None:
+                return self.pos[stmt_id]
+            if isinstance(reader, int):
+                return emitted_at(reader)
+            return self.block_end[reader[1]]
+
+        for var_id, p, path, reader in reads:
+            if isinstance(reader, int):
+                p = emitted_at(reader)
+            d = self.def_path.get(var_id, ())
+            common = 0
+            while common < min(len(d), len(path)) and d[common] == path[common]:
+                common += 1
+            if len(path) > common:  # read inside a region the value comes from outside of
+                p = self.end[path[common]]
+            self.last_use[var_id] = max(self.last_use.get(var_id, -1), p)
 
     def _bind(self, v: Var, index: int) -> str:
-        base = v.hint or self.result_hint.get(v.id)
+        mirror = self.mirror.get(v.id)
+        base = self.names.get(mirror) if mirror is not None else None
+        base = base or v.hint or self.result_hint.get(v.id)
         base = base if base and base.isidentifier() else None
         if base is None:
             while True:
@@ -248,20 +308,7 @@ class _Printer:
             body.append(gast.Expr(gast.Constant(self.doc, None)))
         if self.entry is not None:
             body.extend(self._guard(self.entry))
-        last_line: int | None = None
-        for i, stmt in enumerate(self.fn.body.stmts):
-            assert isinstance(stmt, Eqn)
-            if stmt.prim == "comment":
-                body.append(self._comment(str(stmt.param("text"))))
-                last_line = None
-                continue
-            if stmt.outs and stmt.out.id in self.folded:
-                self.inline[stmt.out.id] = self.expression(stmt, REGISTRY[stmt.prim].emit.kind)
-                continue
-            if stmt.loc is not None and stmt.loc.line != last_line:
-                body.append(self._comment(f"L{stmt.loc.line}: {stmt.loc.text.strip()}"))
-                last_line = stmt.loc.line
-            body.extend(self.eqn(stmt, i))
+        body.extend(self.block(self.fn.body.stmts, None))
         results = [self.atom(r) for r in self.fn.results]
 
         def nest(tree: Any) -> Any:
@@ -280,6 +327,90 @@ class _Printer:
                       lambda m: f"{m.group(1)}# {self.comments[int(m.group(2))]}", text, flags=re.M)
         return Generated(text, self.name, tuple(sorted(self.constants.items())))
 
+    def block(self, stmts: tuple[Stmt, ...], line: int | None) -> list[Any]:
+        """The statements of a block, each run of one source line headed by its comment."""
+        body: list[Any] = []
+        last_line = line
+        for stmt in stmts:
+            if isinstance(stmt, Eqn) and stmt.prim == "comment":
+                body.append(self._comment(str(stmt.param("text"))))
+                last_line = None
+                continue
+            if isinstance(stmt, Eqn) and stmt.outs and stmt.out.id in self.folded:
+                self.inline[stmt.out.id] = self.expression(stmt, REGISTRY[stmt.prim].emit.kind)
+                continue
+            if stmt.loc is not None and stmt.loc.line != last_line:
+                body.append(self._comment(f"L{stmt.loc.line}: {stmt.loc.text.strip()}"))
+                last_line = stmt.loc.line
+            if isinstance(stmt, Eqn):
+                body.extend(self.eqn(stmt, self.pos[id(stmt)]))
+            else:
+                body.extend(self.region(stmt, last_line))
+        return body
+
+    def values(self, atoms: tuple[Atom, ...]) -> list[Any]:
+        """Expressions for the atoms a block yields (None for UNDEF: nothing to assign)."""
+        return [None if isinstance(a, Const) and a.value is UNDEF else self.atom(a) for a in atoms]
+
+    def copies(self, targets: tuple[Var, ...], values: list[Any]) -> list[Any]:
+        """``a, b = x, y`` for the targets whose value is not already in their name."""
+        pairs = [(self.names[t.id], v) for t, v in zip(targets, values)
+                 if v is not None and not (isinstance(v, gast.Name) and v.id == self.names[t.id])]
+        if not pairs:
+            return []
+        if len(pairs) == 1:
+            return [gast.Assign([gast.Name(pairs[0][0], gast.Store(), None, None)], pairs[0][1],
+                                None)]
+        return [gast.Assign([gast.Tuple([gast.Name(n, gast.Store(), None, None) for n, _ in pairs],
+                                        gast.Store())],
+                            gast.Tuple([v for _, v in pairs], gast.Load()), None)]
+
+    def region(self, s: Stmt, line: int | None) -> list[Any]:
+        p, e = self.pos[id(s)], self.end[id(s)]
+        if isinstance(s, If):
+            test = self.atom(s.cond)
+            then = self.block(s.then.stmts, line)
+            then_vals = self.values(s.then_results)
+            orelse = self.block(s.orelse.stmts, line)
+            else_vals = self.values(s.else_results)
+            for o in s.outs:
+                self._bind(o, e)
+            then += self.copies(s.outs, then_vals)
+            orelse += self.copies(s.outs, else_vals)
+            return [gast.If(test, then or [gast.Pass()], orelse)]
+        pre_vals = [self.atom(a) for a in s.inits]
+        if isinstance(s, ForRange):
+            bounds = [self.atom(a) for a in (s.start, s.stop, s.step)]
+        for c in s.carried:
+            self._bind(c, p)
+        out = self.copies(s.carried, pre_vals)
+        if isinstance(s, ForRange):
+            index = self._bind(s.index, p)
+            body = self.block(s.body.stmts, line)
+            body += self.copies(s.carried, self.values(s.body_results))
+            start, stop, step = s.start, s.stop, s.step
+            if _is_const(step, 1):
+                bounds = bounds[1:2] if _is_const(start, 0) else bounds[:2]
+            it = _call("range", bounds)
+            if s.reverse:
+                it = _call("reversed", [it])
+            out.append(gast.For(gast.Name(index, gast.Store(), None, None), it,
+                                body or [gast.Pass()], [], None))
+        else:
+            cond = self.block(s.cond.stmts, line)
+            test = self.atom(s.cond_result)
+            body = self.block(s.body.stmts, line)
+            body += self.copies(s.carried, self.values(s.body_results))
+            if cond:
+                stop_now = gast.If(gast.UnaryOp(gast.Not(), test), [gast.Break()], [])
+                out.append(gast.While(gast.Constant(True, None), cond + [stop_now] + body, []))
+            else:
+                out.append(gast.While(test, body or [gast.Pass()], []))
+        for o, c in zip(s.outs, s.carried):
+            self.names[o.id] = self.names[c.id]
+            self.holder[self.names[c.id]] = o.id
+        return out
+
     def _guard(self, entry: Entry) -> list[Any]:
         """``if type(x) is not float or ...: return fallback(x, ...)``, and the kept names."""
         checks = [gast.Compare(_call("type", [gast.Name(p, gast.Load(), None, None)]),
@@ -297,6 +428,8 @@ class _Printer:
             return self.scatter(e, index)
         expr = self.expression(e, emit.kind)
         targets = [gast.Name(self._bind(v, index), gast.Store(), None, None) for v in e.outs]
+        if not targets:
+            return [gast.Expr(expr)]
         target = targets[0] if len(targets) == 1 else gast.Tuple(targets, gast.Store())
         return [gast.Assign([target], expr, None)]
 
@@ -333,6 +466,14 @@ class _Printer:
             return _call("np.transpose", [args[0], self.value(axes)])
         if kind == "fill":
             return _call("np.full_like", [args[1], args[0]])
+        if kind == "tape":
+            return gast.List([], gast.Load())
+        if kind == "push":
+            saved = args[1:]
+            item = saved[0] if len(saved) == 1 else gast.Tuple(saved, gast.Load())
+            return gast.Call(gast.Attribute(args[0], "append", gast.Load()), [item], [])
+        if kind == "pop":
+            return gast.Call(gast.Attribute(args[0], "pop", gast.Load()), [], [])
         if kind == "tuple":
             return gast.Tuple(args, gast.Load())
         if kind == "pack":
@@ -381,6 +522,10 @@ _BINOP = {"+": gast.Add, "-": gast.Sub, "*": gast.Mult, "/": gast.Div, "**": gas
           "@": gast.MatMult, "//": gast.FloorDiv, "%": gast.Mod}
 _CMPOP = {"<": gast.Lt, "<=": gast.LtE, ">": gast.Gt, ">=": gast.GtE, "==": gast.Eq,
           "!=": gast.NotEq}
+
+
+def _is_const(a: Atom, value: int) -> bool:
+    return isinstance(a, Const) and type(a.value) is int and a.value == value
 
 
 def _dotted(name: str) -> Any:

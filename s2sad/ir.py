@@ -179,6 +179,7 @@ class ForRange:
 
     On entry the carried variables take `inits`; each trip computes `body_results`, which
     become the carried values of the next trip; `outs` are the values after the last trip.
+    With `reverse` the trips run backwards (``reversed(range(...))``), as backward sweeps do.
     """
 
     outs: tuple[Var, ...]
@@ -191,6 +192,7 @@ class ForRange:
     body: Block
     body_results: tuple[Atom, ...]
     loc: Loc | None = None
+    reverse: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,11 +225,18 @@ class Function:
     param_locs: tuple[Loc, ...] = ()
     result_tree: Any = None  # None: one result; a tuple of trees: the results were a tuple
     result_names: tuple[str | None, ...] = ()  # names for results that have none
+    mirrors: tuple[tuple[int, int], ...] = ()  # (var id, id of the var whose name it should
+    #                                            reuse): values popped from a loop's tape
 
     def replace(self, **changes: Any) -> Function:
         """A copy with some fields changed (passes build new functions this way)."""
         from dataclasses import replace
         return replace(self, **changes)
+
+
+UNDEF: Any = type("Undefined", (), {"__repr__": lambda self: "UNDEF"})()
+"""Value of a branch result that the other branch defines and this one never needs (the
+adjoint of an `if` reads the primal values of the branch that ran).  Printed as nothing."""
 
 
 def defined_vars(stmt: Stmt) -> tuple[Var, ...]:
@@ -236,7 +245,7 @@ def defined_vars(stmt: Stmt) -> tuple[Var, ...]:
 
 
 def stmt_atoms(stmt: Stmt) -> tuple[Atom, ...]:
-    """The atoms a statement reads from its enclosing scope (not those of its sub-blocks)."""
+    """The atoms a statement reads directly (for regions: not those inside its blocks)."""
     if isinstance(stmt, Eqn):
         return stmt.atoms()
     if isinstance(stmt, If):
@@ -244,6 +253,38 @@ def stmt_atoms(stmt: Stmt) -> tuple[Atom, ...]:
     if isinstance(stmt, ForRange):
         return (stmt.start, stmt.stop, stmt.step, *stmt.inits)
     return stmt.inits
+
+
+def sub_blocks(stmt: Stmt) -> tuple[tuple[Block, tuple[Atom, ...], tuple[Var, ...]], ...]:
+    """Each block of a region, the atoms it yields, and the variables it binds on entry."""
+    if isinstance(stmt, If):
+        return ((stmt.then, stmt.then_results, ()), (stmt.orelse, stmt.else_results, ()))
+    if isinstance(stmt, ForRange):
+        return ((stmt.body, stmt.body_results, (stmt.index, *stmt.carried)),)
+    if isinstance(stmt, While):
+        return ((stmt.cond, (stmt.cond_result,), stmt.carried),
+                (stmt.body, stmt.body_results, stmt.carried))
+    return ()
+
+
+def reads(stmt: Stmt) -> list[Atom]:
+    """Every atom `stmt` reads from its enclosing scope, including inside its blocks."""
+    out = list(stmt_atoms(stmt))
+    for block, results, bound in sub_blocks(stmt):
+        inner = {v.id for v in bound}
+        for s in block.stmts:
+            out.extend(a for a in reads(s) if not (isinstance(a, Var) and a.id in inner))
+            inner.update(v.id for v in s.outs)
+        out.extend(a for a in results if not (isinstance(a, Var) and a.id in inner))
+    return out
+
+
+def walk(block: Block) -> Any:
+    """Every statement of `block` and of the blocks inside it, outer ones first."""
+    for stmt in block.stmts:
+        yield stmt
+        for inner, _, _ in sub_blocks(stmt):
+            yield from walk(inner)
 
 
 def free_vars(fn: Function) -> list[Var]:
@@ -299,9 +340,37 @@ def format_wengert(fn: Function) -> str:
             if isinstance(stmt, Eqn):
                 args = [atom(a) for a in stmt.args]
                 args += [f"{k}={atom(v)}" for k, v in stmt.params]
-                rows.append((f"{indent}{lhs} = {stmt.prim}({', '.join(args)})", comment))
+                call = f"{stmt.prim}({', '.join(args)})"
+                rows.append((f"{indent}{lhs} = {call}" if lhs else f"{indent}{call}", comment))
+                continue
+            for block, results, bound in sub_blocks(stmt):
+                for v in bound:
+                    if v.id not in names:
+                        names[v.id] = f"v{next(counter)}"
+            head = lhs + " = " if lhs else ""
+            if isinstance(stmt, If):
+                rows.append((f"{indent}{head}if {atom(stmt.cond)}:", comment))
+                emit_block(stmt.then, indent + "    ")
+                rows.append((f"{indent}    yield {', '.join(atom(a) for a in stmt.then_results)}", ""))
+                rows.append((f"{indent}else:", ""))
+                emit_block(stmt.orelse, indent + "    ")
+                rows.append((f"{indent}    yield {', '.join(atom(a) for a in stmt.else_results)}", ""))
+            elif isinstance(stmt, ForRange):
+                carried = ", ".join(f"{names[c.id]}={atom(i)}" for c, i in zip(stmt.carried, stmt.inits))
+                rng = f"range({atom(stmt.start)}, {atom(stmt.stop)}, {atom(stmt.step)})"
+                rng = f"reversed({rng})" if stmt.reverse else rng
+                rows.append((f"{indent}{head}for {names[stmt.index.id]} in {rng} carrying "
+                             f"({carried}):", comment))
+                emit_block(stmt.body, indent + "    ")
+                rows.append((f"{indent}    yield {', '.join(atom(a) for a in stmt.body_results)}", ""))
             else:
-                rows.append((f"{indent}{lhs} = {type(stmt).__name__.lower()}(...)", comment))
+                carried = ", ".join(f"{names[c.id]}={atom(i)}" for c, i in zip(stmt.carried, stmt.inits))
+                rows.append((f"{indent}{head}while carrying ({carried}):", comment))
+                emit_block(stmt.cond, indent + "    ")
+                rows.append((f"{indent}    test {atom(stmt.cond_result)}", ""))
+                emit_block(stmt.body, indent + "    ")
+                rows.append((f"{indent}    yield {', '.join(atom(a) for a in stmt.body_results)}", ""))
+            last_line = -1
 
     emit_block(fn.body, "")
     outs = ", ".join(atom(a) for a in fn.results)
@@ -317,3 +386,61 @@ def format_wengert(fn: Function) -> str:
 def _short_repr(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 30 else text[:27] + "..."
+
+
+def substitute(stmts: tuple[Stmt, ...] | list[Stmt], mapping: dict[int, Var]) -> tuple[Stmt, ...]:
+    """`stmts` with every variable in `mapping` (by id) replaced, where read or defined."""
+    if not mapping:
+        return tuple(stmts)
+
+    def a(x: Any) -> Any:
+        return mapping.get(x.id, x) if isinstance(x, Var) else x
+
+    def vs(xs: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(a(x) for x in xs)
+
+    def blk(b: Block) -> Block:
+        return Block(substitute(b.stmts, mapping))
+
+    out: list[Stmt] = []
+    for s in stmts:
+        if isinstance(s, Eqn):
+            out.append(Eqn(vs(s.outs), s.prim, vs(s.args), tuple((k, a(v)) for k, v in s.params),
+                           s.loc))
+        elif isinstance(s, If):
+            out.append(If(vs(s.outs), a(s.cond), blk(s.then), vs(s.then_results), blk(s.orelse),
+                          vs(s.else_results), s.loc))
+        elif isinstance(s, ForRange):
+            out.append(ForRange(vs(s.outs), a(s.index), a(s.start), a(s.stop), a(s.step),
+                                vs(s.carried), vs(s.inits), blk(s.body), vs(s.body_results),
+                                s.loc, s.reverse))
+        else:
+            out.append(While(vs(s.outs), vs(s.carried), vs(s.inits), blk(s.cond), a(s.cond_result),
+                             blk(s.body), vs(s.body_results), s.loc))
+    return tuple(out)
+
+
+def defined_in(stmts: tuple[Stmt, ...] | list[Stmt]) -> set[int]:
+    """Ids of every variable defined by `stmts` or inside their blocks."""
+    out: set[int] = set()
+    for s in stmts:
+        out.update(v.id for v in s.outs)
+        for block, _, bound in sub_blocks(s):
+            out.update(v.id for v in bound)
+            out |= defined_in(block.stmts)
+    return out
+
+
+def free_reads(stmts: tuple[Stmt, ...] | list[Stmt], results: tuple[Atom, ...] = ()) -> list[Var]:
+    """Variables read by `stmts` (or `results`) and defined outside them, in first-read order."""
+    seen: dict[int, Var] = {}
+    inner: set[int] = set()
+    for s in stmts:
+        for x in reads(s):
+            if isinstance(x, Var) and x.id not in inner:
+                seen.setdefault(x.id, x)
+        inner.update(v.id for v in s.outs)
+    for x in results:
+        if isinstance(x, Var) and x.id not in inner:
+            seen.setdefault(x.id, x)
+    return list(seen.values())

@@ -23,10 +23,11 @@ import numpy as np
 
 from . import prims  # noqa: F401  (registers the primitives and surface bindings)
 from .errors import NoRuleError, TypeMismatch, UnsupportedSyntax
-from .ir import Array, Block, Const, Function, Opaque, Scalar, Var
+from .ir import Array, Block, Const, ForRange, Function, If, Opaque, Scalar, Var, While
 from .parse import loc_of, parse_function, unsupported
 from .rules import (
-    ATTRIBUTES, METHODS, Builder, Sym, apply, building, surface_of, to_atom, type_of_value,
+    ATTRIBUTES, METHODS, Builder, Sym, apply, building, promote, surface_of, to_atom,
+    type_of_value,
 )
 from .runtime import Dyn
 from .source import MISSING, Source, get_source, unwrap
@@ -119,17 +120,241 @@ class Lowering:
         if isinstance(node, gast.Lambda):
             self.builder.loc = loc_of(node, self.src)
             return self.expr(node.body)
-        stmts = node.body
+        result = self.block(node.body)
+        if result is None:
+            raise unsupported(node, self.src, "a function without `return`",
+                              "return the value to differentiate")
+        return result
+
+    def block(self, stmts: list[Any]) -> Value | None:
+        """Lower statements in order; the value returned, if the block returns."""
         for i, stmt in enumerate(stmts):
             self.builder.loc = loc_of(stmt, self.src)
-            self.stmt(stmt)
-            if self.result is not None:
+            if isinstance(stmt, gast.Return):
                 if i != len(stmts) - 1:
                     raise unsupported(stmts[i + 1], self.src, "code after `return`",
                                       "remove the unreachable statements")
+                self.stmt(stmt)
                 return self.result
-        raise unsupported(node, self.src, "a function without `return`",
-                          "return the value to differentiate")
+            if isinstance(stmt, gast.If):
+                consumed, result = self.if_stmt(stmt, stmts[i + 1:])
+                if consumed:
+                    return result
+                continue
+            self.stmt(stmt)
+        return None
+
+    # ---------------------------------------------------------------------- control flow
+
+    def sub_block(self, env: dict[str, Value], lower_fn: Callable[[], Any]) -> tuple[Any, Builder, dict[str, Value]]:
+        """Run `lower_fn` with a fresh builder and a copy of `env`; restore afterwards."""
+        saved_env, saved_builder, saved_result = self.env, self.builder, self.result
+        self.env, self.result = dict(env), None
+        self.builder = Builder(saved_builder.loc)
+        try:
+            with building(self.builder):
+                out = lower_fn()
+            return out, self.builder, self.env
+        finally:
+            self.env, self.builder, self.result = saved_env, saved_builder, saved_result
+            self.builder.loc = saved_builder.loc
+
+    def condition(self, test: Value, node: Any) -> Any:
+        atom = self.operand(test, node).atom
+        if isinstance(atom.type, Array):
+            raise unsupported(node, self.src, "a condition on an array",
+                              "use np.where(cond, a, b) for elementwise choices, or reduce "
+                              "the array with np.any / np.all / a comparison of a scalar")
+        return atom
+
+    def if_stmt(self, node: Any, rest: list[Any]) -> tuple[bool, Value | None]:
+        """Lower an `if`; True when it consumed `rest` (then its value is the block's)."""
+        test = self.expr(node.test)
+        if isinstance(test, Static):  # decided now: only the branch taken exists
+            return True, self.block(list(node.body if test.value else node.orelse) + rest)
+        cond = self.condition(test, node)
+        branches = [list(node.body), list(node.orelse)]
+        if _may_return(branches[0]) or _may_return(branches[1]):
+            # Early return: the statements after the `if` run on the paths that fall through.
+            branches = [b if _always_returns(b) else b + rest for b in branches]
+            lowered = [self.sub_block(self.env, lambda b=b: self.block(b)) for b in branches]
+            for (result, _, _), b in zip(lowered, branches):
+                if result is None:
+                    raise unsupported(node, self.src, "a path through this `if` that does not "
+                                      "return", "end every path with `return`")
+            flat = [_flatten_result(r) for r, _, _ in lowered]
+            if len(flat[0]) != len(flat[1]):
+                raise TypeMismatch("the branches of this `if` return different numbers of "
+                                   "values", loc_of(node, self.src))
+            then_res = tuple(self.atom(v, node) for v in flat[0])
+            else_res = tuple(self.atom(v, node) for v in flat[1])
+            outs = self.emit_if(cond, lowered, then_res, else_res, ["out"] * len(then_res), node)
+            tree = _tree_of(lowered[0][0])
+            return True, _rebuild(tree, [Sym(o) for o in outs])
+        lowered = [self.sub_block(self.env, lambda b=b: self.block(b)) for b in branches]
+        names = [n for n in sorted(set(lowered[0][2]) | set(lowered[1][2]))
+                 if n in lowered[0][2] and n in lowered[1][2] and
+                 not (lowered[0][2][n] is self.env.get(n) and lowered[1][2][n] is self.env.get(n))]
+        joined: list[str] = []
+        then_res_l, else_res_l = [], []
+        for n in names:
+            a, b = lowered[0][2][n], lowered[1][2][n]
+            if isinstance(a, Static) and isinstance(b, Static) and _same_static(a.value, b.value):
+                self.env[n] = a
+                continue
+            joined.append(n)
+            then_res_l.append(self.atom(a, node))
+            else_res_l.append(self.atom(b, node))
+        outs = self.emit_if(cond, lowered, tuple(then_res_l), tuple(else_res_l), joined, node)
+        for n, o in zip(joined, outs):
+            self.env[n] = Sym(o)
+        return False, None
+
+    def emit_if(self, cond: Any, lowered: list[Any], then_res: tuple[Any, ...],
+                else_res: tuple[Any, ...], names: list[str], node: Any) -> tuple[Var, ...]:
+        outs = tuple(Var(join_types(a.type, b.type, loc_of(node, self.src)), n)
+                     for a, b, n in zip(then_res, else_res, names))
+        self.builder.stmts.append(If(outs, cond, Block(tuple(lowered[0][1].stmts)), then_res,
+                                     Block(tuple(lowered[1][1].stmts)), else_res,
+                                     loc_of(node, self.src)))
+        return outs
+
+    def loop_carried(self, node: Any) -> list[str]:
+        """Names the loop body assigns that exist before the loop: its carried values."""
+        for inner in gast.walk(node):
+            if isinstance(inner, (gast.Break, gast.Continue)):
+                raise unsupported(inner, self.src, f"`{type(inner).__name__.lower()}`",
+                                  "use a `while` loop with the exit in its condition (break and "
+                                  "continue come with a later release)")
+            if isinstance(inner, gast.Return):
+                raise unsupported(inner, self.src, "`return` inside a loop",
+                                  "keep the result in a variable and return after the loop")
+        assigned = _assigned_names(node.body)
+        return [n for n in sorted(assigned) if n in self.env]
+
+    def carried_inits(self, names: list[str], node: Any) -> list[Any]:
+        inits = []
+        for n in names:
+            v = self.env[n]
+            if isinstance(v, TupleVal) or (isinstance(v, Static) and not
+                                           isinstance(v.value, (int, float, np.generic))):
+                raise unsupported(node, self.src, f"a loop that changes `{n}`, a "
+                                  f"{_kind(v)}", "loops may update numbers and arrays")
+            inits.append(self.atom(v, node))
+        return inits
+
+    def run_loop_body(self, names: list[str], types: list[Any], bind: dict[str, Value],
+                      stmts: list[Any], node: Any, extra: Callable[[], Any] | None = None
+                      ) -> tuple[list[Var], Builder, list[Any], Any]:
+        """Lower a loop body for carried `names` of `types`, until the types are stable."""
+        for _ in range(4):
+            carried = [Var(t, n) for n, t in zip(names, types)]
+            env = dict(self.env)
+            env.update({n: Sym(c) for n, c in zip(names, carried)})
+            env.update(bind)
+
+            def lower_body() -> Any:
+                pre = extra() if extra is not None else None
+                self.block(stmts)
+                return pre
+            pre, builder, env_after = self.sub_block(env, lower_body)
+            results = [self.atom(env_after[n], node) for n in names]
+            joined = [join_types(t, r.type, loc_of(node, self.src)) for t, r in zip(types, results)]
+            if joined == types:
+                return carried, builder, results, pre
+            types = joined
+        raise TypeMismatch("the loop's variables keep changing type", loc_of(node, self.src))
+
+    def for_stmt(self, node: Any) -> None:
+        if node.orelse:
+            raise unsupported(node, self.src, "`for ... else`", "move the else part after the loop")
+        if not isinstance(node.target, gast.Name):
+            raise unsupported(node.target, self.src, "unpacking in a `for` target",
+                              "loop over an index and unpack inside the body")
+        iterable = node.iter
+        callee = self.expr(iterable.func) if isinstance(iterable, gast.Call) else None
+        if isinstance(callee, Static) and callee.value is range:
+            bounds = [self.expr(a) for a in iterable.args]
+            if not 1 <= len(bounds) <= 3 or iterable.keywords:
+                raise TypeMismatch("range takes 1 to 3 positional arguments", loc_of(iterable, self.src))
+            if len(bounds) == 1:
+                bounds = [Static(0), bounds[0]]
+            if len(bounds) == 2:
+                bounds.append(Static(1))
+            start, stop, step = [self.int_operand(b, iterable) for b in bounds]
+            element = None
+        else:
+            seq = self.expr(iterable)
+            if isinstance(seq, (Static, TupleVal)):
+                return self.unrolled_for(node, seq)
+            if not (isinstance(seq, Sym) and isinstance(seq.type, Array)):
+                raise unsupported(iterable, self.src, f"looping over a {_kind(seq)}",
+                                  "loop over range(...), over the rows of an array, or over a "
+                                  "tuple or list")
+            start, stop, step = Const(0, Scalar("int64")), apply("len", seq).atom, Const(1, Scalar("int64"))
+            element = seq
+        names = self.loop_carried(node)
+        inits = self.carried_inits(names, node)
+        index = Var(Scalar("int64"), node.target.id if element is None else "i")
+
+        def row() -> Any:
+            if element is not None:
+                self.env[node.target.id] = apply("getitem", element, Sym(index), spec=(Dyn(0),))
+        carried, builder, results, _ = self.run_loop_body(
+            names, [a.type for a in inits], {node.target.id: Sym(index)} if element is None else {},
+            list(node.body), node, row)
+        outs = tuple(Var(c.type, c.hint) for c in carried)
+        self.builder.stmts.append(ForRange(outs, index, start, stop, step, tuple(carried),
+                                           tuple(inits), Block(tuple(builder.stmts)),
+                                           tuple(results), loc_of(node, self.src)))
+        for n, o in zip(names, outs):
+            self.env[n] = Sym(o)
+
+    def unrolled_for(self, node: Any, seq: Value) -> None:
+        items = seq.items if isinstance(seq, TupleVal) else tuple(Static(v) for v in seq.value)
+        for inner in gast.walk(node):
+            if isinstance(inner, (gast.Break, gast.Continue, gast.Return)):
+                raise unsupported(inner, self.src, f"`{type(inner).__name__.lower()}` in a loop "
+                                  "over a tuple or list", "restructure the loop")
+        for item in items:
+            self.assign(node.target, item)
+            self.block(list(node.body))
+
+    def int_operand(self, value: Value, node: Any) -> Any:
+        atom = self.operand(value, node).atom
+        if not (isinstance(atom.type, Scalar) and atom.type.dtype in ("int64", "bool")):
+            raise TypeMismatch(f"range() needs integers, not {atom.type}", loc_of(node, self.src))
+        return atom
+
+    def while_stmt(self, node: Any) -> None:
+        if node.orelse:
+            raise unsupported(node, self.src, "`while ... else`", "move the else part after the loop")
+        names = self.loop_carried(node)
+        inits = self.carried_inits(names, node)
+        types = [a.type for a in inits]
+        for _ in range(4):
+            carried, builder, results, _ = self.run_loop_body(names, types, {}, list(node.body), node)
+            if [c.type for c in carried] == types:
+                break
+            types = [c.type for c in carried]
+        env = dict(self.env)
+        env.update({n: Sym(c) for n, c in zip(names, carried)})
+        test, cond_builder, _ = self.sub_block(env, lambda: self.expr(node.test))
+        if isinstance(test, Static):
+            raise unsupported(node.test, self.src, "a `while` whose condition does not change",
+                              "make the condition depend on a variable the loop updates")
+        with building(cond_builder):
+            saved = self.builder
+            self.builder = cond_builder
+            cond = self.condition(test, node.test)
+            self.builder = saved
+        outs = tuple(Var(c.type, c.hint) for c in carried)
+        self.builder.stmts.append(While(outs, tuple(carried), tuple(inits),
+                                        Block(tuple(cond_builder.stmts)), cond,
+                                        Block(tuple(builder.stmts)), tuple(results),
+                                        loc_of(node, self.src)))
+        for n, o in zip(names, outs):
+            self.env[n] = Sym(o)
 
     # ------------------------------------------------------------------------ statements
 
@@ -160,25 +385,13 @@ class Lowering:
                                   "for their side effects are not differentiated)")
         elif isinstance(node, gast.Pass):
             pass
-        elif isinstance(node, gast.If):
-            test = self.expr(node.test)
-            if not isinstance(test, Static):
-                raise unsupported(node, self.src, "`if` on a run-time value",
-                                  "use np.where for elementwise choices; data-dependent "
-                                  "branches come with control-flow support")
-            for stmt in node.body if test.value else node.orelse:
-                self.builder.loc = loc_of(stmt, self.src)
-                self.stmt(stmt)
-                if self.result is not None:
-                    return
+        elif isinstance(node, gast.For):
+            self.for_stmt(node)
+        elif isinstance(node, gast.While):
+            self.while_stmt(node)
         else:
-            kind = {gast.For: ("`for` loops", "unroll the loop or use array operations"),
-                    gast.While: ("`while` loops", "use array operations"),
-                    gast.Break: ("`break`", "restructure the loop"),
-                    gast.Continue: ("`continue`", "restructure the loop")}.get(
-                type(node), (f"`{type(node).__name__}`", "see the supported subset in README"))
-            raise unsupported(node, self.src, kind[0], kind[1] + " (loops come with control-flow "
-                              "support in the next release)")
+            raise unsupported(node, self.src, f"`{type(node).__name__.lower()}` here",
+                              "see the supported subset in README")
 
     def assign(self, target: Any, value: Value) -> None:
         if isinstance(target, gast.Name):
@@ -500,6 +713,62 @@ def is_library(fn: Any) -> bool:
     written for other ends (argument checks, dtype dispatch) and hide a missing rule.
     """
     return os.path.realpath(fn.__code__.co_filename).startswith(_LIBRARY_DIRS)
+
+
+def _assigned_names(stmts: list[Any]) -> set[str]:
+    names: set[str] = set()
+    for stmt in stmts:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                names.add(node.id)
+    return names
+
+
+def _may_return(stmts: list[Any]) -> bool:
+    return any(isinstance(n, gast.Return) for s in stmts for n in gast.walk(s))
+
+
+def _always_returns(stmts: list[Any]) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, gast.Return):
+        return True
+    if isinstance(last, gast.If):
+        return _always_returns(last.body) and _always_returns(last.orelse)
+    return False
+
+
+def _same_static(a: Any, b: Any) -> bool:
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:  # noqa: BLE001 - arrays and other values without a plain ==
+        return a is b
+
+
+def _rebuild(tree: Any, leaves: list[Any]) -> Value:
+    it = iter(leaves)
+
+    def build(t: Any) -> Value:
+        return next(it) if t is None else TupleVal(tuple(build(s) for s in t))
+    return build(tree)
+
+
+def join_types(a: Any, b: Any, loc: Any = None) -> Any:
+    """The type of a value that is `a` on one path and `b` on another."""
+    if a == b:
+        return a
+    if isinstance(a, Scalar) and isinstance(b, Scalar):
+        return Scalar(promote([a, b]), a.weak and b.weak)
+    if isinstance(a, (Scalar, Array)) and isinstance(b, (Scalar, Array)):
+        dtype = promote([a, b])
+        if isinstance(a, Array) and isinstance(b, Array) and a.ones is not None and \
+                b.ones is not None and len(a.ones) == len(b.ones):
+            return Array(dtype, tuple(x if x == y else None for x, y in zip(a.ones, b.ones)))
+        return Array(dtype, None)
+    if isinstance(a, Opaque) and isinstance(b, Opaque) and a.kind == b.kind:
+        return a
+    raise TypeMismatch(f"a variable is a {a} on one path and a {b} on another", loc)
 
 
 def _flatten_result(result: Value) -> list[Value]:

@@ -536,6 +536,14 @@ defprim("mod", operator.mod, arity=2, infer=elementwise, emit=Emit("binop", "%")
 defprim("construct", lambda *a, fn, keywords=(): fn(*a, **dict(keywords)), arity=None,
         params=(("fn", None), ("keywords", ())), infer=_construct_type, emit=Emit("construct"),
         foldable=False)
+# The tape of a loop in reverse mode: the forward sweep pushes, once per trip, the values the
+# backward sweep will read after the next trip has overwritten them; the backward sweep pops.
+defprim("tape", list, arity=0, infer=lambda ts, ps: Opaque("tape"), emit=Emit("tape"),
+        effect=True, doc="a new, empty tape (a Python list)")
+defprim("push", lambda tape, *xs: tape.append(xs), arity=None, infer=_shape_type,
+        emit=Emit("push"), effect=True, doc="save values on a tape (no result)")
+defprim("pop", lambda tape: tape.pop(), arity=1, infer=_shape_type, emit=Emit("pop"),
+        effect=True, doc="take back the values saved last (one result per value)")
 defprim("comment", lambda text="": None, arity=0, params=(("text", ""),), infer=_shape_type,
         emit=Emit("comment"), foldable=False, doc="a comment line in the generated code")
 defprim("stop_gradient", rt.stop_gradient, infer=same_as_first, emit=Emit("call", "stop_gradient"))

@@ -334,6 +334,7 @@ class Prim:
     foldable: bool
     doc: str
     lazy_ok: bool  # its adjoint rule accepts a cotangent that only broadcasts to the result
+    effect: bool   # it changes state (the tapes of loops): never removed, never moved
 
     @property
     def differentiable(self) -> bool:
@@ -396,7 +397,8 @@ def defprim(name: str, impl: Callable[..., Any], *, arity: int | None = 1,
             lin: Sequence[Rule | None] | None = None,
             jvp: Sequence[Rule | None] | None = None,
             vjp: Sequence[Rule | None] | None = None,
-            foldable: bool = True, doc: str = "", lazy_ok: bool | None = None) -> Prim:
+            foldable: bool = True, doc: str = "", lazy_ok: bool | None = None,
+            effect: bool = False) -> Prim:
     """Register a primitive.  See the module docstring for the rule signature."""
     if name in REGISTRY:
         raise RuleError(f"primitive {name!r} is already registered")
@@ -411,7 +413,8 @@ def defprim(name: str, impl: Callable[..., Any], *, arity: int | None = 1,
         jvp = vjp = lin
     prim = Prim(name, impl, arity, tuple(params), infer, emit or Emit("call", f"np.{name}"),
                 _check_rules(name, jvp, arity, "tangent"), _check_rules(name, vjp, arity, "adjoint"),
-                broadcasts, foldable, doc, broadcasts if lazy_ok is None else lazy_ok)
+                broadcasts, foldable and not effect, doc,
+                broadcasts if lazy_ok is None else lazy_ok, effect)
     REGISTRY[name] = prim
     return prim
 

@@ -132,7 +132,7 @@ TABLE: dict[str, list[Any]] = {
 NOT_DIFFERENTIABLE = {
     "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "sign", "floor", "ceil", "round",
     "trunc", "rint", "shape", "size", "len", "zeros_like", "ones_like", "tuple", "floordiv",
-    "construct", "comment", "stop_gradient",
+    "construct", "comment", "stop_gradient", "tape", "push", "pop",
 }
 
 

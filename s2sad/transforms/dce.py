@@ -1,8 +1,11 @@
 """Dead-code elimination.
 
 Contract: ``dce(f)`` drops every equation none of whose outputs is read later or returned
-(all primitives are pure).  Comment markers are kept only when code follows them.  Before and
-after, when only ``x_bar`` is returned::
+(primitives are pure, except the tape operations of loops, which are always kept).  A region
+keeps only the outputs that are used: a loop keeps a carried value when its final value is
+used or when the body needs it for the next trip, and the whole region goes when nothing of
+it is used.  Comment markers are kept only when code follows them.  Before and after, when
+only ``x_bar`` is returned::
 
     t1 = mul(x, x)          t1 = mul(x, x)
     y = add(t1, 2.0)        (gone)
@@ -11,23 +14,101 @@ after, when only ``x_bar`` is returned::
 
 from __future__ import annotations
 
-from ..ir import Block, Eqn, Function, Var
+from ..ir import Atom, Block, Eqn, ForRange, Function, If, Stmt, Var, While
+from ..rules import REGISTRY
 
 
 def dce(fn: Function) -> Function:
-    """Remove the equations whose results are never used."""
+    """Remove the statements whose results are never used."""
     live = {r.id for r in fn.results if isinstance(r, Var)}
-    kept: list[Eqn] = []
+    return fn.replace(body=Block(_block(fn.body.stmts, live, top=True)))
+
+
+def _mark(live: set[int], atoms: tuple[Atom, ...] | list[Atom]) -> None:
+    live.update(a.id for a in atoms if isinstance(a, Var))
+
+
+def _has_effect(stmts: tuple[Stmt, ...]) -> bool:
+    for s in stmts:
+        if isinstance(s, Eqn):
+            if REGISTRY[s.prim].effect:
+                return True
+        elif isinstance(s, If):
+            if _has_effect(s.then.stmts) or _has_effect(s.orelse.stmts):
+                return True
+        elif _has_effect(s.body.stmts):
+            return True
+    return False
+
+
+def _block(stmts: tuple[Stmt, ...], live: set[int], top: bool = False) -> tuple[Stmt, ...]:
+    kept: list[Stmt] = []
     code_after = False
-    for stmt in reversed(fn.body.stmts):
-        if not isinstance(stmt, Eqn):
-            raise NotImplementedError("control flow")  # pragma: no cover - next issue
-        if stmt.prim == "comment":
-            if code_after:
+    for stmt in reversed(stmts):
+        if isinstance(stmt, Eqn):
+            if stmt.prim == "comment":
+                if code_after or not top:
+                    kept.append(stmt)
+                continue
+            if REGISTRY[stmt.prim].effect or any(v.id in live for v in stmt.outs):
                 kept.append(stmt)
-            continue
-        if any(v.id in live for v in stmt.outs):
-            kept.append(stmt)
-            code_after = True
-            live.update(a.id for a in stmt.atoms() if isinstance(a, Var))
-    return fn.replace(body=Block(tuple(reversed(kept))))
+                _mark(live, stmt.atoms())
+            else:
+                continue
+        elif isinstance(stmt, If):
+            new_if = _if(stmt, live)
+            if new_if is None:
+                continue
+            kept.append(new_if)
+        else:
+            new_loop = _loop(stmt, live)
+            if new_loop is None:
+                continue
+            kept.append(new_loop)
+        code_after = True
+    return tuple(reversed(kept))
+
+
+def _if(s: If, live: set[int]) -> If | None:
+    keep = [k for k, o in enumerate(s.outs) if o.id in live]
+    _mark(live, [s.then_results[k] for k in keep] + [s.else_results[k] for k in keep])
+    then, orelse = _block(s.then.stmts, live), _block(s.orelse.stmts, live)
+    if not keep and not _has_effect(then) and not _has_effect(orelse):
+        return None
+    _mark(live, [s.cond])
+    return If(tuple(s.outs[k] for k in keep), s.cond, Block(then),
+              tuple(s.then_results[k] for k in keep), Block(orelse),
+              tuple(s.else_results[k] for k in keep), s.loc)
+
+
+def _loop(s: ForRange | While, live: set[int]) -> ForRange | While | None:
+    needed = {k for k, o in enumerate(s.outs) if o.id in live}
+    while True:
+        trial = set(live)
+        _mark(trial, [s.body_results[k] for k in needed])
+        body = _block(s.body.stmts, trial)
+        cond: tuple[Stmt, ...] = ()
+        if isinstance(s, While):
+            _mark(trial, [s.cond_result])
+            cond = _block(s.cond.stmts, trial)
+        more = {k for k, c in enumerate(s.carried) if c.id in trial} - needed
+        if not more:
+            break
+        needed |= more
+    if not needed and not _has_effect(body):
+        return None
+    live |= trial
+    keep = sorted(needed)
+    _mark(live, [s.inits[k] for k in keep])
+    outs = tuple(s.outs[k] for k in keep)
+    carried = tuple(s.carried[k] for k in keep)
+    inits = tuple(s.inits[k] for k in keep)
+    results = tuple(s.body_results[k] for k in keep)
+    if isinstance(s, ForRange):
+        _mark(live, [s.start, s.stop, s.step])
+        return ForRange(outs, s.index, s.start, s.stop, s.step, carried, inits, Block(body),
+                        results, s.loc, s.reverse)
+    return While(outs, carried, inits, Block(cond), s.cond_result, Block(body), results, s.loc)
+
+
+

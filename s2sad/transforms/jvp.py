@@ -2,9 +2,10 @@
 
 Contract: ``jvp(f, wrt)`` takes ``f(*params) -> results`` and returns
 ``f_jvp(*params, *tangents) -> (*results, *result_tangents)``, with one tangent parameter
-``x_dot`` per parameter in `wrt`.  Only values that depend on `wrt` get tangents, and
-zero tangents are never materialised inside the function (only for a result that does not
-depend on `wrt`).  Before and after::
+``x_dot`` per parameter in `wrt`.  Only values that depend on `wrt` get tangents.  Zero
+tangents are never materialised inside straight-line code; a region (``if``, loop) whose
+value is varied yields its tangent as one more joined or carried value, a real zero where a
+path does not vary it.  Before and after::
 
     t1 = mul(x, x)             t1 = mul(x, x)
     y = sin(t1)                t2 = mul(x_dot, x)
@@ -13,6 +14,8 @@ depend on `wrt`).  Before and after::
                                y = sin(t1)
                                t4 = cos(t1)
                                y_dot = mul(t1_dot, t4)
+
+and a loop carrying ``y`` carries ``y_dot`` beside it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..analyses import varied
-from ..ir import Array, Atom, Block, Const, Eqn, Function, Var
+from ..ir import Array, Atom, Block, Const, Eqn, ForRange, Function, If, Scalar, Stmt, Var, While
 from ..rules import REGISTRY, Builder, Sym, apply, building
 from .common import broadcast_up, materialize
 from .rule_call import call_rule
@@ -33,29 +36,8 @@ def jvp(fn: Function, wrt: Sequence[int]) -> Function:
     tangent: dict[int, Atom] = {fn.params[i].id: d for i, d in zip(wrt, dots)}
     b = Builder()
     with building(b):
-        for stmt in fn.body.stmts:
-            b.stmts.append(stmt)
-            if not isinstance(stmt, Eqn):
-                raise NotImplementedError("control flow")  # pragma: no cover - next issue
-            if not any(v.id in vary for v in stmt.outs):
-                continue
-            b.loc = stmt.loc
-            prim = REGISTRY[stmt.prim]
-            ans = Sym(stmt.out)
-            total: Sym | None = None
-            for i, a in enumerate(stmt.args):
-                t = tangent.get(a.id) if isinstance(a, Var) else None
-                if t is None:
-                    continue
-                dot = Sym(t) if prim.broadcasts else broadcast_up(Sym(t), Sym(a))
-                c = call_rule(prim, prim.jvp, i, dot, ans, stmt)
-                if c is not None:
-                    total = c if total is None else total + c
-            if total is None:
-                continue
-            hint = f"{stmt.out.hint}_dot" if stmt.out.hint else None
-            tangent[stmt.out.id] = b.rename_last(total.atom, hint) if hint else total.atom
-        outs = tuple(_tangent_or_zero(r, tangent) for r in fn.results)
+        _block(fn.body.stmts, b, tangent, vary)
+        outs = tuple(tangent_or_zero(r, r, tangent) for r in fn.results)
     names = ("out", "out_dot") if len(fn.results) == 1 else \
         tuple(f"out{i}" for i in range(len(fn.results))) + \
         tuple(f"out{i}_dot" for i in range(len(fn.results)))
@@ -64,9 +46,97 @@ def jvp(fn: Function, wrt: Sequence[int]) -> Function:
                       param_names=fn.param_names + tuple(d.hint or "" for d in dots))
 
 
-def _tangent_or_zero(r: Atom, tangent: dict[int, Atom]) -> Atom:
+def tangent_or_zero(r: Atom, like: Atom, tangent: dict[int, Atom]) -> Atom:
+    """The tangent of `r` with the full shape of `like`, or a zero of that shape."""
     if isinstance(r, Var) and r.id in tangent:
-        return materialize(Sym(tangent[r.id]), Sym(r)).atom
-    if isinstance(r.type, Array):
-        return apply("zeros_like", r).atom
-    return Const(0.0, r.type)
+        return materialize(Sym(tangent[r.id]), Sym(like)).atom
+    if isinstance(like.type, Array):
+        return apply("zeros_like", like).atom
+    return Const(0.0, Scalar("float64"))
+
+
+def _dot_name(v: Var) -> str | None:
+    return f"{v.hint}_dot" if v.hint else None
+
+
+def _block(stmts: Sequence[Stmt], b: Builder, tangent: dict[int, Atom], vary: set[int]) -> None:
+    for stmt in stmts:
+        if isinstance(stmt, Eqn):
+            _eqn(stmt, b, tangent, vary)
+        elif isinstance(stmt, If):
+            _if(stmt, b, tangent, vary)
+        else:
+            _loop(stmt, b, tangent, vary)
+
+
+def _eqn(stmt: Eqn, b: Builder, tangent: dict[int, Atom], vary: set[int]) -> None:
+    b.stmts.append(stmt)
+    if not any(v.id in vary for v in stmt.outs):
+        return
+    b.loc = stmt.loc
+    prim = REGISTRY[stmt.prim]
+    ans = Sym(stmt.out)
+    total: Sym | None = None
+    for i, a in enumerate(stmt.args):
+        t = tangent.get(a.id) if isinstance(a, Var) else None
+        if t is None:
+            continue
+        dot = Sym(t) if prim.broadcasts else broadcast_up(Sym(t), Sym(a))
+        c = call_rule(prim, prim.jvp, i, dot, ans, stmt)
+        if c is not None:
+            total = c if total is None else total + c
+    if total is None:
+        return
+    hint = _dot_name(stmt.out)
+    tangent[stmt.out.id] = b.rename_last(total.atom, hint) if hint else total.atom
+
+
+def _sub(stmts: Sequence[Stmt], results: Sequence[Atom], likes: Sequence[Atom], loc: object,
+         tangent: dict[int, Atom], vary: set[int]) -> tuple[Block, tuple[Atom, ...]]:
+    """A block with tangents added, and the tangents of `results` (shaped like `likes`)."""
+    bb = Builder(loc)  # type: ignore[arg-type]
+    with building(bb):
+        _block(stmts, bb, tangent, vary)
+        dres = tuple(tangent_or_zero(r, like, tangent) for r, like in zip(results, likes))
+    return Block(tuple(bb.stmts)), dres
+
+
+def _if(stmt: If, b: Builder, tangent: dict[int, Atom], vary: set[int]) -> None:
+    act = [k for k, o in enumerate(stmt.outs) if o.id in vary]
+    if not act:
+        b.stmts.append(stmt)
+        return
+    then, dthen = _sub(stmt.then.stmts, [stmt.then_results[k] for k in act],
+                       [stmt.then_results[k] for k in act], stmt.loc, tangent, vary)
+    orelse, delse = _sub(stmt.orelse.stmts, [stmt.else_results[k] for k in act],
+                         [stmt.else_results[k] for k in act], stmt.loc, tangent, vary)
+    douts = tuple(Var(stmt.outs[k].type, _dot_name(stmt.outs[k])) for k in act)
+    b.stmts.append(If(stmt.outs + douts, stmt.cond, then, stmt.then_results + dthen, orelse,
+                      stmt.else_results + delse, stmt.loc))
+    for k, d in zip(act, douts):
+        tangent[stmt.outs[k].id] = d
+
+
+def _loop(stmt: ForRange | While, b: Builder, tangent: dict[int, Atom], vary: set[int]) -> None:
+    act = [k for k, c in enumerate(stmt.carried) if c.id in vary]
+    if not act:
+        b.stmts.append(stmt)
+        return
+    b.loc = stmt.loc
+    dinits = tuple(tangent_or_zero(stmt.inits[k], stmt.inits[k], tangent) for k in act)
+    dcarried = tuple(Var(stmt.carried[k].type, _dot_name(stmt.carried[k])) for k in act)
+    for k, dc in zip(act, dcarried):
+        tangent[stmt.carried[k].id] = dc
+    body, dres = _sub(stmt.body.stmts, [stmt.body_results[k] for k in act],
+                      [stmt.carried[k] for k in act], stmt.loc, tangent, vary)
+    douts = tuple(Var(stmt.outs[k].type, _dot_name(stmt.outs[k])) for k in act)
+    if isinstance(stmt, ForRange):
+        new: Stmt = ForRange(stmt.outs + douts, stmt.index, stmt.start, stmt.stop, stmt.step,
+                             stmt.carried + dcarried, stmt.inits + dinits, body,
+                             stmt.body_results + dres, stmt.loc, stmt.reverse)
+    else:
+        new = While(stmt.outs + douts, stmt.carried + dcarried, stmt.inits + dinits, stmt.cond,
+                    stmt.cond_result, body, stmt.body_results + dres, stmt.loc)
+    b.stmts.append(new)
+    for k, d in zip(act, douts):
+        tangent[stmt.outs[k].id] = d

@@ -16,37 +16,56 @@ results.  Before and after::
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..ir import Array, Atom, Block, Const, Eqn, Function, Scalar, Ty, Var
+from ..ir import Array, Atom, Block, Const, Eqn, ForRange, Function, If, Scalar, Stmt, Ty, Var, While
 from ..rules import REGISTRY, type_of_value
 
 
 def simplify(fn: Function) -> Function:
-    """Simplify `fn` (see the module docstring)."""
+    """Simplify `fn` (see the module docstring); blocks of regions too."""
     sub: dict[int, Atom] = {}
     defs: dict[int, Eqn] = {}
-    out: list[Any] = []
 
     def s(a: Atom) -> Atom:
         return sub.get(a.id, a) if isinstance(a, Var) else a
 
-    for stmt in fn.body.stmts:
-        if not isinstance(stmt, Eqn):
-            raise NotImplementedError("control flow")  # pragma: no cover - next issue
-        eqn = Eqn(stmt.outs, stmt.prim, tuple(s(a) for a in stmt.args),
-                  tuple((k, s(v)) for k, v in stmt.params), stmt.loc)
-        if len(eqn.outs) == 1:
-            repl = _rewrite(eqn, defs)
-            if isinstance(repl, Eqn):
-                eqn = repl
-            elif repl is not None:
-                sub[eqn.out.id] = repl
+    def ss(xs: tuple[Atom, ...]) -> tuple[Atom, ...]:
+        return tuple(s(x) for x in xs)
+
+    def block(stmts: tuple[Stmt, ...]) -> Block:
+        out: list[Stmt] = []
+        for stmt in stmts:
+            if isinstance(stmt, If):
+                then, orelse = block(stmt.then.stmts), block(stmt.orelse.stmts)
+                out.append(If(stmt.outs, s(stmt.cond), then, ss(stmt.then_results), orelse,
+                              ss(stmt.else_results), stmt.loc))
                 continue
-        for v in eqn.outs:
-            defs[v.id] = eqn
-        out.append(eqn)
-    return fn.replace(body=Block(tuple(out)), results=tuple(s(r) for r in fn.results))
+            if isinstance(stmt, ForRange):
+                body = block(stmt.body.stmts)
+                out.append(ForRange(stmt.outs, stmt.index, s(stmt.start), s(stmt.stop),
+                                    s(stmt.step), stmt.carried, ss(stmt.inits), body,
+                                    ss(stmt.body_results), stmt.loc, stmt.reverse))
+                continue
+            if isinstance(stmt, While):
+                cond, body = block(stmt.cond.stmts), block(stmt.body.stmts)
+                out.append(While(stmt.outs, stmt.carried, ss(stmt.inits), cond,
+                                 s(stmt.cond_result), body, ss(stmt.body_results), stmt.loc))
+                continue
+            eqn = Eqn(stmt.outs, stmt.prim, ss(stmt.args), tuple((k, s(v)) for k, v in stmt.params),
+                      stmt.loc)
+            if len(eqn.outs) == 1 and not REGISTRY[eqn.prim].effect:
+                repl = _rewrite(eqn, defs)
+                if isinstance(repl, Eqn):
+                    eqn = repl
+                elif repl is not None:
+                    sub[eqn.out.id] = repl
+                    continue
+            for v in eqn.outs:
+                defs[v.id] = eqn
+            out.append(eqn)
+        return Block(tuple(out))
+
+    body = block(fn.body.stmts)
+    return fn.replace(body=body, results=ss(fn.results))
 
 
 def _def(a: Atom, defs: dict[int, Eqn]) -> Eqn | None:

@@ -1,12 +1,19 @@
-"""Reverse mode: a forward sweep (the primal equations) and then a backward sweep.
+"""Reverse mode: a forward sweep, then a backward sweep that propagates adjoints.
 
 Contract: ``vjp(f, wrt, seed)`` takes ``f(*params) -> results`` and returns a function that
 computes the results and then the adjoint ``x_bar`` of each parameter in `wrt`.  With
 ``seed="one"`` (gradients) `f` must have one scalar result and its adjoint starts at 1.0; with
 ``seed="param"`` the function takes one cotangent ``<result>_bar`` per result.  The backward
-sweep visits the active equations in reverse; adjoints that receive several contributions are
-accumulated with ``+``.  Straight-line SSA code keeps every primal value alive, so nothing is
-taped here; the tape pass handles overwritten values in loops.  Before and after (seed "one")::
+sweep visits the active statements in reverse; adjoints that receive several contributions
+are accumulated with ``+``.
+
+Straight-line SSA code keeps every primal value alive, so it needs no tape.  A loop does: its
+adjoint body is built first, and the primal values it reads that the next trip overwrites
+(values computed in the body, the carried values at the start of a trip) become the loop's
+tape, pushed at the end of each forward trip and popped at the start of each backward trip.
+Nothing else is saved.  A `for` loop's backward trips recount its range; a `while` loop
+counts its trips.  An `if`'s adjoint is an `if` on the same condition; the primal values its
+branch adjoints read are yielded by the forward `if`.  Before and after (seed "one")::
 
     t1 = mul(x, x)             t1 = mul(x, x)
     y = sin(t1)                y = sin(t1)
@@ -21,15 +28,31 @@ taped here; the tape pass handles overwritten values in loops.  Before and after
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from ..analyses import active
 from ..errors import TypeMismatch
-from ..ir import Array, Atom, Block, Const, Eqn, Function, Scalar, Stmt, Var, is_float
+from ..ir import (
+    UNDEF, Array, Atom, Block, Const, Eqn, ForRange, Function, If, Opaque, Scalar, Stmt, Var,
+    While, defined_in, free_reads, is_float, sub_blocks, substitute,
+)
 from ..rules import REGISTRY, Builder, Sym, apply, building, covers
 from .common import broadcast_up, materialize, unbroadcast_to
 from .rule_call import call_rule
 
 BACKWARD_MARK = "backward sweep"
+_INT = Scalar("int64")
+
+
+@dataclass
+class _Plan:
+    """What the forward sweep must add so the backward sweep can run (filled backwards)."""
+
+    active: set[int]
+    tapes: dict[int, tuple[Var, tuple[Var, ...]]] = field(default_factory=dict)  # loop id
+    mirrors: list[tuple[int, int]] = field(default_factory=list)  # popped id, primal id
+    counters: dict[int, tuple[Var, Var, Var]] = field(default_factory=dict)      # while id
+    exports: dict[int, list[tuple[int, Var, Var]]] = field(default_factory=dict)  # if id
 
 
 def vjp(fn: Function, wrt: Sequence[int], seed: str = "one", keep_value: bool = True) -> Function:
@@ -37,9 +60,8 @@ def vjp(fn: Function, wrt: Sequence[int], seed: str = "one", keep_value: bool = 
 
     The result lists the primal results (unless `keep_value` is false) and then the adjoints.
     """
-    act = active(fn, wrt, fn.results)
-    b = Builder()
-    b.stmts.extend(fn.body.stmts)
+    plan = _Plan(active(fn, wrt, fn.results))
+    back = Builder()
     bar: dict[int, Atom] = {}
     seeds: tuple[Var, ...] = ()
     if seed == "one":
@@ -55,47 +77,252 @@ def vjp(fn: Function, wrt: Sequence[int], seed: str = "one", keep_value: bool = 
         names = ["out_bar"] if len(fn.results) == 1 else \
             [f"out{i}_bar" for i in range(len(fn.results))]
         seeds = tuple(Var(r.type, n) for r, n in zip(fn.results, names))
-        for r, s in zip(fn.results, seeds):
-            if isinstance(r, Var) and r.id in act:
-                _accumulate(b, bar, r, Sym(s))
-    b.stmts.append(Eqn((), "comment", (), (("text", Const(BACKWARD_MARK, Scalar("bool"))),)))
-    with building(b):
-        for stmt in reversed(fn.body.stmts):
-            if not isinstance(stmt, Eqn):
-                raise NotImplementedError("control flow")  # pragma: no cover - next issue
-            if not stmt.outs or stmt.out.id not in bar or stmt.out.id not in act:
-                continue
-            b.loc = stmt.loc
-            prim = REGISTRY[stmt.prim]
-            g, ans = Sym(bar[stmt.out.id]), Sym(stmt.out)
-            if not prim.lazy_ok or (isinstance(g.type, Array) and g.ndim != ans.ndim):
-                g = broadcast_up(g, ans)  # the rule needs g with the result's axes
-            for i, a in enumerate(stmt.args):
-                if not (isinstance(a, Var) and a.id in act):
-                    continue
-                c = call_rule(prim, prim.vjp, i, g, ans, stmt)
-                if c is None:
-                    continue
-                if prim.broadcasts:
-                    if not covers(a.type, ans.type):
-                        # `a` was broadcast: summing over its stretched axes needs them real
-                        if isinstance(a.type, Scalar) and isinstance(c.type, Scalar):
-                            c = c * apply("size", ans)
-                        else:
-                            c = broadcast_up(c, ans)
-                    c = unbroadcast_to(c, Sym(a))
-                _accumulate(b, bar, a, c)
+        with building(back):
+            for r, s in zip(fn.results, seeds):
+                if isinstance(r, Var) and r.id in plan.active:
+                    _accumulate(bar, r, Sym(s))
+    with building(back):
+        _backward(fn.body.stmts, back, bar, plan)
         grads = tuple(_bar_or_zero(fn.params[i], bar) for i in wrt)
+    forward = _forward(fn.body.stmts, plan)
+    mark = Eqn((), "comment", (), (("text", Const(BACKWARD_MARK, Scalar("bool"))),))
+    stmts = forward + (mark,) + tuple(back.stmts)
     results = (fn.results if keep_value else ()) + grads
-    stmts, results = _name_adjoints(b.stmts, results, bar, fn)
+    stmts, results = _name_adjoints(stmts, results, bar, fn)
     value_names = (("out",) if len(fn.results) == 1 else
                    tuple(f"out{i}" for i in range(len(fn.results)))) if keep_value else ()
     return fn.replace(name=f"{fn.name}_vjp", params=fn.params + seeds, body=Block(stmts),
-                      results=results, result_names=value_names,
+                      results=results, result_names=value_names, mirrors=tuple(plan.mirrors),
                       param_names=fn.param_names + tuple(s.hint or "" for s in seeds))
 
 
-def _name_adjoints(stmts: list[Stmt], results: tuple[Atom, ...], bar: dict[int, Atom],
+# ------------------------------------------------------------------------------- backward
+
+
+def _backward(stmts: Sequence[Stmt], b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
+    for stmt in reversed(stmts):
+        if isinstance(stmt, Eqn):
+            _eqn(stmt, b, bar, plan)
+        elif isinstance(stmt, If):
+            _if(stmt, b, bar, plan)
+        else:
+            _loop(stmt, b, bar, plan)
+
+
+def _eqn(stmt: Eqn, b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
+    if not stmt.outs or stmt.out.id not in bar or stmt.out.id not in plan.active:
+        return
+    b.loc = stmt.loc
+    prim = REGISTRY[stmt.prim]
+    g, ans = Sym(bar[stmt.out.id]), Sym(stmt.out)
+    if not prim.lazy_ok or (isinstance(g.type, Array) and g.ndim != ans.ndim):
+        g = broadcast_up(g, ans)  # the rule needs g with the result's axes
+    for i, a in enumerate(stmt.args):
+        if not (isinstance(a, Var) and a.id in plan.active):
+            continue
+        c = call_rule(prim, prim.vjp, i, g, ans, stmt)
+        if c is None:
+            continue
+        if prim.broadcasts:
+            if not covers(a.type, ans.type):
+                # `a` was broadcast: summing over its stretched axes needs them real
+                if isinstance(a.type, Scalar) and isinstance(c.type, Scalar):
+                    c = c * apply("size", ans)
+                else:
+                    c = broadcast_up(c, ans)
+            c = unbroadcast_to(c, Sym(a))
+        _accumulate(bar, a, c)
+
+
+def _zero(like: Atom) -> Atom:
+    if isinstance(like.type, Array):
+        return apply("zeros_like", like).atom
+    return Const(0.0, Scalar("float64"))
+
+
+def _full(c: Atom | None, like: Atom) -> Atom:
+    """Adjoint `c` with the full shape of `like` (zeros when there is none)."""
+    return _zero(like) if c is None else materialize(Sym(c), Sym(like)).atom
+
+
+def _outer_active(stmts: Sequence[Stmt], results: Sequence[Atom], plan: _Plan) -> list[Var]:
+    """Active variables from outside a block that it (or its results) reads."""
+    return [v for v in free_reads(stmts, tuple(results)) if v.id in plan.active and
+            is_float(v.type)]
+
+
+def _if(stmt: If, b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
+    act = [k for k, o in enumerate(stmt.outs) if o.id in plan.active and o.id in bar]
+    if not act:
+        return
+    b.loc = stmt.loc
+    branches = ((stmt.then, stmt.then_results), (stmt.orelse, stmt.else_results))
+    free: list[Var] = []
+    for block, results in branches:
+        for v in _outer_active(block.stmts, [results[k] for k in act], plan):
+            if all(v is not f for f in free):
+                free.append(v)
+    built = []
+    exports: list[tuple[int, Var, Var]] = []
+    for branch, (block, results) in enumerate(branches):
+        bb = Builder(stmt.loc)
+        local: dict[int, Atom] = {}
+        with building(bb):
+            for k in act:
+                r = results[k]
+                if isinstance(r, Var) and r.id in plan.active:
+                    _accumulate(local, r, Sym(bar[stmt.outs[k].id]))
+            _backward(block.stmts, bb, local, plan)
+            res = tuple(_full(local.get(v.id), v) for v in free)
+        inner = defined_in(block.stmts)
+        mapping = {}
+        for v in free_reads(bb.stmts, res):
+            if v.id in inner:  # a value of this branch the adjoint reads: the `if` yields it
+                out = Var(v.type, v.hint)
+                exports.append((branch, v, out))
+                mapping[v.id] = out
+        built.append((substitute(bb.stmts, mapping), res))
+    if exports:
+        plan.exports[id(stmt)] = exports
+    outs = tuple(Var(v.type, _bar_name(v)) for v in free)
+    b.stmts.append(If(outs, stmt.cond, Block(built[0][0]), built[0][1], Block(built[1][0]),
+                      built[1][1], stmt.loc))
+    for v, o in zip(free, outs):
+        _accumulate(bar, v, Sym(o))
+
+
+def _loop(stmt: ForRange | While, b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
+    act = [k for k, c in enumerate(stmt.carried) if c.id in plan.active]
+    if not act:
+        return
+    b.loc = stmt.loc
+    free = _outer_active(stmt.body.stmts, stmt.body_results, plan)
+    free = [v for v in free if all(v is not stmt.carried[k] for k in act)]
+    g_init = tuple(_full(bar.get(stmt.outs[k].id), stmt.outs[k]) for k in act)
+    acc_init = tuple(_zero(v) for v in free)
+    gs = tuple(Var(stmt.carried[k].type, _bar_name(stmt.carried[k])) for k in act)
+    accs = tuple(Var(v.type, _bar_name(v)) for v in free)
+    index = Var(_INT, stmt.index.hint if isinstance(stmt, ForRange) else "trip")
+    bb = Builder(stmt.loc)
+    local: dict[int, Atom] = {}
+    with building(bb):
+        for k, gk in zip(act, gs):
+            r = stmt.body_results[k]
+            if isinstance(r, Var) and r.id in plan.active:
+                _accumulate(local, r, Sym(gk))
+        _backward(stmt.body.stmts, bb, local, plan)
+        next_g = tuple(_full(local.get(stmt.carried[k].id), gk) for k, gk in zip(act, gs))
+        next_acc = tuple(a if v.id not in local else
+                         (Sym(a) + Sym(_full(local[v.id], v))).atom for v, a in zip(free, accs))
+    body_stmts = tuple(bb.stmts)
+    # Values of one trip: computed in the body (with what the plan adds to it: the tapes and
+    # trip counts of inner loops, the values inner ifs yield), and the carried values.
+    inner = defined_in(stmt.body.stmts) | {c.id for c in stmt.carried} | \
+        _plan_defs(stmt.body.stmts, plan)
+    mapping: dict[int, Var] = {}
+    if isinstance(stmt, ForRange):
+        mapping[stmt.index.id] = index
+    saved = tuple(v for v in free_reads(body_stmts, next_g + next_acc)
+                  if v.id in inner and v.id not in mapping)
+    if saved:
+        tape = Var(Opaque("tape"), "tape")
+        popped = tuple(Var(v.type, v.hint) for v in saved)
+        mapping.update({v.id: p for v, p in zip(saved, popped)})
+        plan.tapes[id(stmt)] = (tape, saved)
+        plan.mirrors.extend((q.id, v.id) for q, v in zip(popped, saved))
+        body_stmts = (Eqn(popped, "pop", (tape,), (), stmt.loc),) + body_stmts
+    body_stmts = substitute(body_stmts, mapping)
+    sub = {k: v for k, v in mapping.items()}
+    next_g = tuple(sub.get(a.id, a) if isinstance(a, Var) else a for a in next_g)
+    next_acc = tuple(sub.get(a.id, a) if isinstance(a, Var) else a for a in next_acc)
+    if isinstance(stmt, ForRange):
+        start, stop, step = stmt.start, stmt.stop, stmt.step
+    else:
+        count, count_out, count_next = Var(_INT, "n"), Var(_INT, "trips"), Var(_INT, "n")
+        plan.counters[id(stmt)] = (count, count_out, count_next)
+        start, stop, step = Const(0, _INT), count_out, Const(1, _INT)
+    outs = tuple(Var(g.type, g.hint) for g in gs) + tuple(Var(a.type, a.hint) for a in accs)
+    b.stmts.append(ForRange(outs, index, start, stop, step, gs + accs, g_init + acc_init,
+                            Block(body_stmts), next_g + next_acc, stmt.loc, reverse=True))
+    for k, o in zip(act, outs[:len(act)]):
+        init = stmt.inits[k]
+        if isinstance(init, Var) and init.id in plan.active:
+            _accumulate(bar, init, Sym(o))
+    for v, o in zip(free, outs[len(act):]):
+        _accumulate(bar, v, Sym(o))
+
+
+# -------------------------------------------------------------------------------- forward
+
+
+def _forward(stmts: Sequence[Stmt], plan: _Plan) -> tuple[Stmt, ...]:
+    """The primal statements, with the tapes, trip counters and exports the plan asks for."""
+    out: list[Stmt] = []
+    for s in stmts:
+        if isinstance(s, Eqn):
+            out.append(s)
+        elif isinstance(s, If):
+            then_res, else_res, outs = list(s.then_results), list(s.else_results), list(s.outs)
+            for branch, v, o in plan.exports.get(id(s), []):
+                then_res.append(v if branch == 0 else Const(UNDEF, v.type))
+                else_res.append(v if branch == 1 else Const(UNDEF, v.type))
+                outs.append(o)
+            out.append(If(tuple(outs), s.cond, Block(_forward(s.then.stmts, plan)),
+                          tuple(then_res), Block(_forward(s.orelse.stmts, plan)),
+                          tuple(else_res), s.loc))
+        else:
+            body = list(_forward(s.body.stmts, plan))
+            tape = plan.tapes.get(id(s))
+            if tape is not None:
+                out.append(Eqn((tape[0],), "tape", (), (), s.loc))
+                body.append(Eqn((), "push", (tape[0],) + tape[1]))
+            if isinstance(s, ForRange):
+                out.append(ForRange(s.outs, s.index, s.start, s.stop, s.step, s.carried, s.inits,
+                                    Block(tuple(body)), s.body_results, s.loc, s.reverse))
+                continue
+            extra_c: tuple[Var, ...] = ()
+            extra_i: tuple[Atom, ...] = ()
+            extra_r: tuple[Atom, ...] = ()
+            extra_o: tuple[Var, ...] = ()
+            counter = plan.counters.get(id(s))
+            if counter is not None:
+                count, count_out, count_next = counter
+                body.append(Eqn((count_next,), "add", (count, Const(1, _INT))))
+                extra_c, extra_i = (count,), (Const(0, _INT),)
+                extra_r, extra_o = (count_next,), (count_out,)
+            out.append(While(s.outs + extra_o, s.carried + extra_c, s.inits + extra_i,
+                             Block(_forward(s.cond.stmts, plan)), s.cond_result,
+                             Block(tuple(body)), s.body_results + extra_r, s.loc))
+    return tuple(out)
+
+
+# -------------------------------------------------------------------------------- helpers
+
+
+def _plan_defs(stmts: Sequence[Stmt], plan: _Plan) -> set[int]:
+    """Ids of the variables the forward sweep will add inside `stmts` for the plan."""
+    out: set[int] = set()
+    for s in stmts:
+        if id(s) in plan.tapes:
+            out.add(plan.tapes[id(s)][0].id)
+        if id(s) in plan.counters:
+            out.update(v.id for v in plan.counters[id(s)])
+        out.update(o.id for _, _, o in plan.exports.get(id(s), []))
+        for block, _, _ in sub_blocks(s):
+            out |= _plan_defs(block.stmts, plan)
+    return out
+
+
+def _bar_name(v: Var) -> str | None:
+    return f"{v.hint}_bar" if v.hint else None
+
+
+def _accumulate(bar: dict[int, Atom], v: Var, c: Sym) -> None:
+    old = bar.get(v.id)
+    bar[v.id] = c.atom if old is None else apply("add", Sym(old), c).atom
+
+
+def _name_adjoints(stmts: tuple[Stmt, ...], results: tuple[Atom, ...], bar: dict[int, Atom],
                    fn: Function) -> tuple[tuple[Stmt, ...], tuple[Atom, ...]]:
     """Name the final adjoint of each user variable `v` as `v_bar`.
 
@@ -111,22 +338,8 @@ def _name_adjoints(stmts: list[Stmt], results: tuple[Atom, ...], bar: dict[int, 
         if v is not None and v.hint and isinstance(adj, Var) and adj.hint is None \
                 and adj.id not in rename:
             rename[adj.id] = Var(adj.type, f"{v.hint}_bar")
-    if not rename:
-        return tuple(stmts), results
-
-    def r(a: Atom) -> Atom:
-        return rename.get(a.id, a) if isinstance(a, Var) else a
-    out: list[Stmt] = []
-    for s in stmts:
-        assert isinstance(s, Eqn)
-        out.append(Eqn(tuple(rename.get(v.id, v) for v in s.outs), s.prim,
-                       tuple(r(a) for a in s.args), tuple((k, r(v)) for k, v in s.params), s.loc))
-    return tuple(out), tuple(r(a) for a in results)
-
-
-def _accumulate(b: Builder, bar: dict[int, Atom], v: Var, c: Sym) -> None:
-    old = bar.get(v.id)
-    bar[v.id] = c.atom if old is None else apply("add", Sym(old), c).atom
+    stmts = substitute(stmts, rename)
+    return stmts, tuple(rename.get(a.id, a) if isinstance(a, Var) else a for a in results)
 
 
 def _bar_or_zero(p: Var, bar: dict[int, Atom]) -> Atom:
