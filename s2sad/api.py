@@ -319,6 +319,9 @@ def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any])
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise TypeMismatch(f"jvp: {len(primals)} primal(s) but {len(tangents)} tangent(s)")
+    full = _bind_args(fn, primals, {})  # parameters left out take their defaults
+    tangents = tangents + (None,) * (len(full) - len(primals))
+    primals = full
     wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
     entry = _lookup(fn, "jvp", wrt, primals)
     out = entry.compiled(*[primals[i] for i in entry.dynamic], *[tangents[i] for i in wrt])
@@ -331,7 +334,9 @@ def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any])
 def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple[Any, ...]]]:
     """Reverse mode: ``(fn(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` gives one adjoint per
     argument (``None`` for arguments that are not floats)."""
-    wrt = tuple(i for i, p in enumerate(primals) if is_float(arg_spec(p))
+    given = len(primals)
+    primals = _bind_args(fn, primals, {})  # parameters left out take their defaults
+    wrt = tuple(i for i, p in enumerate(primals[:given]) if is_float(arg_spec(p))
                 if not isinstance(arg_spec(p), Static))
     entry = _lookup(fn, "vjp", wrt, primals)
     n_out = len(entry.ir.results) - len(wrt)
@@ -345,7 +350,7 @@ def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple
         out = entry.compiled(*dyn, *cts)
         grads = out[n_out:] if isinstance(out, tuple) else (out,)
         by_pos = dict(zip(wrt, grads))
-        return tuple(by_pos.get(i) for i in range(len(primals)))
+        return tuple(by_pos.get(i) for i in range(given))
     return value, vjp_fn
 
 

@@ -349,13 +349,15 @@ class _Printer:
         return body
 
     def values(self, atoms: tuple[Atom, ...]) -> list[Any]:
-        """Expressions for the atoms a block yields (None for UNDEF: nothing to assign)."""
-        return [None if isinstance(a, Const) and a.value is UNDEF else self.atom(a) for a in atoms]
+        """Expressions for the atoms a block yields; UNDEF (a value this path never computes
+        but a tape may still save) prints as None."""
+        return [gast.Constant(None, None) if isinstance(a, Const) and a.value is UNDEF
+                else self.atom(a) for a in atoms]
 
     def copies(self, targets: tuple[Var, ...], values: list[Any]) -> list[Any]:
         """``a, b = x, y`` for the targets whose value is not already in their name."""
         pairs = [(self.names[t.id], v) for t, v in zip(targets, values)
-                 if v is not None and not (isinstance(v, gast.Name) and v.id == self.names[t.id])]
+                 if not (isinstance(v, gast.Name) and v.id == self.names[t.id])]
         if not pairs:
             return []
         if len(pairs) == 1:

@@ -513,21 +513,39 @@ class Lowering:
         return result
 
     def expr_BoolOp(self, node: Any) -> Value:
-        values = [self.expr(v) for v in node.values]
-        if all(isinstance(v, Static) for v in values):
-            out = values[0].value
-            for v in values[1:]:
-                out = (out and v.value) if isinstance(node.op, gast.And) else (out or v.value)
-            return Static(out)
-        raise unsupported(node, self.src, "`and`/`or` on run-time values",
-                          "use np.logical_and / np.logical_or")
+        """``a and b`` / ``a or b``, short-circuit as in Python: the right side is evaluated
+        only when needed (an `if` region once the left side is a run-time value)."""
+        first, rest = node.values[0], node.values[1:]
+        left = self.expr(first)
+        for right_node in rest:
+            is_and = isinstance(node.op, gast.And)
+            if isinstance(left, Static):
+                if bool(left.value) != is_and:  # decided: `False and ...`, `True or ...`
+                    return left
+                left = self.expr(right_node)
+                continue
+            cond = self.condition(left, node)
+            evaluate = lambda n=right_node: self.expr(n)  # noqa: E731
+            keep = lambda v=left: v  # noqa: E731
+            left = self.choose(cond, evaluate if is_and else keep, keep if is_and else evaluate,
+                               node)
+        return left
 
     def expr_IfExp(self, node: Any) -> Value:
         test = self.expr(node.test)
         if isinstance(test, Static):
             return self.expr(node.body if test.value else node.orelse)
-        raise unsupported(node, self.src, "a conditional expression on a run-time value",
-                          "use np.where(cond, a, b)")
+        cond = self.condition(test, node)
+        return self.choose(cond, lambda: self.expr(node.body), lambda: self.expr(node.orelse),
+                           node)
+
+    def choose(self, cond: Any, then: Callable[[], Value], orelse: Callable[[], Value],
+               node: Any) -> Value:
+        """The value of `then()` or `orelse()` as `cond` says: an `if` region of one value."""
+        lowered = [self.sub_block(self.env, f) for f in (then, orelse)]
+        results = [self.atom(v, node) for v, _, _ in lowered]
+        outs = self.emit_if(cond, lowered, (results[0],), (results[1],), [None], node)  # type: ignore[list-item]
+        return Sym(outs[0])
 
     def expr_Attribute(self, node: Any) -> Value:
         base = self.expr(node.value)

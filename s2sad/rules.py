@@ -22,6 +22,7 @@ functions over handles (:func:`bind`), which lower to one or a few primitives.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -55,14 +56,14 @@ class Builder:
         return out
 
     def rename_last(self, atom: Atom, hint: str) -> Atom:
-        """Give `atom` the name `hint` if it is the result of the newest equation here."""
-        if not (isinstance(atom, Var) and self.stmts and isinstance(self.stmts[-1], Eqn)):
+        """Give `atom` the name `hint` if it is the one result of the newest statement here."""
+        if not (isinstance(atom, Var) and self.stmts and atom.hint is None):
             return atom
         last = self.stmts[-1]
-        if last.outs != (atom,) or atom.hint is not None:
+        if last.outs != (atom,):
             return atom
         new = Var(atom.type, hint)
-        self.stmts[-1] = Eqn((new,), last.prim, last.args, last.params, last.loc)
+        self.stmts[-1] = dataclasses.replace(last, outs=(new,))
         return new
 
 

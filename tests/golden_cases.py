@@ -40,3 +40,24 @@ def scalar_chain(x, y):
     z = x * y
     w = math.sin(z) + z ** 2
     return w / y
+
+
+def branch(x, w):
+    if x > 0.0:
+        y = x * w
+    else:
+        y = -x
+    return y * y
+
+
+def loop(h, W, xs):
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + xs[t])
+    return np.sum(h)
+
+
+def newton(a):
+    x = a
+    while abs(x * x - a) > 1e-12:
+        x = 0.5 * (x + a / x)
+    return x

@@ -31,6 +31,14 @@ CASES = {
     "scalar_chain_reverse": lambda: s2sad.emit(gc.scalar_chain, wrt=(0, 1)),
     "scalar_chain_forward": lambda: s2sad.emit(gc.scalar_chain, mode="forward", wrt=(0, 1)),
     "lecture_f_wengert": lambda: s2sad.wengert(gc.lecture_f),
+    "branch_reverse": lambda: s2sad.emit(gc.branch, wrt=(0, 1)),
+    "branch_forward": lambda: s2sad.emit(gc.branch, mode="forward", wrt=(0, 1)),
+    "loop_reverse": lambda: s2sad.emit(gc.loop, np.zeros(3), np.eye(3), np.ones((4, 3)),
+                                       wrt=(0, 1)),
+    "loop_forward": lambda: s2sad.emit(gc.loop, np.zeros(3), np.eye(3), np.ones((4, 3)),
+                                       mode="forward", wrt=(0, 1)),
+    "newton_reverse": lambda: s2sad.emit(gc.newton),
+    "newton_wengert": lambda: s2sad.wengert(gc.newton),
 }
 
 

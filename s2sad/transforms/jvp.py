@@ -127,8 +127,11 @@ def _loop(stmt: ForRange | While, b: Builder, tangent: dict[int, Atom], vary: se
     dcarried = tuple(Var(stmt.carried[k].type, _dot_name(stmt.carried[k])) for k in act)
     for k, dc in zip(act, dcarried):
         tangent[stmt.carried[k].id] = dc
-    body, dres = _sub(stmt.body.stmts, [stmt.body_results[k] for k in act],
-                      [stmt.carried[k] for k in act], stmt.loc, tangent, vary)
+    # Shaped like each trip's result (a loop may widen a value: 0.0, then an array).
+    likes = [r if isinstance(r, Var) else stmt.carried[k]
+             for k, r in ((k, stmt.body_results[k]) for k in act)]
+    body, dres = _sub(stmt.body.stmts, [stmt.body_results[k] for k in act], likes, stmt.loc,
+                      tangent, vary)
     douts = tuple(Var(stmt.outs[k].type, _dot_name(stmt.outs[k])) for k in act)
     if isinstance(stmt, ForRange):
         new: Stmt = ForRange(stmt.outs + douts, stmt.index, stmt.start, stmt.stop, stmt.step,

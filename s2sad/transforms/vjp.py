@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from ..analyses import active
 from ..errors import TypeMismatch
 from ..ir import (
-    UNDEF, Array, Atom, Block, Const, Eqn, ForRange, Function, If, Opaque, Scalar, Stmt, Var,
+    UNDEF, Array, Atom, Block, Const, Eqn, ForRange, Function, If, Opaque, Scalar, Stmt, Ty, Var,
     While, defined_in, free_reads, is_float, sub_blocks, substitute,
 )
 from ..rules import REGISTRY, Builder, Sym, apply, building, covers
@@ -140,6 +140,14 @@ def _zero(like: Atom) -> Atom:
     return Const(0.0, Scalar("float64"))
 
 
+def _lazy(c: Atom | None) -> Atom:
+    return Const(0.0, Scalar("float64")) if c is None else c
+
+
+def _unknown_shape(t: Ty) -> Ty:
+    return Array(t.dtype, None) if isinstance(t, Array) else t
+
+
 def _full(c: Atom | None, like: Atom) -> Atom:
     """Adjoint `c` with the full shape of `like` (zeros when there is none)."""
     return _zero(like) if c is None else materialize(Sym(c), Sym(like)).atom
@@ -174,12 +182,13 @@ def _if(stmt: If, b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
                     _accumulate(local, r, Sym(bar[stmt.outs[k].id]))
             _backward(block.stmts, bb, local, plan)
             res = tuple(_full(local.get(v.id), v) for v in free)
-        inner = defined_in(block.stmts)
+        inner = defined_in(block.stmts) | _plan_defs(block.stmts, plan)
         mapping = {}
         for v in free_reads(bb.stmts, res):
             if v.id in inner:  # a value of this branch the adjoint reads: the `if` yields it
                 out = Var(v.type, v.hint)
                 exports.append((branch, v, out))
+                plan.mirrors.append((out.id, v.id))
                 mapping[v.id] = out
         built.append((substitute(bb.stmts, mapping), res))
     if exports:
@@ -198,9 +207,14 @@ def _loop(stmt: ForRange | While, b: Builder, bar: dict[int, Atom], plan: _Plan)
     b.loc = stmt.loc
     free = _outer_active(stmt.body.stmts, stmt.body_results, plan)
     free = [v for v in free if all(v is not stmt.carried[k] for k in act)]
-    g_init = tuple(_full(bar.get(stmt.outs[k].id), stmt.outs[k]) for k in act)
+    # A loop that widens a value (0.0 on entry, an array after a trip) gives its adjoint the
+    # shape of each trip's value: kept lazily broadcast, under a type that says so.
+    widened = {k for k in act if stmt.carried[k].type != stmt.inits[k].type}
+    g_init = tuple(_lazy(bar.get(stmt.outs[k].id)) if k in widened else
+                   _full(bar.get(stmt.outs[k].id), stmt.outs[k]) for k in act)
     acc_init = tuple(_zero(v) for v in free)
-    gs = tuple(Var(stmt.carried[k].type, _bar_name(stmt.carried[k])) for k in act)
+    gs = tuple(Var(_unknown_shape(stmt.carried[k].type) if k in widened else
+                   stmt.carried[k].type, _bar_name(stmt.carried[k])) for k in act)
     accs = tuple(Var(v.type, _bar_name(v)) for v in free)
     index = Var(_INT, stmt.index.hint if isinstance(stmt, ForRange) else "trip")
     bb = Builder(stmt.loc)
@@ -211,7 +225,8 @@ def _loop(stmt: ForRange | While, b: Builder, bar: dict[int, Atom], plan: _Plan)
             if isinstance(r, Var) and r.id in plan.active:
                 _accumulate(local, r, Sym(gk))
         _backward(stmt.body.stmts, bb, local, plan)
-        next_g = tuple(_full(local.get(stmt.carried[k].id), gk) for k, gk in zip(act, gs))
+        next_g = tuple(_lazy(local.get(stmt.carried[k].id)) if k in widened else
+                       _full(local.get(stmt.carried[k].id), gk) for k, gk in zip(act, gs))
         next_acc = tuple(a if v.id not in local else
                          (Sym(a) + Sym(_full(local[v.id], v))).atom for v, a in zip(free, accs))
     body_stmts = tuple(bb.stmts)
@@ -247,7 +262,7 @@ def _loop(stmt: ForRange | While, b: Builder, bar: dict[int, Atom], plan: _Plan)
     for k, o in zip(act, outs[:len(act)]):
         init = stmt.inits[k]
         if isinstance(init, Var) and init.id in plan.active:
-            _accumulate(bar, init, Sym(o))
+            _accumulate(bar, init, unbroadcast_to(Sym(o), Sym(init)))
     for v, o in zip(free, outs[len(act):]):
         _accumulate(bar, v, Sym(o))
 
