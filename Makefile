@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYENV_ROOT ?= $(HOME)/.pyenv
 VERSIONS ?= 3.10 3.11 3.12 3.13
 
-.PHONY: demo test test-all test-min bench golden clean
+.PHONY: demo test test-all test-min bench golden docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench: $(VENV)/.bench
 # Rewrite the golden files of the emitted source after an intended change.
 golden: $(VENV)/.installed
 	$(PY) -m pytest tests/test_golden.py --update-golden
+
+# Regenerate the NumPy coverage table; tests/test_docs.py fails when it is stale.
+docs: $(VENV)/.installed
+	$(PY) tools/coverage.py > docs/numpy-coverage.md
 
 clean:
 	rm -rf .venv .venv-* *.egg-info .pytest_cache

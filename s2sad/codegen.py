@@ -512,8 +512,10 @@ class _Printer:
                             _call("np.zeros_like", [like]), None)
         idx = self.index(e.param("spec"), dyn)
         advanced = any(isinstance(a.type, Array) for a in e.args[2:])
-        if advanced:
-            put = gast.Expr(_call("np.add.at", [gast.Name(name, gast.Load(), None, None), idx, v]))
+        if advanced:  # repeated indices must accumulate: np.add.at, the index as np.s_[...]
+            put = gast.Expr(_call("np.add.at", [gast.Name(name, gast.Load(), None, None),
+                                                gast.Subscript(_dotted("np.s_"), idx, gast.Load()),
+                                                v]))
         else:
             put = gast.Assign([gast.Subscript(gast.Name(name, gast.Load(), None, None), idx,
                                               gast.Store())], v, None)

@@ -67,8 +67,8 @@ def _reduce_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
     dtype = promote([x]) if not isinstance(x, (Scalar, Array)) else x.dtype
     if dtype == "bool":
         dtype = "int64"
-    if not isinstance(x, Array):
-        return Scalar(dtype, weak=False)
+    if not isinstance(x, Array) or axis is None and not keepdims:
+        return Scalar(dtype, weak=False)  # a full reduction, whatever the rank
     if x.ones is None or axis is DYNAMIC:
         return Array(dtype, None)
     n = len(x.ones)
@@ -474,7 +474,7 @@ def _getitem_vjp(g: Sym, ans: Sym, x: Sym, *dyn: Sym, argnum: int, spec: Any = N
 
 
 defprim("getitem", rt.getitem, arity=None, params=(("spec", None),),
-        infer=lambda ts, ps: _index_type(ts[0], ps.get("spec")), emit=Emit("getitem"),
+        infer=lambda ts, ps: _index_type(ts[0], ps.get("spec"), ts[1:]), emit=Emit("getitem"),
         jvp=[_getitem_jvp], vjp=[_getitem_vjp], lazy_ok=True)  # slice assignment broadcasts
 defprim("scatter", rt.scatter, arity=None, params=(("spec", None),),
         infer=lambda ts, ps: ts[1], emit=Emit("scatter"), foldable=False,
@@ -484,8 +484,13 @@ defprim("scatter", rt.scatter, arity=None, params=(("spec", None),),
              apply("getitem", g, *dyn, spec=spec) if argnum == 0 else None])
 
 
-def _index_type(x: Ty, spec: Any) -> Ty:
-    """Type of ``x[spec]``; `spec` is a tuple of index items, ``rt.Dyn`` for run-time ints."""
+def _index_type(x: Ty, spec: Any, dyn: Sequence[Ty] = ()) -> Ty:
+    """Type of ``x[spec]``; `spec` is a tuple of index items, ``rt.Dyn(k)`` for the k-th
+    run-time operand, whose type is ``dyn[k]`` (an array there is advanced indexing)."""
+    if isinstance(spec, tuple) and any(isinstance(s, rt.Dyn) and s.k < len(dyn) and
+                                       not isinstance(dyn[s.k], Scalar) for s in spec):
+        dtype = x.dtype if isinstance(x, (Scalar, Array)) else "float64"
+        return Array(dtype, None)  # advanced indexing: the shape comes from the index array
     if isinstance(x, Opaque):
         if x.kind == "shape" and isinstance(spec, tuple) and len(spec) == 1:
             return Opaque("shape") if isinstance(spec[0], slice) else Scalar("int64")
@@ -681,3 +686,4 @@ METHODS.update({
 ATTRIBUTES.update({
     "T": lambda x: transpose(x), "shape": shape_of, "size": size,
 })
+from . import prims_numpy  # noqa: E402,F401  (more NumPy coverage)

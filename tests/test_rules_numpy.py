@@ -1,0 +1,215 @@
+"""The rule table of the primitives in ``s2sad/prims_numpy.py``, checked as in test_rules.
+
+Each row is pushed through both transforms, printed and compiled, and checked: forward mode
+against central differences of the primitive's implementation, reverse mode against forward
+mode by the inner-product identity.  ``tests/test_rules.py`` merges this table into its check
+that every registered primitive has a row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from test_rules import (
+    POS, SCALAR, UNIT, Dom, R, _compile, _primitive_function, _vdot, binary, const, unary,
+)
+
+from s2sad.ir import Const
+from s2sad.prims_numpy import subscripts
+from s2sad.rules import REGISTRY
+from s2sad.transforms.jvp import jvp
+from s2sad.transforms.vjp import vjp
+from s2sad.verify import verify
+
+
+class SPD(Dom):
+    """Symmetric positive definite matrices (batched when the shape has more axes)."""
+
+    def __init__(self) -> None:
+        super().__init__("spd", -1.0, 1.0)
+
+    def draw(self, rng: np.random.Generator, shape: Any) -> Any:
+        m = rng.uniform(-1.0, 1.0, size=shape)
+        return m @ np.swapaxes(m, -1, -2) + shape[-1] * np.eye(shape[-1])
+
+
+class WithNaN(Dom):
+    """Arrays over R with NaN at a few fixed places."""
+
+    def __init__(self) -> None:
+        super().__init__("nan", -2.0, 2.0)
+
+    def draw(self, rng: np.random.Generator, shape: Any) -> Any:
+        x = rng.uniform(self.lo, self.hi, size=shape)
+        x.flat[::3] = np.nan
+        return x
+
+
+GT1 = Dom("gt1", 1.2, 3.0)
+WELL = Dom("well", 1.0, 2.0)  # away from sinc's and cbrt's awkward points
+SPDM = SPD()
+NAN = WithNaN()
+
+
+def es(spec: str) -> tuple[str, Any]:
+    """An einsum subscripts operand."""
+    return const(subscripts(spec).atom)
+
+
+def arr(shape: Any, dom: Dom = R) -> tuple[Dom, Any]:
+    return (dom, shape)
+
+
+TABLE: dict[str, list[Any]] = {
+    "cbrt": unary(WELL) + [([arr((2, 3), Dom("neg", -2.0, -1.0))], {})],
+    "arcsinh": unary(R), "arccosh": unary(GT1), "arctanh": unary(UNIT),
+    "logaddexp": binary(R, R), "logaddexp2": binary(R, R),
+    "sinc": unary(R),
+    "fmax": binary(R, R) + [([arr((3,)), const(np.array([np.nan, 0.0, np.nan]))], {})],
+    "fmin": binary(R, R) + [([const(np.array([np.nan, 0.0, 1.0])), arr((2, 3))], {})],
+    "copy": [([arr((2, 3))], {})],
+    "var": [([arr((2, 3))], {}), ([arr((2, 3))], {"axis": 0}),
+            ([arr((2, 3, 4))], {"axis": (0, 2), "keepdims": True, "ddof": 1}),
+            ([arr((4,))], {"ddof": 1})],
+    "std": [([arr((2, 3))], {}), ([arr((2, 3))], {"axis": 1, "ddof": 1}),
+            ([arr((2, 3))], {"axis": -1, "keepdims": True})],
+    "cumsum": [([arr((2, 3))], {}), ([arr((2, 3))], {"axis": 1}), ([arr((4,))], {"axis": 0})],
+    "cumprod": [([arr((2, 3), POS)], {}), ([arr((2, 3), POS)], {"axis": 0})],
+    "nansum": [([arr((2, 3), NAN)], {}), ([arr((2, 3), NAN)], {"axis": 1}),
+               ([arr((2, 3))], {"axis": 0, "keepdims": True})],
+    "nanmean": [([arr((2, 3), NAN)], {}), ([arr((3, 4), NAN)], {"axis": 0}),
+                ([arr((3, 4), NAN)], {"axis": 1, "keepdims": True})],
+    "append": [([arr((2, 3)), arr((1, 3))], {"axis": 0}), ([arr((2, 3)), arr((2, 2))], {"axis": -1}),
+               ([arr((2, 3)), arr((4,))], {}), ([arr((2, 3)), const(np.ones((2, 1)))], {"axis": 1})],
+    "squeeze": [([arr((2, 1, 3))], {}), ([arr((1, 3, 1))], {"axis": 2})],
+    "flip": [([arr((2, 3))], {}), ([arr((2, 3))], {"axis": 1}), ([arr((2, 3, 2))], {"axis": (0, 2)})],
+    "roll": [([arr((5,))], {"shift": 2}), ([arr((2, 3))], {"shift": -1, "axis": 1}),
+             ([arr((2, 3))], {"shift": (1, 2), "axis": (0, 1)})],
+    "tile": [([arr((3,))], {"reps": (2,)}), ([arr((2, 3))], {"reps": (2, 1)}),
+             ([arr((3,))], {"reps": (2, 2)}), ([arr((2, 3))], {"reps": (3,)})],
+    "repeat": [([arr((2, 3))], {"repeats": 2}), ([arr((2, 3))], {"repeats": 3, "axis": 1}),
+               ([arr((2, 3))], {"repeats": 2, "axis": 0})],
+    "pad": [([arr((2, 3))], {"pad_width": ((1, 0), (2, 1))}),
+            ([arr((3,))], {"pad_width": ((2, 2),), "constant_values": 1.5})],
+    "broadcast_to_shape": [([arr((3,))], {"shape": (2, 3)}), ([arr((2, 1))], {"shape": (4, 2, 3)}),
+                           ([arr(SCALAR)], {"shape": (2,)})],
+    "tril": [([arr((3, 3))], {}), ([arr((2, 3, 4))], {"k": 1})],
+    "triu": [([arr((3, 3))], {}), ([arr((3, 4))], {"k": -1})],
+    "diagonal": [([arr((3, 3))], {}), ([arr((3, 4))], {"offset": 1}),
+                 ([arr((4, 3))], {"offset": -2}), ([arr((3, 3, 2))], {})],
+    "diag": [([arr((3,))], {}), ([arr((3,))], {"k": 1}), ([arr((2,))], {"k": -2})],
+    "take": [([arr((5,)), const(np.array([0, 2, 2]))], {"axis": 0}),
+             ([arr((2, 4)), const(np.array([[3, 0], [1, 1]]))], {"axis": 1}),
+             ([arr((2, 3, 4)), const(np.array([2, 0]))], {"axis": 1})],
+    "take_along_axis": [([arr((2, 3)), const(np.array([[2, 0, 0], [1, 1, 2]]))], {"axis": 1}),
+                        ([arr((3, 2)), const(np.array([[2, 0], [0, 0]]))], {"axis": 0}),
+                        ([arr((4,)), const(np.array([3, 3, 0]))], {"axis": 0})],
+    "einsum": [([es("ij,jk->ik"), arr((2, 3)), arr((3, 4))], {}),
+               ([es("ij->"), arr((2, 3))], {}),
+               ([es("ij->j"), arr((2, 3))], {}),
+               ([es("i,j->ij"), arr((2,)), arr((3,))], {}),
+               ([es("ii->"), arr((3, 3))], {}),
+               ([es("iij->ij"), arr((2, 2, 3))], {}),
+               ([es("bij,bjk->bik"), arr((2, 3, 4)), arr((2, 4, 2))], {}),
+               ([es("ij,j,k->ik"), arr((2, 3)), arr((3,)), arr((4,))], {}),
+               ([es("ij,ij->i"), arr((2, 3)), const(np.ones((2, 3)))], {})],
+    "kron": [([arr((2,)), arr((3,))], {}), ([arr((2, 3)), arr((2, 2))], {})],
+    "inv": [([arr((3, 3), SPDM)], {}), ([arr((2, 3, 3), SPDM)], {})],
+    "solve": [([arr((3, 3), SPDM), arr((3,))], {}), ([arr((3, 3), SPDM), arr((3, 2))], {}),
+              ([arr((2, 3, 3), SPDM), arr((2, 3, 2))], {})],
+    "det": [([arr((3, 3), SPDM)], {}), ([arr((3, 3))], {}), ([arr((2, 3, 3), SPDM)], {})],
+    "norm": [([arr((2, 3))], {}), ([arr((4,))], {}), ([arr((2, 3))], {"axis": 1}),
+             ([arr((2, 3))], {"axis": 0, "keepdims": True})],
+    "cholesky": [([arr((3, 3), SPDM)], {}), ([arr((2, 3, 3), SPDM)], {})],
+    "eigvalsh": [([arr((3, 3), SPDM)], {})],
+    "svdvals": [([arr((3, 2))], {"compute_uv": False}), ([arr((2, 4))], {"compute_uv": False})],
+}
+
+# Registered by prims_numpy, without derivatives (tests, indices, factorisations).
+NOT_DIFFERENTIABLE = {
+    "logical_or", "logical_not", "isnan", "isinf", "isfinite", "argsort", "argmax", "argmin",
+    "eigh_parts", "svd_parts", "part",
+}
+
+
+def _cases() -> list[Any]:
+    return [pytest.param(name, i, id=f"{name}-{i}") for name in TABLE
+            for i in range(len(TABLE[name]))]
+
+
+def _value(v: Any) -> Any:
+    return v.value if isinstance(v, Const) else v
+
+
+def _draw(spec: Any, rng: np.random.Generator) -> Any:
+    if spec[0] == "const":
+        return spec[1]
+    dom, shape = spec
+    return dom.draw(rng, shape)
+
+
+def _full(values: list[Any], active: list[int], xs: Any) -> list[Any]:
+    full = [_value(v) for v in values]
+    for i, x in zip(active, xs):
+        full[i] = x
+    return full
+
+
+@pytest.mark.parametrize("name,case", _cases())
+def test_rule(name: str, case: int) -> None:
+    specs, params = TABLE[name][case]
+    rng = np.random.default_rng(4321 + case)
+    values = [_draw(s, rng) for s in specs]
+    active = [i for i, s in enumerate(specs) if s[0] != "const"]
+    fn = _primitive_function(name, values, active, params)
+    prim = REGISTRY[name]
+
+    def f(*xs: Any) -> Any:
+        return prim.impl(*_full(values, active, xs), **params)
+
+    xs = [values[i] for i in active]
+    ts = [_draw((R, np.shape(x) if isinstance(x, np.ndarray) else None), rng) for x in xs]
+
+    f_jvp = _compile(verify(jvp(fn, range(len(active)))))
+    out, out_dot = f_jvp(*xs, *ts)
+    np.testing.assert_allclose(out, f(*xs), rtol=1e-12, atol=1e-12)
+    h = 1e-6
+    numeric = (np.asarray(f(*[x + h * t for x, t in zip(xs, ts)])) -
+               np.asarray(f(*[x - h * t for x, t in zip(xs, ts)]))) / (2 * h)
+    assert np.shape(out_dot) == np.shape(out)
+    np.testing.assert_allclose(out_dot, numeric, rtol=1e-5, atol=1e-6)
+
+    f_vjp = _compile(verify(vjp(fn, range(len(active)), seed="param")))
+    c = _draw((R, np.shape(out) if np.ndim(out) else None), rng)
+    out2, *bars = f_vjp(*xs, c)
+    np.testing.assert_allclose(out2, out, rtol=1e-12, atol=1e-12)
+    for x, xb in zip(xs, bars):
+        assert np.shape(xb) == np.shape(x), (name, np.shape(xb), np.shape(x))
+    lhs = sum(_vdot(xb, t) for xb, t in zip(bars, ts))
+    rhs = _vdot(c, out_dot)
+    assert lhs == pytest.approx(rhs, rel=1e-9, abs=1e-9)
+
+
+def test_nan_entries_get_no_derivative() -> None:
+    x = NAN.draw(np.random.default_rng(0), (2, 3))
+    for name in ("nansum", "nanmean"):
+        fn = _primitive_function(name, [x], [0], {"axis": 1})
+        _, x_bar = _compile(verify(vjp(fn, [0], seed="param")))(x, np.ones(2))
+        assert np.all(x_bar[np.isnan(x)] == 0.0)
+        assert np.all(x_bar[~np.isnan(x)] != 0.0)
+
+
+def test_fmax_tie_goes_to_the_first_argument() -> None:
+    fn = _primitive_function("fmax", [1.0, 1.0], [0, 1], {})
+    _, x_bar, y_bar = _compile(verify(vjp(fn, [0, 1], seed="param")))(1.0, 1.0, 1.0)
+    assert (float(x_bar), float(y_bar)) == (1.0, 0.0)
+
+
+def test_sinc_derivative_at_zero() -> None:
+    fn = _primitive_function("sinc", [np.zeros(2)], [0], {})
+    _, out_dot = _compile(verify(jvp(fn, [0])))(np.array([0.0, 1e-3]), np.ones(2))
+    assert out_dot[0] == 0.0 and not np.any(np.isnan(out_dot))
+    assert out_dot[1] == pytest.approx((np.sinc(2e-3) - np.sinc(0.0)) / 2e-3, abs=1e-6)
+
