@@ -20,7 +20,7 @@ from .codegen import RUNTIME_NAMES, Entry, Generated, generate, trampoline
 from .compile import compile_entry, compile_generated, runtime_cells, swap_code
 from .errors import NotDifferentiable, TypeMismatch
 from .ir import Array, Function, Scalar, format_wengert, is_float
-from .lower import Static, lower, param_locs
+from .lower import Static, Tree, lower, param_locs, tree_spec
 from .rules import type_of_value
 from .source import get_source, unwrap
 from .transforms.dce import dce
@@ -84,16 +84,40 @@ def _generated_name(ir: Function, mode: str) -> str:
 
 
 def arg_spec(value: Any) -> Any:
-    """What the generated code is specialised on for an argument: a type, or a Static."""
+    """What the generated code is specialised on for an argument: a type, a :class:`Tree`
+    (a container of numbers and arrays), or a Static."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return Static(value)
     if isinstance(value, (float, int, np.ndarray)) or \
             (isinstance(value, np.generic) and np.dtype(value.dtype).kind in "biuf"):
         return type_of_value(value)
-    return Static(value)
+    tree = tree_spec(value, arg_spec)
+    return tree if tree is not None else Static(value)
+
+
+def _count(spec: Any) -> int:
+    """How many IR parameters an argument with this spec becomes."""
+    if isinstance(spec, Static):
+        return 0
+    if isinstance(spec, Tree):
+        return len(spec.leaves())
+    return 1
+
+
+def flat_args(args: Sequence[Any], specs: Sequence[Any]) -> list[Any]:
+    """The run-time values the generated code takes: numbers, arrays, container leaves."""
+    out: list[Any] = []
+    for a, s in zip(args, specs):
+        if isinstance(s, Tree):
+            out.extend(s.flatten(a))
+        elif not isinstance(s, Static):
+            out.append(a)
+    return out
 
 
 def _spec_key(spec: Any) -> Any:
+    if isinstance(spec, Tree):
+        return spec.key(_spec_key)
     if isinstance(spec, Static):
         try:
             hash(spec.value)
@@ -104,15 +128,20 @@ def _spec_key(spec: Any) -> Any:
 
 
 def _ir_positions(wrt: tuple[int, ...], specs: Sequence[Any]) -> tuple[int, ...]:
-    """Positions among the run-time (non-static) arguments, which are the IR's parameters."""
-    dynamic = [i for i, s in enumerate(specs) if not isinstance(s, Static)]
-    return tuple(dynamic.index(i) for i in wrt)
+    """The IR parameters of the `wrt` arguments (a container has one per leaf)."""
+    starts, pos = [], 0
+    for s in specs:
+        starts.append(pos)
+        pos += _count(s)
+    return tuple(p for i in wrt for p in range(starts[i], starts[i] + _count(specs[i])))
 
 
 def _check_wrt(fn: Any, wrt: tuple[int, ...], specs: Sequence[Any]) -> None:
     for i in wrt:
         spec = specs[i]
-        if not isinstance(spec, Static) and is_float(spec):
+        if isinstance(spec, Tree) and all(is_float(leaf) for leaf in spec.leaves()):
+            continue
+        if not isinstance(spec, (Static, Tree)) and is_float(spec):
             continue
         names, locs = param_locs(fn)
         raise NotDifferentiable(
@@ -122,6 +151,8 @@ def _check_wrt(fn: Any, wrt: tuple[int, ...], specs: Sequence[Any]) -> None:
 
 
 def _describe(spec: Any) -> str:
+    if isinstance(spec, Tree):
+        return f"a {spec.kind} holding values that are not floats"
     if isinstance(spec, Static):
         return f"a {type(spec.value).__name__} ({spec.value!r})"
     if isinstance(spec, Scalar):
@@ -178,10 +209,11 @@ def _guard_key(value: Any) -> Any:
 
 
 def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
-            optimize: bool = True, returns: Any = None) -> _Entry:
+            optimize: bool = True, returns: Any = None, specs: tuple[Any, ...] | None = None
+            ) -> _Entry:
     """The compiled code of `fn` transformed by `mode` for arguments like `args` (cached)."""
     target = unwrap(fn)
-    specs = tuple(arg_spec(a) for a in args)
+    specs = specs if specs is not None else tuple(arg_spec(a) for a in args)
     cells = tuple(id(c) for c in target.__closure__ or ())
     key = (target.__code__, cells, mode, wrt, tuple(_spec_key(s) for s in specs), optimize,
            returns, VERSION)
@@ -237,6 +269,7 @@ class _Dispatcher:
         self.fn = unwrap(fn)
         self.mode = mode
         self.wrt, single = resolve_wrt(self.fn, wrt)
+        self.single = single
         n = len(self.wrt)
         grads: Any = 0 if single else tuple(range(n))
         self.returns = grads if mode == "grad" else \
@@ -260,17 +293,32 @@ class _Dispatcher:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         args = _bind_args(self.fn, args, kwargs)
-        entry = _lookup(self.fn, self.mode, self.wrt, args, returns=self.returns)
+        specs = tuple(arg_spec(a) for a in args)
+        trees = any(isinstance(specs[i], Tree) for i in self.wrt)
+        entry = _lookup(self.fn, self.mode, self.wrt, args, specs=specs,
+                        returns=None if trees else self.returns)
         if not self.specialised:
             self._specialise(entry)
         if self.mode == "value_and_grad" and entry.ir.result_tree is not None:
             raise TypeMismatch("value_and_grad needs a function with one scalar result")
-        return entry.compiled(*[args[i] for i in entry.dynamic])
+        out = entry.compiled(*flat_args(args, specs))
+        if not trees:
+            return out
+        flat = list(out) if isinstance(out, tuple) else [out]
+        value = flat.pop(0) if self.mode == "value_and_grad" else None
+        grads = []
+        for i in self.wrt:  # each gradient in the structure and type of its argument
+            n = _count(specs[i])
+            leaves, flat = flat[:n], flat[n:]
+            grads.append(specs[i].unflatten(leaves) if isinstance(specs[i], Tree) else leaves[0])
+        g = grads[0] if self.single else tuple(grads)
+        return g if self.mode == "grad" else (value, g)
 
     def _specialise(self, entry: _Entry) -> None:
         """Make the entry's own code this specialisation, if it is for Python numbers only."""
         self.specialised = True
-        kinds = [_GUARDABLE.get(s) if not isinstance(s, Static) else None for s in entry.specs]
+        kinds = [_GUARDABLE.get(s) if isinstance(s, (Scalar, Array)) else None
+                 for s in entry.specs]
         if None in kinds or entry.guards or any(n not in self.fn.__code__.co_freevars
                                                 for n, _ in entry.generated.constants):
             return
@@ -324,8 +372,10 @@ def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any])
     tangents = tangents + (None,) * (len(full) - len(primals))
     primals = full
     wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
-    entry = _lookup(fn, "jvp", wrt, primals)
-    out = entry.compiled(*[primals[i] for i in entry.dynamic], *[tangents[i] for i in wrt])
+    specs = tuple(arg_spec(a) for a in primals)
+    entry = _lookup(fn, "jvp", wrt, primals, specs=specs)
+    dots = flat_args([tangents[i] for i in wrt], [specs[i] for i in wrt])
+    out = entry.compiled(*flat_args(primals, specs), *dots)
     n = len(entry.ir.results) // 2
     flat = out if isinstance(out, tuple) else (out,)
     return (_restructure(flat[:n], entry.ir.result_tree),
@@ -337,11 +387,13 @@ def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple
     argument (``None`` for arguments that are not floats)."""
     given = len(primals)
     primals = _bind_args(fn, primals, {})  # parameters left out take their defaults
-    wrt = tuple(i for i, p in enumerate(primals[:given]) if is_float(arg_spec(p))
-                if not isinstance(arg_spec(p), Static))
-    entry = _lookup(fn, "vjp", wrt, primals)
-    n_out = len(entry.ir.results) - len(wrt)
-    dyn = [primals[i] for i in entry.dynamic]
+    specs = tuple(arg_spec(p) for p in primals)
+    wrt = tuple(i for i, s in enumerate(specs[:given])
+                if isinstance(s, Tree) and all(is_float(leaf) for leaf in s.leaves()) or
+                not isinstance(s, (Static, Tree)) and is_float(s))
+    entry = _lookup(fn, "vjp", wrt, primals, specs=specs)
+    n_out = len(entry.ir.results) - len(_ir_positions(wrt, specs))
+    dyn = flat_args(primals, specs)
     value = unwrap(fn)(*primals)
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
@@ -349,8 +401,12 @@ def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple
         if len(cts) != n_out:
             raise TypeMismatch(f"vjp_fn expects {n_out} cotangent(s), got {len(cts)}")
         out = entry.compiled(*dyn, *cts)
-        grads = out[n_out:] if isinstance(out, tuple) else (out,)
-        by_pos = dict(zip(wrt, grads))
+        flat = list(out[n_out:]) if isinstance(out, tuple) else [out]
+        by_pos = {}
+        for i in wrt:
+            n = _count(specs[i])
+            leaves, flat = flat[:n], flat[n:]
+            by_pos[i] = specs[i].unflatten(leaves) if isinstance(specs[i], Tree) else leaves[0]
         return tuple(by_pos.get(i) for i in range(given))
     return value, vjp_fn
 

@@ -15,14 +15,41 @@ import numpy as np
 from .errors import GradCheckError
 
 
+def _tree(x: Any) -> Any:
+    from .api import Tree, arg_spec
+    spec = arg_spec(x)
+    return spec if isinstance(spec, Tree) else None
+
+
+def _leaves(x: Any) -> list[Any]:
+    t = _tree(x)
+    return t.flatten(x) if t is not None else [x]
+
+
+def _map(f: Any, *xs: Any) -> Any:
+    """`f` applied leaf by leaf to values of the same structure (a container or a leaf)."""
+    t = _tree(xs[0])
+    if t is None:
+        return f(*xs)
+    return t.unflatten([f(*leaves) for leaves in zip(*[t.flatten(x) for x in xs])])
+
+
 def _randlike(rng: np.random.Generator, x: Any) -> Any:
-    if isinstance(x, np.ndarray):
-        return rng.standard_normal(x.shape).astype(x.dtype)
-    return float(rng.standard_normal())
+    def one(leaf: Any) -> Any:
+        if isinstance(leaf, np.ndarray):
+            return rng.standard_normal(leaf.shape).astype(leaf.dtype)
+        return float(rng.standard_normal())
+    return _map(one, x)
 
 
 def _vdot(a: Any, b: Any) -> float:
-    return float(np.sum(np.asarray(a, dtype=float) * np.asarray(b, dtype=float)))
+    return float(sum(np.sum(np.asarray(x, dtype=float) * np.asarray(y, dtype=float))
+                     for x, y in zip(_leaves(a), _leaves(b))))
+
+
+def _is_float_arg(a: Any) -> bool:
+    return all(isinstance(x, float) or isinstance(x, np.ndarray) and x.dtype.kind == "f"
+               for x in _leaves(a))
 
 
 def _flat(out: Any) -> list[Any]:
@@ -42,12 +69,12 @@ def check_grads(fn: Callable[..., Any], *args: Any, wrt: Sequence[int] | None = 
 
     rng = np.random.default_rng(seed)
     if wrt is None:
-        wrt = [i for i, a in enumerate(args) if isinstance(a, float) or
-               (isinstance(a, np.ndarray) and a.dtype.kind == "f")]
+        wrt = [i for i, a in enumerate(args) if _is_float_arg(a)]
     dirs = [_randlike(rng, args[i]) if i in wrt else None for i in range(len(args))]
 
     def shifted(h: float) -> list[Any]:
-        return _flat(fn(*[a + h * d if d is not None else a for a, d in zip(args, dirs)]))
+        return _flat(fn(*[_map(lambda x, t: x + h * t, a, d) if d is not None else a
+                          for a, d in zip(args, dirs)]))
 
     numeric = [(p - m) / (2 * eps) for p, m in zip(shifted(eps), shifted(-eps))]
     scale = max(1.0, max(float(np.max(np.abs(n))) if np.size(n) else 0.0 for n in numeric))

@@ -47,7 +47,101 @@ class TupleVal:
     items: tuple[Any, ...]
 
 
-Value = Any  # Sym | Static | TupleVal
+@dataclass(frozen=True)
+class Record:
+    """A dict, namedtuple, dataclass or plain object passed in: fields by key or attribute."""
+
+    kind: str
+    keys: tuple[Any, ...]
+    items: tuple[Any, ...]
+
+    def get(self, key: Any) -> Any:
+        for k, v in zip(self.keys, self.items):
+            if k == key:
+                return v
+        raise KeyError(key)
+
+
+@dataclass(frozen=True, eq=False)
+class Tree:
+    """An argument that is a container of numbers and arrays: its structure and leaf specs.
+
+    Kinds: ``tuple``, ``list``, ``dict`` (keys in insertion order), ``namedtuple`` and
+    ``dataclass`` (the class in `cls`).  The generated code takes one parameter per leaf;
+    gradients are rebuilt with the same structure and type.
+    """
+
+    kind: str
+    cls: Any
+    keys: tuple[Any, ...]
+    children: tuple[Any, ...]
+
+    def leaves(self) -> list[Any]:
+        return [x for c in self.children
+                for x in (c.leaves() if isinstance(c, Tree) else [c])]
+
+    def flatten(self, value: Any) -> list[Any]:
+        out: list[Any] = []
+        for k, c in zip(self.keys, self.children):
+            item = _field(value, self.kind, k)
+            out.extend(c.flatten(item) if isinstance(c, Tree) else [item])
+        return out
+
+    def unflatten(self, leaves: list[Any]) -> Any:
+        it = iter(leaves)
+
+        def build(t: Tree) -> Any:
+            items = [build(c) if isinstance(c, Tree) else next(it) for c in t.children]
+            if t.kind == "dict":
+                return dict(zip(t.keys, items))
+            if t.kind == "list":
+                return items
+            if t.kind == "tuple":
+                return tuple(items)
+            if t.kind == "namedtuple":
+                return t.cls(*items)
+            return t.cls(**dict(zip(t.keys, items)))
+        return build(self)
+
+    def key(self, leaf_key: Callable[[Any], Any]) -> Any:
+        return ("tree", self.kind, self.cls, self.keys,
+                tuple(c.key(leaf_key) if isinstance(c, Tree) else leaf_key(c)
+                      for c in self.children))
+
+
+def _field(value: Any, kind: str, key: Any) -> Any:
+    if kind in ("dict", "list", "tuple"):
+        return value[key]
+    return getattr(value, key)
+
+
+def tree_spec(value: Any, leaf_spec: Callable[[Any], Any]) -> Tree | None:
+    """The :class:`Tree` of a container whose leaves are all numbers or arrays, else None."""
+    import dataclasses as dc
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        kind, cls, keys = "namedtuple", type(value), tuple(value._fields)
+    elif isinstance(value, (tuple, list)):
+        kind, cls, keys = type(value).__name__, None, tuple(range(len(value)))
+        if type(value) not in (tuple, list):
+            return None
+    elif type(value) is dict:
+        kind, cls, keys = "dict", None, tuple(value)
+    elif dc.is_dataclass(value) and not isinstance(value, type):
+        kind, cls, keys = "dataclass", type(value), tuple(f.name for f in dc.fields(value))
+    else:
+        return None
+    if not keys:
+        return None
+    children = []
+    for k in keys:
+        spec = leaf_spec(_field(value, kind, k))
+        if isinstance(spec, Static):
+            return None
+        children.append(spec)
+    return Tree(kind, cls, keys, tuple(children))
+
+
+Value = Any  # Sym | Static | TupleVal | Record
 
 _BINOPS: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
     gast.Add: ("add", operator.add), gast.Sub: ("sub", operator.sub),
@@ -105,9 +199,7 @@ class Lowering:
             if isinstance(arg, Static):
                 self.env[name] = arg
             else:
-                v = Var(arg, name)
-                params.append(v)
-                self.env[name] = Sym(v)
+                self.env[name] = self.param_value(name, arg, params)
         with building(self.builder):
             result = self.body(node)
         results = tuple(self.atom(r, node) for r in _flatten_result(result))
@@ -115,6 +207,18 @@ class Lowering:
                         loc_of(node, self.src), tuple(names),
                         param_locs=tuple(loc_of(a, self.src) for a in node.args.args),
                         result_tree=_tree_of(result))
+
+    def param_value(self, path: str, spec: Any, params: list[Var]) -> Value:
+        """A parameter's value: a handle, or a container whose leaves are parameters."""
+        if not isinstance(spec, Tree):
+            v = Var(spec, path)
+            params.append(v)
+            return Sym(v)
+        items = tuple(self.param_value(_leaf_name(path, k), c, params)
+                      for k, c in zip(spec.keys, spec.children))
+        if spec.kind in ("tuple", "list"):
+            return TupleVal(items)
+        return Record(spec.kind, spec.keys, items)
 
     def body(self, node: Any) -> Value:
         if isinstance(node, gast.Lambda):
@@ -268,11 +372,9 @@ class Lowering:
     def for_stmt(self, node: Any) -> None:
         if node.orelse:
             raise unsupported(node, self.src, "`for ... else`", "move the else part after the loop")
-        if not isinstance(node.target, gast.Name):
-            raise unsupported(node.target, self.src, "unpacking in a `for` target",
-                              "loop over an index and unpack inside the body")
         iterable = node.iter
-        callee = self.expr(iterable.func) if isinstance(iterable, gast.Call) else None
+        callee = self.expr(iterable.func) if isinstance(iterable, gast.Call) and \
+            isinstance(iterable.func, gast.Name) else None
         if isinstance(callee, Static) and callee.value is range:
             bounds = [self.expr(a) for a in iterable.args]
             if not 1 <= len(bounds) <= 3 or iterable.keywords:
@@ -283,9 +385,12 @@ class Lowering:
                 bounds.append(Static(1))
             start, stop, step = [self.int_operand(b, iterable) for b in bounds]
             element = None
+            if not isinstance(node.target, gast.Name):
+                raise unsupported(node.target, self.src, "unpacking in the target of a `for` "
+                                  "over a range", "use a single name")
         else:
             seq = self.expr(iterable)
-            if isinstance(seq, (Static, TupleVal)):
+            if isinstance(seq, (Static, TupleVal, Record)):
                 return self.unrolled_for(node, seq)
             if not (isinstance(seq, Sym) and isinstance(seq.type, Array)):
                 raise unsupported(iterable, self.src, f"looping over a {_kind(seq)}",
@@ -293,6 +398,10 @@ class Lowering:
                                   "tuple or list")
             start, stop, step = Const(0, Scalar("int64")), apply("len", seq).atom, Const(1, Scalar("int64"))
             element = seq
+        if not isinstance(node.target, gast.Name):
+            raise unsupported(node.target, self.src, "unpacking in the target of a `for` over "
+                              "a range or an array", "loop over an index and unpack inside the "
+                              "body")
         names = self.loop_carried(node)
         inits = self.carried_inits(names, node)
         index = Var(Scalar("int64"), node.target.id if element is None else "i")
@@ -311,7 +420,10 @@ class Lowering:
             self.env[n] = Sym(o)
 
     def unrolled_for(self, node: Any, seq: Value) -> None:
-        items = seq.items if isinstance(seq, TupleVal) else tuple(Static(v) for v in seq.value)
+        if isinstance(seq, Record):
+            items: tuple[Any, ...] = tuple(Static(k) for k in seq.keys)
+        else:
+            items = seq.items if isinstance(seq, TupleVal) else tuple(Static(v) for v in seq.value)
         for inner in gast.walk(node):
             if isinstance(inner, (gast.Break, gast.Continue, gast.Return)):
                 raise unsupported(inner, self.src, f"`{type(inner).__name__.lower()}` in a loop "
@@ -549,6 +661,12 @@ class Lowering:
 
     def expr_Attribute(self, node: Any) -> Value:
         base = self.expr(node.value)
+        if isinstance(base, Record) and base.kind != "dict":
+            try:
+                return base.get(node.attr)
+            except KeyError:
+                raise TypeMismatch(f"this {base.kind} has no field {node.attr!r}",
+                                   loc_of(node, self.src)) from None
         if isinstance(base, Static):
             try:
                 obj = getattr(base.value, node.attr)
@@ -572,6 +690,16 @@ class Lowering:
 
     def expr_Subscript(self, node: Any) -> Value:
         base = self.expr(node.value)
+        if isinstance(base, Record):
+            key = self.expr(node.slice)
+            if not isinstance(key, Static):
+                raise unsupported(node, self.src, "a run-time key", "use a constant key")
+            try:
+                return base.get(key.value) if base.kind != "namedtuple" or \
+                    not isinstance(key.value, int) else base.items[key.value]
+            except (KeyError, IndexError):
+                raise TypeMismatch(f"no entry {key.value!r} in this {base.kind}",
+                                   loc_of(node, self.src)) from None
         if isinstance(base, TupleVal):
             idx = self.expr(node.slice)
             if isinstance(idx, Static):
@@ -610,6 +738,14 @@ class Lowering:
         func = node.func
         if isinstance(func, gast.Attribute):
             base = self.expr(func.value)
+            if isinstance(base, Record) and base.kind == "dict" and \
+                    func.attr in ("items", "values", "keys") and not args:
+                if func.attr == "keys":
+                    return Static(base.keys)
+                if func.attr == "values":
+                    return TupleVal(base.items)
+                return TupleVal(tuple(TupleVal((Static(k), v))
+                                      for k, v in zip(base.keys, base.items)))
             if isinstance(base, Sym):
                 method = METHODS.get(func.attr)
                 if method is None:
@@ -625,6 +761,9 @@ class Lowering:
         return self.call(callee.value, args, kwargs, node)
 
     def call(self, obj: Any, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
+        containers = [a for a in args if isinstance(a, (TupleVal, Record))]
+        if containers or obj in (zip, enumerate) and args:
+            return self.call_on_containers(obj, args, kwargs, node)
         surface = surface_of(obj)
         name = getattr(obj, "__name__", repr(obj))
         if surface is not None:
@@ -641,6 +780,42 @@ class Lowering:
                           "has no Python source to differentiate", loc_of(node, self.src),
                           "register one with @s2sad.custom_adjoint, or compute the value outside "
                           "the differentiated function and pass it in")
+
+    def call_on_containers(self, obj: Any, args: list[Value], kwargs: dict[str, Value],
+                           node: Any) -> Value:
+        """Builtins over tuples, lists and dicts known in structure: len, sum, zip, ..."""
+        def seq(v: Value) -> tuple[Value, ...]:
+            if isinstance(v, TupleVal):
+                return v.items
+            if isinstance(v, Record):
+                return tuple(Static(k) for k in v.keys)  # iterating a dict gives its keys
+            if isinstance(v, Static) and isinstance(v.value, (tuple, list, range)):
+                return tuple(Static(x) for x in v.value)
+            raise unsupported(node, self.src, f"a {_kind(v)} here", "pass a tuple or list")
+        if obj is len and len(args) == 1:
+            return Static(len(seq(args[0])))
+        if obj is zip and not kwargs:
+            return TupleVal(tuple(TupleVal(t) for t in zip(*[seq(a) for a in args])))
+        if obj is enumerate and len(args) == 1:
+            return TupleVal(tuple(TupleVal((Static(i), v)) for i, v in enumerate(seq(args[0]))))
+        if obj in (tuple, list) and len(args) == 1:
+            return TupleVal(seq(args[0]))
+        if obj is sum and len(args) in (1, 2):
+            total: Value = args[1] if len(args) == 2 else Static(0)
+            for item in seq(args[0]):
+                total = self.binop(gast.Add(), total, item, node)
+            return total
+        if obj in (max, min) and len(args) == 1:
+            items = seq(args[0])
+            return self.call(obj, list(items), kwargs, node)
+        if obj in (np.array, np.asarray, np.stack, np.concatenate, np.hstack, np.vstack,
+                   np.sum, np.mean, np.prod) and surface_of(obj) is not None:
+            return self.invoke(surface_of(obj), args, kwargs, node, obj.__name__)  # type: ignore[arg-type]
+        target = unwrap(obj)
+        if callable(target) and hasattr(target, "__code__") and not is_library(target):
+            return self.inline(target, args, kwargs, node)
+        raise unsupported(node, self.src, f"passing a tuple, list or dict to "
+                          f"{getattr(obj, '__name__', obj)}", "pass its elements")
 
     def invoke(self, fn: Callable[..., Any], args: list[Value], kwargs: dict[str, Value],
                node: Any, what: str) -> Value:
@@ -731,6 +906,12 @@ def is_library(fn: Any) -> bool:
     written for other ends (argument checks, dtype dispatch) and hide a missing rule.
     """
     return os.path.realpath(fn.__code__.co_filename).startswith(_LIBRARY_DIRS)
+
+
+def _leaf_name(path: str, key: Any) -> str:
+    """`params_W` for params['W'], `xs_0` for xs[0]: a readable identifier for a leaf."""
+    text = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in str(key))
+    return f"{path}_{text}"
 
 
 def _assigned_names(stmts: list[Any]) -> set[str]:
