@@ -21,8 +21,8 @@ import gast
 import numpy as np
 
 from .ir import (
-    UNDEF, Array, Atom, Const, Eqn, ForRange, Function, If, Scalar, Stmt, Var, stmt_atoms,
-    sub_blocks,
+    UNDEF, Array, Atom, Const, Eqn, ForRange, Function, If, Scalar, Stmt, Var, While, stmt_atoms,
+    sub_blocks, walk,
 )
 from .rules import REGISTRY
 from .runtime import Dyn
@@ -30,7 +30,13 @@ from .runtime import Dyn
 # Names the generated code gets from s2sad, never shadowed by a variable.
 RUNTIME_NAMES = ("np", "math", "unbroadcast", "erf", "stop_gradient")
 _COMMENT = "__s2sad_comment_"
-_STATEMENT_KINDS = ("scatter", "comment", "tape", "push", "pop")  # primitives printed as statements, never folded
+_STATEMENT_KINDS = ("scatter", "comment", "tape", "push", "pop", "setitem")
+_SHAPE_ONLY = frozenset({"zeros_like", "ones_like", "shape", "size", "len"})
+# Results that may share memory with an operand or a caller's array: never written in place.
+_MAY_SHARE = frozenset({"getitem", "transpose", "reshape", "ravel", "expand_dims", "swapaxes",
+                        "broadcast_to", "squeeze", "diagonal", "flip", "moveaxis", "atleast",
+                        "stop_gradient", "pop", "astype", "fill", "unbroadcast", "tuple",
+                        "construct_like"})  # primitives printed as statements, never folded
 _MAX_FOLD = 6  # the most operations folded into one printed expression
 _SCALAR_DTYPES = ("float64", "int64", "bool")
 
@@ -116,6 +122,9 @@ class _Printer:
         self.def_path: dict[int, tuple[int, ...]] = {}
         self.fold_reader: dict[int, Any] = {}
         self.mirror = dict(fn.mirrors)
+        self.reads_of: dict[int, int] = {}
+        self.producer: dict[int, Stmt] = {}
+        self.carried_init: dict[int, Atom] = {}
         self.comments: list[str] = []
 
     # -------------------------------------------------------------------------- naming
@@ -158,6 +167,10 @@ class _Printer:
                 self.end[id(st)] = next(counter)
                 for v in st.outs:
                     self.def_path[v.id] = path
+                    self.producer[v.id] = st
+                if isinstance(st, (ForRange, While)):
+                    for c, i in zip(st.carried, st.inits):
+                        self.carried_init[c.id] = i
 
         for prm in self.fn.params:
             self.def_path[prm.id] = ()
@@ -169,6 +182,11 @@ class _Printer:
         by_var: dict[int, list[tuple[int, int, tuple[int, ...], Any]]] = {}
         for rec in reads:
             by_var.setdefault(rec[0], []).append(rec)
+        # Reads that keep a reference (or see the values): shape-only reads do neither.
+        shape_only = {id(st) for st in walk(self.fn.body)
+                      if isinstance(st, Eqn) and st.prim in _SHAPE_ONLY}
+        self.reads_of = {k: sum(1 for r in v if r[3] not in shape_only)
+                         for k, v in by_var.items()}
         returned = {r.id for r in self.fn.results if isinstance(r, Var)}
 
         def fold(stmts: tuple[Stmt, ...]) -> None:
@@ -424,10 +442,41 @@ class _Printer:
                           for p in self.fn.params], [])
         return _keep_alive(entry) + [gast.If(test, [gast.Return(call)], [])]
 
+    def exclusive(self, a: Atom) -> bool:
+        """True when writing into `a` in place cannot be seen through any other name: it is
+        read once (by the write), and it is an array this code made, not a view of another,
+        or a loop's value whose initial array is itself exclusive."""
+        if not isinstance(a, Var) or self.reads_of.get(a.id, 0) != 1:
+            return False
+        st = self.producer.get(a.id)
+        if isinstance(st, Eqn):
+            return st.prim not in _MAY_SHARE
+        init = self.carried_init.get(a.id)
+        return init is not None and self.exclusive(init)
+
+    def setitem(self, e: Eqn, index: int) -> list[Any]:
+        """``x[idx] = v``, in place when x is exclusive; on a copy of x otherwise."""
+        x, v, *dyn = e.args
+        target = self.atom(x)
+        value = self.atom(v)
+        idx = self.index(e.param("spec"), [self.atom(d) for d in dyn])
+        if self.exclusive(x):
+            name = self.names[x.id]
+            self.names[e.out.id] = name
+            self.holder[name] = e.out.id
+            return [gast.Assign([gast.Subscript(target, idx, gast.Store())], value, None)]
+        name = self._bind(e.out, index)
+        copy = gast.Call(gast.Attribute(target, "copy", gast.Load()), [], [])
+        return [gast.Assign([gast.Name(name, gast.Store(), None, None)], copy, None),
+                gast.Assign([gast.Subscript(gast.Name(name, gast.Load(), None, None), idx,
+                                            gast.Store())], value, None)]
+
     def eqn(self, e: Eqn, index: int) -> list[Any]:
         emit = REGISTRY[e.prim].emit
         if emit.kind == "scatter":
             return self.scatter(e, index)
+        if emit.kind == "setitem":
+            return self.setitem(e, index)
         expr = self.expression(e, emit.kind)
         targets = [gast.Name(self._bind(v, index), gast.Store(), None, None) for v in e.outs]
         if not targets:

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import prims  # noqa: F401  (registers the primitives and surface bindings)
 from .errors import NoRuleError, TypeMismatch, UnsupportedSyntax
-from .ir import Array, Block, Const, ForRange, Function, If, Opaque, Scalar, Var, While
+from .ir import Array, Block, Const, Eqn, ForRange, Function, If, Opaque, Scalar, Var, While
 from .parse import loc_of, parse_function, unsupported
 from .rules import (
     ATTRIBUTES, METHODS, Builder, Sym, apply, building, promote, surface_of, to_atom,
@@ -186,6 +186,8 @@ class Lowering:
         self.env: dict[str, Value] = {}
         self.depth = depth
         self.result: Value | None = None
+        self.parents: list[Builder] = []   # builders of the blocks enclosing the current one
+        self.owned: set[int] = set()       # arrays made here that are not views (see is_owned)
 
     # ------------------------------------------------------------------------------ entry
 
@@ -254,12 +256,14 @@ class Lowering:
         """Run `lower_fn` with a fresh builder and a copy of `env`; restore afterwards."""
         saved_env, saved_builder, saved_result = self.env, self.builder, self.result
         self.env, self.result = dict(env), None
+        self.parents.append(saved_builder)
         self.builder = Builder(saved_builder.loc)
         try:
             with building(self.builder):
                 out = lower_fn()
             return out, self.builder, self.env
         finally:
+            self.parents.pop()
             self.env, self.builder, self.result = saved_env, saved_builder, saved_result
             self.builder.loc = saved_builder.loc
 
@@ -351,8 +355,10 @@ class Lowering:
                       stmts: list[Any], node: Any, extra: Callable[[], Any] | None = None
                       ) -> tuple[list[Var], Builder, list[Any], Any]:
         """Lower a loop body for carried `names` of `types`, until the types are stable."""
+        owned = [self.is_owned(self.atom(self.env[n], node)) for n in names]
         for _ in range(4):
             carried = [Var(t, n) for n, t in zip(names, types)]
+            self.owned.update(c.id for c, o in zip(carried, owned) if o)
             env = dict(self.env)
             env.update({n: Sym(c) for n, c in zip(names, carried)})
             env.update(bind)
@@ -413,6 +419,7 @@ class Lowering:
             names, [a.type for a in inits], {node.target.id: Sym(index)} if element is None else {},
             list(node.body), node, row)
         outs = tuple(Var(c.type, c.hint) for c in carried)
+        self.owned.update(o.id for o, c in zip(outs, carried) if c.id in self.owned)
         self.builder.stmts.append(ForRange(outs, index, start, stop, step, tuple(carried),
                                            tuple(inits), Block(tuple(builder.stmts)),
                                            tuple(results), loc_of(node, self.src)))
@@ -461,6 +468,7 @@ class Lowering:
             cond = self.condition(test, node.test)
             self.builder = saved
         outs = tuple(Var(c.type, c.hint) for c in carried)
+        self.owned.update(o.id for o, c in zip(outs, carried) if c.id in self.owned)
         self.builder.stmts.append(While(outs, tuple(carried), tuple(inits),
                                         Block(tuple(cond_builder.stmts)), cond,
                                         Block(tuple(builder.stmts)), tuple(results),
@@ -484,12 +492,15 @@ class Lowering:
             if node.value is not None:
                 self.assign(node.target, self.expr(node.value))
         elif isinstance(node, gast.AugAssign):
-            if not isinstance(node.target, gast.Name):
-                raise unsupported(node, self.src, "augmented assignment to an element or slice",
-                                  "build a new array instead (in-place updates come with the "
-                                  "mutation support of the next release)")
-            current = self.name(node.target)
-            self.assign(node.target, self.binop(node.op, current, self.expr(node.value), node))
+            if isinstance(node.target, gast.Subscript):  # x[i] += v
+                current = self.expr_Subscript(node.target)
+                self.assign(node.target, self.binop(node.op, current, self.expr(node.value), node))
+            elif isinstance(node.target, gast.Name):
+                current = self.name(node.target)
+                self.assign(node.target, self.binop(node.op, current, self.expr(node.value), node))
+            else:
+                raise unsupported(node.target, self.src, "augmented assignment to an attribute",
+                                  "assign to a local name")
         elif isinstance(node, gast.Expr):
             if not (isinstance(node.value, gast.Constant) and isinstance(node.value.value, str)):
                 raise unsupported(node, self.src, "an expression statement whose value is unused",
@@ -515,12 +526,50 @@ class Lowering:
             for t, v in zip(target.elts, items):
                 self.assign(t, v)
         elif isinstance(target, gast.Subscript):
-            raise unsupported(target, self.src, "assignment to an element or slice",
-                              "build the array with np.array([...]) or np.where (element "
-                              "assignment comes with mutation support in the next release)")
+            self.assign_element(target, value)
         else:
             raise unsupported(target, self.src, "assignment to an attribute",
                               "assign to a local name")
+
+    def assign_element(self, target: Any, value: Value) -> None:
+        """``x[idx] = v``: x becomes a copy with those slots replaced (in place in the
+        generated code when nothing else refers to x), for every name bound to x."""
+        if not isinstance(target.value, gast.Name):
+            raise unsupported(target, self.src, "assignment into a nested element",
+                              "index a local name: y = x[i]; y[j] = v; x[i] = y")
+        base = self.name(target.value)
+        if not (isinstance(base, Sym) and isinstance(base.type, Array)):
+            raise unsupported(target, self.src, f"assignment into a {_kind(base)}",
+                              "assign into NumPy arrays the function created")
+        if not self.is_owned(base.atom):
+            raise unsupported(target, self.src, f"writing into `{target.value.id}`, an array "
+                              "this function did not create (an argument, a global, or a view "
+                              "of another array): the caller would see the change",
+                              f"make a copy first: {target.value.id} = "
+                              f"{target.value.id}.copy()")
+        dyn: list[Any] = []
+        spec = self.index_spec(target.slice, dyn)
+        new = apply("setitem", base, self.operand(value, target), *dyn, spec=spec)
+        new = Sym(self.builder.rename_last(new.atom, target.value.id))
+        self.owned.add(new.atom.id)
+        for name, v in list(self.env.items()):
+            if v is base or isinstance(v, Sym) and v.atom is base.atom:
+                self.env[name] = new  # every name bound to the array sees the change
+            elif isinstance(v, (TupleVal, Record)) and _holds(v, base.atom):
+                raise unsupported(target, self.src, f"writing into an array that `{name}` "
+                                  "also holds", "copy it before putting it in the container")
+
+    def is_owned(self, atom: Any) -> bool:
+        """True when `atom` is an array this function made (not a view, argument or global)."""
+        if not isinstance(atom, Var):
+            return False
+        if atom.id in self.owned:
+            return True
+        for builder in [self.builder, *reversed(self.parents)]:
+            for stmt in builder.stmts:
+                if atom in stmt.outs:
+                    return isinstance(stmt, Eqn) and stmt.prim not in _VIEWS
+        return False
 
     def unpack(self, value: Value, n: int, node: Any) -> tuple[Value, ...]:
         if isinstance(value, TupleVal):
@@ -762,7 +811,8 @@ class Lowering:
 
     def call(self, obj: Any, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
         containers = [a for a in args if isinstance(a, (TupleVal, Record))]
-        if containers or obj in (zip, enumerate) and args:
+        if containers and obj in _CONTAINER_BUILTINS or obj in (zip, enumerate) and args or \
+                any(isinstance(a, Record) for a in args):
             return self.call_on_containers(obj, args, kwargs, node)
         surface = surface_of(obj)
         name = getattr(obj, "__name__", repr(obj))
@@ -835,14 +885,17 @@ class Lowering:
         return value
 
     def construct(self, obj: Any, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
-        operands = [self.operand(a, node) for a in args]
+        operands = [self.surface_arg(a) if isinstance(a, TupleVal) else self.operand(a, node)
+                    for a in args]
         keywords = []
         for k, v in sorted(kwargs.items()):
             if not isinstance(v, Static):
                 raise unsupported(node, self.src, f"a run-time keyword argument `{k}=` to "
                                   f"np.{obj.__name__}", "pass it positionally")
             keywords.append((k, v.value))
-        return apply("construct", *operands, fn=obj, keywords=tuple(keywords))
+        ones = _constructed_ones(obj, [a.value if isinstance(a, Static) else None for a in args],
+                                 dict(keywords))
+        return apply("construct", *operands, fn=obj, keywords=tuple(keywords), ones=ones)
 
     def inline(self, fn: Any, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
         if self.depth >= _MAX_INLINE_DEPTH:
@@ -908,6 +961,28 @@ def is_library(fn: Any) -> bool:
     return os.path.realpath(fn.__code__.co_filename).startswith(_LIBRARY_DIRS)
 
 
+def _constructed_ones(fn: Any, args: list[Any], kw: dict[str, Any]) -> Any:
+    """Which axes of ``np.zeros(...)`` and friends have length 1, when their sizes are known
+    now (None: not known).  Computed from the arguments, without building the array."""
+    try:
+        if fn in (np.zeros, np.ones, np.empty, np.full):
+            shape = args[0] if args else kw.get("shape")
+            shape = (shape,) if isinstance(shape, int) else shape
+            if isinstance(shape, (tuple, list)) and all(isinstance(n, int) for n in shape):
+                return tuple(n == 1 for n in shape)
+        elif fn in (np.eye, np.identity):
+            n = args[0]
+            m = args[1] if len(args) > 1 and args[1] is not None else kw.get("M", n)
+            if isinstance(n, int) and isinstance(m, int):
+                return (n == 1, m == 1)
+        elif fn in (np.arange, np.linspace) and args and all(
+                isinstance(a, (int, float)) for a in args):
+            return (len(fn(*args, **kw)) == 1,)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return None
+
+
 def _leaf_name(path: str, key: Any) -> str:
     """`params_W` for params['W'], `xs_0` for xs[0]: a readable identifier for a leaf."""
     text = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in str(key))
@@ -915,12 +990,32 @@ def _leaf_name(path: str, key: Any) -> str:
 
 
 def _assigned_names(stmts: list[Any]) -> set[str]:
+    """Names the statements bind or write into (``x[i] = v`` changes `x`)."""
     names: set[str] = set()
     for stmt in stmts:
         for node in gast.walk(stmt):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 names.add(node.id)
+            elif isinstance(node, gast.Subscript) and isinstance(node.ctx, gast.Store) and \
+                    isinstance(node.value, gast.Name):
+                names.add(node.value.id)
+            elif isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Subscript) \
+                    and isinstance(node.target.value, gast.Name):
+                names.add(node.target.value.id)
     return names
+
+
+_CONTAINER_BUILTINS = (len, zip, enumerate, tuple, list, sum, max, min)
+# Primitives whose result may share memory with an operand (writing into it would write there).
+_VIEWS = frozenset({"getitem", "transpose", "reshape", "ravel", "expand_dims", "swapaxes",
+                    "broadcast_to", "squeeze", "diagonal", "flip", "moveaxis", "atleast",
+                    "stop_gradient", "pop", "astype"})
+
+
+def _holds(value: Any, atom: Any) -> bool:
+    items = value.items
+    return any(isinstance(i, Sym) and i.atom is atom or
+               isinstance(i, (TupleVal, Record)) and _holds(i, atom) for i in items)
 
 
 def _may_return(stmts: list[Any]) -> bool:

@@ -19,6 +19,7 @@ from . import runtime as rt
 from .ir import Array, Opaque, Scalar, Ty
 from .rules import (
     DYNAMIC, Emit, S, Sym, apply, bind, broadcast_types, const_value, defprim, elementwise,
+    surface_of,
     elementwise_bool, elementwise_float, promote, same_as_first, METHODS, ATTRIBUTES,
 )
 
@@ -188,9 +189,13 @@ def _shape_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
 
 
 def _construct_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
-    """np.zeros(...) and friends: evaluate on sample inputs when the arguments are known."""
+    """np.zeros(...) and friends; `ones` (known when the sizes are) gives the axes."""
     fn, keywords = params.get("fn"), dict(params.get("keywords") or ())
     dtype = str(np.dtype(keywords.get("dtype", "float64")))
+    if isinstance(params.get("ones"), tuple):
+        if fn in (np.arange,) and "dtype" not in keywords:
+            dtype = promote(types)
+        return Array(dtype, params["ones"])
     if fn in (np.arange,) or types and all(isinstance(t, Scalar) for t in types) and \
             fn in (np.linspace,):
         return Array(dtype if "dtype" in keywords else "float64" if fn is np.linspace else
@@ -484,6 +489,32 @@ defprim("scatter", rt.scatter, arity=None, params=(("spec", None),),
              apply("getitem", g, *dyn, spec=spec) if argnum == 0 else None])
 
 
+def _setitem_jvp(g: Sym, ans: Sym, x: Sym, v: Sym, *dyn: Sym, argnum: int,
+                 spec: Any = None) -> Sym | None:
+    if argnum == 0:  # the slots written over no longer depend on x
+        return apply("setitem", g, 0.0, *dyn, spec=spec)
+    if argnum == 1:
+        return apply("scatter", g, ans, *dyn, spec=spec)
+    return None
+
+
+def _setitem_vjp(g: Sym, ans: Sym, x: Sym, v: Sym, *dyn: Sym, argnum: int,
+                 spec: Any = None) -> Sym | None:
+    if argnum == 0:
+        return apply("setitem", g, 0.0, *dyn, spec=spec)
+    if argnum == 1:
+        return _unbroadcast(apply("getitem", g, *dyn, spec=spec), v)
+    return None
+
+
+# ``x[spec] = v`` as a value: a copy of x with the slots replaced.  Its rules read neither
+# the old array nor the new one, so a loop that fills a buffer saves nothing of it; codegen
+# writes in place when no other reference to x exists.
+defprim("setitem", rt.setitem, arity=None, params=(("spec", None),),
+        infer=lambda ts, ps: ts[0], emit=Emit("setitem"), foldable=False,
+        jvp=[_setitem_jvp], vjp=[_setitem_vjp])
+
+
 def _index_type(x: Ty, spec: Any, dyn: Sequence[Ty] = ()) -> Ty:
     """Type of ``x[spec]``; `spec` is a tuple of index items, ``rt.Dyn(k)`` for the k-th
     run-time operand, whose type is ``dyn[k]`` (an array there is advanced indexing)."""
@@ -538,9 +569,9 @@ defprim("tuple", lambda *xs: tuple(xs), arity=None, infer=_shape_type, emit=Emit
 defprim("floordiv", operator.floordiv, arity=2, infer=elementwise, emit=Emit("binop", "//"))
 defprim("mod", operator.mod, arity=2, infer=elementwise, emit=Emit("binop", "%"),
         lin=[lambda g, ans, x, y: g, lambda g, ans, x, y: -g * apply("floor", x / y)])
-defprim("construct", lambda *a, fn, keywords=(): fn(*a, **dict(keywords)), arity=None,
-        params=(("fn", None), ("keywords", ())), infer=_construct_type, emit=Emit("construct"),
-        foldable=False)
+defprim("construct", lambda *a, fn, keywords=(), ones=None: fn(*a, **dict(keywords)),
+        arity=None, params=(("fn", None), ("keywords", ()), ("ones", None)),
+        infer=_construct_type, emit=Emit("construct"), foldable=False)
 # The tape of a loop in reverse mode: the forward sweep pushes, once per trip, the values the
 # backward sweep will read after the next trip has overwritten them; the backward sweep pops.
 defprim("tape", list, arity=0, infer=lambda ts, ps: Opaque("tape"), emit=Emit("tape"),
@@ -581,6 +612,11 @@ def _np_array(obj: Any, dtype: Any = None) -> Sym:
     if not isinstance(obj, (list, tuple)):
         return S(obj)
     flat, shp = _flatten(obj)
+    if any(isinstance(x, Sym) and x.is_array for x in flat):  # a list of arrays: stack them
+        stack = surface_of(np.stack)
+        if stack is None or len(shp) != 1:
+            raise TypeError("np.array of arrays: use np.stack")
+        return stack(list(obj))
     packed = apply("pack", *flat)
     return packed if len(shp) == 1 else reshape(packed, tuple(shp))
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["unbroadcast", "broadcast_like", "scatter", "getitem", "pack", "erf",
+__all__ = ["unbroadcast", "broadcast_like", "scatter", "getitem", "setitem", "pack", "erf",
            "stop_gradient", "Dyn"]
 
 
@@ -77,6 +77,13 @@ def scatter(v: Any, like: Any, *dyn: Any, spec: tuple[Any, ...]) -> Any:
     """Zeros shaped like `like` with `v` added at ``[spec]`` (repeated indices accumulate)."""
     out = np.zeros_like(like, dtype=np.result_type(like, v))
     np.add.at(out, _index(spec, dyn), v)
+    return out
+
+
+def setitem(x: Any, v: Any, *dyn: Any, spec: tuple[Any, ...]) -> Any:
+    """A copy of `x` with ``[spec]`` set to `v`."""
+    out = np.array(x, copy=True)
+    out[_index(spec, dyn)] = v
     return out
 
 

@@ -61,3 +61,10 @@ def newton(a):
     while abs(x * x - a) > 1e-12:
         x = 0.5 * (x + a / x)
     return x
+
+
+def fill_buffer(x, w):
+    buf = np.zeros((4, 3))
+    for i in range(4):
+        buf[i] = np.sin(x * i) * w
+    return np.sum(buf ** 2)

@@ -149,7 +149,7 @@ UNSUPPORTED = [
     (uses_listcomp, "[x for", "write the loop out"),
     (uses_bitand, "(x > 0) & (x < 1)", "np.logical_and"),
     (prints_value, "print(x)", "side effects"),
-    (uses_setitem, "x[0]", "np.where"),
+    (uses_setitem, "x[0]", "make a copy first: x = x.copy()"),
     (stops_early, "break", "condition"),
     (skips_a_trip, "continue", "condition"),
     (returns_in_loop, "return x", "return after the loop"),

@@ -39,6 +39,9 @@ CASES = {
                                        mode="forward", wrt=(0, 1)),
     "newton_reverse": lambda: s2sad.emit(gc.newton),
     "newton_wengert": lambda: s2sad.wengert(gc.newton),
+    "fill_buffer_reverse": lambda: s2sad.emit(gc.fill_buffer, 0.7, np.ones(3), wrt=(0, 1)),
+    "fill_buffer_forward": lambda: s2sad.emit(gc.fill_buffer, 0.7, np.ones(3), mode="forward",
+                                              wrt=(0, 1)),
 }
 
 

@@ -124,6 +124,9 @@ TABLE: dict[str, list[Any]] = {
     "scatter": [([(R, (3,)), const(np.zeros((4, 3)))], {"spec": (1,)}),
                 ([(R, SCALAR), const(np.zeros((4, 3)))], {"spec": (2, 0)})],
     "pack": [([(R, SCALAR), (R, SCALAR), (R, SCALAR)], {})],
+    "setitem": [([(R, (4, 3)), (R, (3,))], {"spec": (1,)}),
+                ([(R, (4, 3)), (R, SCALAR)], {"spec": (slice(1, 3), -1)}),
+                ([(R, (5,)), (R, (2,)), const(np.array([0, 3]))], {"spec": (Dyn(0),)})],
     # float32 round-off would swamp the finite differences; dtypes are tested in test_surface
     "astype": [([(R, (2, 3))], {"dtype": np.dtype("float64")})],
 }

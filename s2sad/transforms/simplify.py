@@ -114,6 +114,15 @@ def _rewrite(e: Eqn, defs: dict[int, Eqn]) -> Atom | Eqn | None:
             cand = x if _is(y, 1) else None
         if cand is not None and _same_type(cand.type, e.out.type):
             return cand
+        if e.prim == "add":  # x_dot with slots zeroed, plus v_dot placed there: one write
+            dx, dy = _def(x, defs), _def(y, defs)
+            for d1, d2 in ((dx, dy), (dy, dx)):
+                if d1 is not None and d2 is not None and d1.prim == "setitem" and \
+                        d2.prim == "scatter" and _is(d1.args[1], 0) and \
+                        d1.args[2:] == d2.args[2:] and d1.param("spec") == d2.param("spec") \
+                        and _same_type(d1.args[0].type, e.out.type):
+                    return Eqn(e.outs, "setitem", (d1.args[0], d2.args[0]) + d1.args[2:],
+                               d1.params, e.loc)
         negated = {i: d.args[0] for i, d in enumerate(_def(a, defs) for a in (x, y))
                    if d is not None and d.prim == "neg"}
         if e.prim == "add" and 1 in negated:        # x + (-y)  ->  x - y
