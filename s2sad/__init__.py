@@ -14,10 +14,11 @@ from .errors import (
     GradCheckError, IRError, NoRuleError, NotDifferentiable, S2SADError, SourceError,
     TypeMismatch, UnsupportedSyntax,
 )
+from .explain import explain
 from .runtime import stop_gradient
 
 __all__ = [
     "__version__", "config", "emit", "grad", "jvp", "value_and_grad", "vjp", "wengert",
-    "check_grads", "stop_gradient", "S2SADError", "UnsupportedSyntax", "NoRuleError",
+    "check_grads", "explain", "stop_gradient", "S2SADError", "UnsupportedSyntax", "NoRuleError",
     "NotDifferentiable", "TypeMismatch", "SourceError", "GradCheckError", "IRError",
 ]
