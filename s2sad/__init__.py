@@ -8,7 +8,9 @@
 """
 
 from .api import VERSION as __version__
-from .api import config, emit, grad, jvp, value_and_grad, vjp, wengert
+from .api import (
+    config, emit, grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp, wengert,
+)
 from .check import check_grads
 from .errors import (
     GradCheckError, IRError, NoRuleError, NotDifferentiable, S2SADError, SourceError,
@@ -18,7 +20,7 @@ from .explain import explain
 from .runtime import stop_gradient
 
 __all__ = [
-    "__version__", "config", "emit", "grad", "jvp", "value_and_grad", "vjp", "wengert",
+    "__version__", "config", "emit", "grad", "hessian", "hvp", "jacobian", "jvp", "value_and_grad", "vjp", "wengert",
     "check_grads", "explain", "stop_gradient", "S2SADError", "UnsupportedSyntax", "NoRuleError",
     "NotDifferentiable", "TypeMismatch", "SourceError", "GradCheckError", "IRError",
 ]

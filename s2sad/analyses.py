@@ -18,14 +18,37 @@ def _ids(atoms: Iterable[Atom]) -> set[int]:
     return {a.id for a in atoms if isinstance(a, Var)}
 
 
-def _varied_block(block: Block, out: set[int]) -> None:
+class Tapes:
+    """Which positions of each tape's pushes carry varied values (for derivatives of reverse
+    mode code): a pop's results are varied where the matching pushes' values were."""
+
+    def __init__(self, mirrors: Iterable[tuple[int, int]] = ()) -> None:
+        self.alias = dict(mirrors)  # a tape popped from an outer tape is the same tape
+        self.varied: dict[int, set[int]] = {}
+
+    def key(self, tape: Atom) -> int:
+        k = tape.id if isinstance(tape, Var) else -1
+        while k in self.alias:
+            k = self.alias[k]
+        return k
+
+
+def _varied_block(block: Block, out: set[int], tapes: Tapes | None = None) -> None:
+    tapes = tapes if tapes is not None else Tapes()
     for stmt in block.stmts:
-        if isinstance(stmt, Eqn):
+        if isinstance(stmt, Eqn) and stmt.prim == "push":
+            slots = tapes.varied.setdefault(tapes.key(stmt.args[0]), set())
+            slots.update(k for k, a in enumerate(stmt.args[1:]) if isinstance(a, Var) and
+                         a.id in out)
+        elif isinstance(stmt, Eqn) and stmt.prim == "pop":
+            slots = tapes.varied.get(tapes.key(stmt.args[0]), set())
+            out.update(v.id for k, v in enumerate(stmt.outs) if k in slots)
+        elif isinstance(stmt, Eqn):
             if REGISTRY[stmt.prim].differentiable and _ids(stmt.args) & out:
                 out.update(v.id for v in stmt.outs if is_float(v.type))
         elif isinstance(stmt, If):
-            _varied_block(stmt.then, out)
-            _varied_block(stmt.orelse, out)
+            _varied_block(stmt.then, out, tapes)
+            _varied_block(stmt.orelse, out, tapes)
             for o, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results):
                 if _ids((a, b)) & out and is_float(o.type):
                     out.add(o.id)
@@ -36,8 +59,8 @@ def _varied_block(block: Block, out: set[int]) -> None:
             while True:
                 before = len(out)
                 if isinstance(stmt, While):
-                    _varied_block(stmt.cond, out)
-                _varied_block(stmt.body, out)
+                    _varied_block(stmt.cond, out, tapes)
+                _varied_block(stmt.body, out, tapes)
                 for c, r in zip(stmt.carried, stmt.body_results):
                     if _ids((r,)) & out and is_float(c.type):
                         out.add(c.id)
@@ -46,11 +69,15 @@ def _varied_block(block: Block, out: set[int]) -> None:
             out.update(o.id for o, c in zip(stmt.outs, stmt.carried) if c.id in out)
 
 
-def varied(fn: Function, wrt: Iterable[int]) -> set[int]:
+def varied(fn: Function, wrt: Iterable[int], tapes: Tapes | None = None) -> set[int]:
     """Ids of the variables that depend differentiably on the parameters numbered `wrt`."""
     out = {fn.params[i].id for i in wrt}
-    _varied_block(fn.body, out)
-    return out
+    tapes = tapes if tapes is not None else Tapes(fn.mirrors)
+    while True:  # a pop may come before its push only across loop trips: iterate to be sure
+        before = (len(out), sum(len(s) for s in tapes.varied.values()))
+        _varied_block(fn.body, out, tapes)
+        if (len(out), sum(len(s) for s in tapes.varied.values())) == before:
+            return out
 
 
 def _useful_block(block: Block, out: set[int]) -> None:

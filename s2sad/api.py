@@ -43,7 +43,8 @@ config = Config()
 
 # ------------------------------------------------------------------------------- the pipeline
 
-MODES = ("grad", "value_and_grad", "vjp", "jvp", "primal")
+MODES = ("grad", "value_and_grad", "grad_aux", "value_and_grad_aux", "vjp", "jvp", "hvp",
+         "primal")
 
 
 def derive(fn: Callable[..., Any], mode: str, wrt: tuple[int, ...], specs: Sequence[Any],
@@ -58,10 +59,17 @@ def derive(fn: Callable[..., Any], mode: str, wrt: tuple[int, ...], specs: Seque
 
 
 def _transform(ir: Function, mode: str, wrt: tuple[int, ...]) -> Function:
-    if mode == "grad":
-        return vjp_transform(ir, wrt, seed="one", keep_value=False)
-    if mode == "value_and_grad":
-        return vjp_transform(ir, wrt, seed="one")
+    if mode in ("grad", "grad_aux"):
+        return vjp_transform(ir, wrt, seed="one", keep_value=False, aux=mode == "grad_aux")
+    if mode in ("value_and_grad", "value_and_grad_aux"):
+        return vjp_transform(ir, wrt, seed="one", aux=mode == "value_and_grad_aux")
+    if mode == "hvp":  # forward over reverse: the tangent of the gradient along v is H v
+        g = _check(dce(_check(simplify(vjp_transform(ir, wrt, seed="one", keep_value=False)),
+                              "simplify")), "vjp")
+        h = _check(jvp_transform(g, wrt), "jvp")
+        return h.replace(name=ir.name, results=h.results[len(g.results):],
+                         result_names=tuple(f"{ir.param_names[i]}_hvp" if i < len(ir.param_names)
+                                            else None for i in wrt))
     if mode == "vjp":
         return vjp_transform(ir, wrt, seed="param")
     if mode == "jvp":
@@ -77,7 +85,9 @@ def _generated_name(ir: Function, mode: str) -> str:
     base = ir.name if ir.name.isidentifier() else "f"
     base = base.removesuffix("_vjp").removesuffix("_jvp")
     return {"grad": f"{base}_grad", "value_and_grad": f"{base}_value_and_grad",
-            "vjp": f"{base}_vjp", "jvp": f"{base}_jvp", "primal": base}[mode]
+            "grad_aux": f"{base}_grad", "value_and_grad_aux": f"{base}_value_and_grad",
+            "vjp": f"{base}_vjp", "jvp": f"{base}_jvp", "hvp": f"{base}_hvp",
+            "primal": base}[mode]
 
 
 # --------------------------------------------------------------------------- specialisation
@@ -264,10 +274,12 @@ class _Dispatcher:
     kinds of argument fall back here.
     """
 
-    def __init__(self, fn: Callable[..., Any], mode: str, wrt: Any) -> None:
+    def __init__(self, fn: Callable[..., Any], mode: str, wrt: Any, has_aux: bool = False) -> None:
         get_source(fn)  # fail now, at the decorator, if there is no source to differentiate
         self.fn = unwrap(fn)
         self.mode = mode
+        self.has_aux = has_aux
+        self.ir_mode = mode + "_aux" if has_aux else mode
         self.wrt, single = resolve_wrt(self.fn, wrt)
         self.single = single
         n = len(self.wrt)
@@ -294,24 +306,35 @@ class _Dispatcher:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         args = _bind_args(self.fn, args, kwargs)
         specs = tuple(arg_spec(a) for a in args)
-        trees = any(isinstance(specs[i], Tree) for i in self.wrt)
-        entry = _lookup(self.fn, self.mode, self.wrt, args, specs=specs,
+        trees = self.has_aux or any(isinstance(specs[i], Tree) for i in self.wrt)
+        entry = _lookup(self.fn, self.ir_mode, self.wrt, args, specs=specs,
                         returns=None if trees else self.returns)
-        if not self.specialised:
+        if not self.specialised and not self.has_aux:
             self._specialise(entry)
-        if self.mode == "value_and_grad" and entry.ir.result_tree is not None:
+        if self.mode == "value_and_grad" and entry.ir.result_tree is not None and \
+                not self.has_aux:
             raise TypeMismatch("value_and_grad needs a function with one scalar result")
         out = entry.compiled(*flat_args(args, specs))
         if not trees:
             return out
         flat = list(out) if isinstance(out, tuple) else [out]
         value = flat.pop(0) if self.mode == "value_and_grad" else None
+        aux = None
+        if self.has_aux:  # f returned (value, aux): aux passes through, not differentiated
+            tree = entry.ir.result_tree
+            n_aux = len(_flatten_tree(tree[1], tree[1])) if isinstance(tree, tuple) else 0
+            aux_flat, flat = flat[:n_aux], flat[n_aux:]
+            aux = _restructure(tuple(aux_flat), tree[1] if n_aux else None) \
+                if isinstance(tree, tuple) and tree[1] is not None else \
+                (aux_flat[0] if aux_flat else None)
         grads = []
         for i in self.wrt:  # each gradient in the structure and type of its argument
             n = _count(specs[i])
             leaves, flat = flat[:n], flat[n:]
             grads.append(specs[i].unflatten(leaves) if isinstance(specs[i], Tree) else leaves[0])
         g = grads[0] if self.single else tuple(grads)
+        if self.has_aux:
+            return (g, aux) if self.mode == "grad" else ((value, aux), g)
         return g if self.mode == "grad" else (value, g)
 
     def _specialise(self, entry: _Entry) -> None:
@@ -341,23 +364,143 @@ def _restructure(flat: Any, tree: Any) -> Any:
     return build(tree)
 
 
-def grad(fn: Callable[..., Any] | None = None, wrt: Any = 0) -> Any:
+def grad(fn: Callable[..., Any] | None = None, wrt: Any = 0, has_aux: bool = False) -> Any:
     """The gradient of scalar function `fn` with respect to argument(s) `wrt`.
 
     `wrt` is a position, a parameter name, or a tuple of them; with a tuple the result is a
-    tuple of gradients.  Each gradient has the shape of its argument.  Usable as ``@grad`` and
+    tuple of gradients.  Each gradient has the shape (and for containers the structure) of its
+    argument.  With ``has_aux=True``, `fn` returns ``(value, aux)`` and the result is
+    ``(gradient, aux)``, aux not differentiated.  Usable as ``@grad`` and
     ``@grad(wrt=(0, 1))``.
     """
     if fn is None:
-        return lambda f: grad(f, wrt)
-    return _Dispatcher(fn, "grad", wrt).entry
+        return lambda f: grad(f, wrt, has_aux)
+    return _Dispatcher(fn, "grad", wrt, has_aux).entry
 
 
-def value_and_grad(fn: Callable[..., Any] | None = None, wrt: Any = 0) -> Any:
-    """Like :func:`grad`, but returns ``(fn(*args), gradient)``."""
+def value_and_grad(fn: Callable[..., Any] | None = None, wrt: Any = 0,
+                   has_aux: bool = False) -> Any:
+    """Like :func:`grad`, but returns ``(fn(*args), gradient)`` (with ``has_aux``:
+    ``((value, aux), gradient)``)."""
     if fn is None:
-        return lambda f: value_and_grad(f, wrt)
-    return _Dispatcher(fn, "value_and_grad", wrt).entry
+        return lambda f: value_and_grad(f, wrt, has_aux)
+    return _Dispatcher(fn, "value_and_grad", wrt, has_aux).entry
+
+
+def hvp(fn: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
+    """``hvp(f, wrt)(*args, v)`` is the Hessian of scalar `f` times `v`, by forward-over-
+    reverse differentiation; the Hessian is never formed.  `v` is shaped like the `wrt`
+    argument (a tuple of such for a tuple `wrt`)."""
+    positions, single = resolve_wrt(fn, wrt)
+
+    def run(*args: Any) -> Any:
+        if not args:
+            raise TypeMismatch("hvp(f)(*args, v): the direction v comes last")
+        primals = _bind_args(fn, tuple(args[:-1]), {})
+        vs = (args[-1],) if single else tuple(args[-1])
+        specs = tuple(arg_spec(a) for a in primals)
+        entry = _lookup(fn, "hvp", positions, primals, specs=specs)
+        out = entry.compiled(*flat_args(primals, specs),
+                             *flat_args(vs, [specs[i] for i in positions]))
+        flat = list(out) if isinstance(out, tuple) else [out]
+        parts = []
+        for i in positions:
+            n = _count(specs[i])
+            leaves, flat = flat[:n], flat[n:]
+            parts.append(specs[i].unflatten(leaves) if isinstance(specs[i], Tree) else leaves[0])
+        return parts[0] if single else tuple(parts)
+    run.__name__ = f"{getattr(fn, '__name__', 'f')}_hvp"
+    return run
+
+
+def _basis(x: Any) -> Any:
+    """Unit directions shaped like `x` (a float or an array), one per entry."""
+    if isinstance(x, np.ndarray):
+        for k in range(x.size):
+            e = np.zeros(x.size, dtype=x.dtype)
+            e[k] = 1.0
+            yield e.reshape(x.shape)
+    else:
+        yield 1.0
+
+
+def _zero_like(x: Any) -> Any:
+    return np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0
+
+
+def _stack(columns: list[Any], out_shape: tuple[int, ...], in_shape: tuple[int, ...],
+           scalar: bool) -> Any:
+    if scalar:
+        return columns[0]
+    arr = np.stack([np.asarray(c, dtype=float) for c in columns], axis=-1)
+    return arr.reshape(out_shape + in_shape)
+
+
+def hessian(fn: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
+    """The Hessian of scalar `fn`: one Hessian-vector product (forward over reverse) per entry
+    of the `wrt` argument(s).  For one argument of shape s the result has shape s + s; for a
+    tuple `wrt` it is a tuple of tuples of blocks, ``H[i][j]`` for arguments i and j."""
+    positions, single = resolve_wrt(fn, wrt)
+    product = hvp(fn, tuple(positions))
+
+    def run(*args: Any) -> Any:
+        primals = _bind_args(fn, args, {})
+        xs = [primals[i] for i in positions]
+        blocks: list[list[Any]] = [[None] * len(xs) for _ in xs]
+        for j, xj in enumerate(xs):
+            columns: list[list[Any]] = [[] for _ in xs]
+            for e in _basis(xj):
+                v = tuple(e if k == j else _zero_like(x) for k, x in enumerate(xs))
+                hv = product(*primals, v)
+                for i in range(len(xs)):
+                    columns[i].append(hv[i])
+            for i, xi in enumerate(xs):
+                blocks[i][j] = _stack(columns[i], np.shape(xi), np.shape(xj),
+                                      not isinstance(xi, np.ndarray) and
+                                      not isinstance(xj, np.ndarray))
+        return blocks[0][0] if single else tuple(tuple(row) for row in blocks)
+    run.__name__ = f"{getattr(fn, '__name__', 'f')}_hessian"
+    return run
+
+
+def jacobian(fn: Callable[..., Any], wrt: Any = 0, mode: str = "auto") -> Callable[..., Any]:
+    """The Jacobian of `fn` (one result, a float or an array) with respect to `wrt`.
+
+    ``mode="forward"`` builds it column by column with jvp, ``"reverse"`` row by row with
+    vjp, ``"auto"`` picks the one with fewer sweeps.  The result has shape
+    ``out.shape + x.shape`` (a tuple of those for a tuple `wrt`).
+    """
+    if mode not in ("auto", "forward", "reverse"):
+        raise TypeMismatch(f"jacobian mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
+    positions, single = resolve_wrt(fn, wrt)
+
+    def run(*args: Any) -> Any:
+        primals = _bind_args(fn, args, {})
+        out = unwrap(fn)(*primals)
+        if isinstance(out, tuple):
+            raise TypeMismatch("jacobian needs a function with one result (a float or an array)")
+        results = []
+        for i in positions:
+            x = primals[i]
+            use_forward = mode == "forward" or mode == "auto" and np.size(x) <= np.size(out)
+            scalar = not isinstance(x, np.ndarray) and not isinstance(out, np.ndarray)
+            if use_forward:
+                cols = []
+                for e in _basis(x):
+                    tangents = [None] * len(primals)
+                    tangents[i] = e
+                    cols.append(jvp(fn, primals, tangents)[1])
+                results.append(_stack(cols, np.shape(out), np.shape(x), scalar))
+            else:
+                _, pullback = vjp(fn, *primals)
+                rows = [np.asarray(pullback(c)[i], dtype=float).reshape(-1)
+                        for c in _basis(out)]
+                results.append(rows[0].reshape(np.shape(x)) if not isinstance(out, np.ndarray)
+                               else np.stack(rows).reshape(np.shape(out) + np.shape(x))
+                               if not scalar else rows[0][0])
+        return results[0] if single else tuple(results)
+    run.__name__ = f"{getattr(fn, '__name__', 'f')}_jacobian"
+    return run
 
 
 def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:

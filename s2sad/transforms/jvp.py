@@ -21,8 +21,9 @@ and a loop carrying ``y`` carries ``y_dot`` beside it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from ..analyses import varied
+from ..analyses import Tapes, varied
 from ..ir import Array, Atom, Block, Const, Eqn, ForRange, Function, If, Scalar, Stmt, Var, While
 from ..rules import REGISTRY, Builder, Sym, apply, building
 from .common import broadcast_up, materialize
@@ -31,12 +32,14 @@ from .rule_call import call_rule
 
 def jvp(fn: Function, wrt: Sequence[int]) -> Function:
     """The forward-mode derivative of `fn` with respect to the parameters numbered `wrt`."""
-    vary = varied(fn, wrt)
+    tapes = Tapes(fn.mirrors)
+    vary = varied(fn, wrt, tapes)
     dots = tuple(Var(fn.params[i].type, f"{fn.params[i].hint}_dot") for i in wrt)
     tangent: dict[int, Atom] = {fn.params[i].id: d for i, d in zip(wrt, dots)}
     b = Builder()
+    ctx = _Ctx(tangent, vary, tapes)
     with building(b):
-        _block(fn.body.stmts, b, tangent, vary)
+        _block(fn.body.stmts, b, ctx)
         outs = tuple(tangent_or_zero(r, r, tangent) for r in fn.results)
     names = ("out", "out_dot") if len(fn.results) == 1 else \
         tuple(f"out{i}" for i in range(len(fn.results))) + \
@@ -59,17 +62,45 @@ def _dot_name(v: Var) -> str | None:
     return f"{v.hint}_dot" if v.hint else None
 
 
-def _block(stmts: Sequence[Stmt], b: Builder, tangent: dict[int, Atom], vary: set[int]) -> None:
+def _block(stmts: Sequence[Stmt], b: Builder, ctx: _Ctx) -> None:
     for stmt in stmts:
         if isinstance(stmt, Eqn):
-            _eqn(stmt, b, tangent, vary)
+            _eqn(stmt, b, ctx)
         elif isinstance(stmt, If):
-            _if(stmt, b, tangent, vary)
+            _if(stmt, b, ctx)
         else:
-            _loop(stmt, b, tangent, vary)
+            _loop(stmt, b, ctx)
 
 
-def _eqn(stmt: Eqn, b: Builder, tangent: dict[int, Atom], vary: set[int]) -> None:
+@dataclass
+class _Ctx:
+    """What the transform carries through a function: tangents so far, the analysis."""
+
+    tangent: dict[int, Atom]
+    vary: set[int]
+    tapes: Tapes
+
+
+def _tape_eqn(stmt: Eqn, b: Builder, ctx: _Ctx) -> None:
+    """Reverse-mode code differentiated again: a push also saves the tangents of its varied
+    values, and the matching pop takes them back (the same slots, by the analysis)."""
+    tangent = ctx.tangent
+    slots = sorted(ctx.tapes.varied.get(ctx.tapes.key(stmt.args[0]), set()))
+    if stmt.prim == "push":
+        extra = tuple(tangent_or_zero(stmt.args[1 + k], stmt.args[1 + k], tangent) for k in slots)
+        b.stmts.append(Eqn((), "push", stmt.args + extra, stmt.params, stmt.loc))
+        return
+    dots = tuple(Var(stmt.outs[k].type, _dot_name(stmt.outs[k])) for k in slots)
+    b.stmts.append(Eqn(stmt.outs + dots, "pop", stmt.args, stmt.params, stmt.loc))
+    for k, d in zip(slots, dots):
+        tangent[stmt.outs[k].id] = d
+
+
+def _eqn(stmt: Eqn, b: Builder, ctx: _Ctx) -> None:
+    tangent, vary = ctx.tangent, ctx.vary
+    if stmt.prim in ("push", "pop") and ctx.tapes.varied.get(ctx.tapes.key(stmt.args[0])):
+        _tape_eqn(stmt, b, ctx)
+        return
     b.stmts.append(stmt)
     if not any(v.id in vary for v in stmt.outs):
         return
@@ -92,24 +123,25 @@ def _eqn(stmt: Eqn, b: Builder, tangent: dict[int, Atom], vary: set[int]) -> Non
 
 
 def _sub(stmts: Sequence[Stmt], results: Sequence[Atom], likes: Sequence[Atom], loc: object,
-         tangent: dict[int, Atom], vary: set[int]) -> tuple[Block, tuple[Atom, ...]]:
+         ctx: _Ctx) -> tuple[Block, tuple[Atom, ...]]:
     """A block with tangents added, and the tangents of `results` (shaped like `likes`)."""
     bb = Builder(loc)  # type: ignore[arg-type]
     with building(bb):
-        _block(stmts, bb, tangent, vary)
-        dres = tuple(tangent_or_zero(r, like, tangent) for r, like in zip(results, likes))
+        _block(stmts, bb, ctx)
+        dres = tuple(tangent_or_zero(r, like, ctx.tangent) for r, like in zip(results, likes))
     return Block(tuple(bb.stmts)), dres
 
 
-def _if(stmt: If, b: Builder, tangent: dict[int, Atom], vary: set[int]) -> None:
-    act = [k for k, o in enumerate(stmt.outs) if o.id in vary]
+def _if(stmt: If, b: Builder, ctx: _Ctx) -> None:
+    tangent = ctx.tangent
+    act = [k for k, o in enumerate(stmt.outs) if o.id in ctx.vary]
     if not act:
         b.stmts.append(stmt)
         return
     then, dthen = _sub(stmt.then.stmts, [stmt.then_results[k] for k in act],
-                       [stmt.then_results[k] for k in act], stmt.loc, tangent, vary)
+                       [stmt.then_results[k] for k in act], stmt.loc, ctx)
     orelse, delse = _sub(stmt.orelse.stmts, [stmt.else_results[k] for k in act],
-                         [stmt.else_results[k] for k in act], stmt.loc, tangent, vary)
+                         [stmt.else_results[k] for k in act], stmt.loc, ctx)
     douts = tuple(Var(stmt.outs[k].type, _dot_name(stmt.outs[k])) for k in act)
     b.stmts.append(If(stmt.outs + douts, stmt.cond, then, stmt.then_results + dthen, orelse,
                       stmt.else_results + delse, stmt.loc))
@@ -117,8 +149,9 @@ def _if(stmt: If, b: Builder, tangent: dict[int, Atom], vary: set[int]) -> None:
         tangent[stmt.outs[k].id] = d
 
 
-def _loop(stmt: ForRange | While, b: Builder, tangent: dict[int, Atom], vary: set[int]) -> None:
-    act = [k for k, c in enumerate(stmt.carried) if c.id in vary]
+def _loop(stmt: ForRange | While, b: Builder, ctx: _Ctx) -> None:
+    tangent = ctx.tangent
+    act = [k for k, c in enumerate(stmt.carried) if c.id in ctx.vary]
     if not act:
         b.stmts.append(stmt)
         return
@@ -131,7 +164,7 @@ def _loop(stmt: ForRange | While, b: Builder, tangent: dict[int, Atom], vary: se
     likes = [r if isinstance(r, Var) else stmt.carried[k]
              for k, r in ((k, stmt.body_results[k]) for k in act)]
     body, dres = _sub(stmt.body.stmts, [stmt.body_results[k] for k in act], likes, stmt.loc,
-                      tangent, vary)
+                      ctx)
     douts = tuple(Var(stmt.outs[k].type, _dot_name(stmt.outs[k])) for k in act)
     if isinstance(stmt, ForRange):
         new: Stmt = ForRange(stmt.outs + douts, stmt.index, stmt.start, stmt.stop, stmt.step,

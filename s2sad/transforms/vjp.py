@@ -55,7 +55,8 @@ class _Plan:
     exports: dict[int, list[tuple[int, Var, Var]]] = field(default_factory=dict)  # if id
 
 
-def vjp(fn: Function, wrt: Sequence[int], seed: str = "one", keep_value: bool = True) -> Function:
+def vjp(fn: Function, wrt: Sequence[int], seed: str = "one", keep_value: bool = True,
+        aux: bool = False) -> Function:
     """The reverse-mode derivative of `fn` with respect to the parameters numbered `wrt`.
 
     The result lists the primal results (unless `keep_value` is false) and then the adjoints.
@@ -65,7 +66,7 @@ def vjp(fn: Function, wrt: Sequence[int], seed: str = "one", keep_value: bool = 
     bar: dict[int, Atom] = {}
     seeds: tuple[Var, ...] = ()
     if seed == "one":
-        r = fn.results[0] if len(fn.results) == 1 else None
+        r = fn.results[0] if len(fn.results) == 1 or aux else None
         if r is None or not isinstance(r.type, Scalar) or not is_float(r.type):
             what = "several results" if r is None else f"a {r.type} result"
             raise TypeMismatch(f"grad needs a function with one float scalar result; "
@@ -87,7 +88,10 @@ def vjp(fn: Function, wrt: Sequence[int], seed: str = "one", keep_value: bool = 
     forward = _forward(fn.body.stmts, plan)
     mark = Eqn((), "comment", (), (("text", Const(BACKWARD_MARK, Scalar("bool"))),))
     stmts = forward + (mark,) + tuple(back.stmts)
-    results = (fn.results if keep_value else ()) + grads
+    if aux:  # (value, *aux): only the value is differentiated; aux passes through
+        results = (fn.results[:1] if keep_value else ()) + fn.results[1:] + grads
+    else:
+        results = (fn.results if keep_value else ()) + grads
     stmts, results = _name_adjoints(stmts, results, bar, fn)
     value_names = (("out",) if len(fn.results) == 1 else
                    tuple(f"out{i}" for i in range(len(fn.results)))) if keep_value else ()

@@ -1,0 +1,155 @@
+"""Hessians and Hessian-vector products (forward over reverse), Jacobians, has_aux.
+
+Checked against finite differences of s2sad's gradient (itself checked elsewhere) and
+against H @ v, on straight-line code, branches and loops.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import s2sad
+
+rng = np.random.default_rng(5)
+
+
+def lecture(x, y):
+    return x * x * y + y + 2
+
+
+def smooth(x):
+    return np.sum(np.sin(x) * x ** 2) + np.prod(x) + np.sum(x) ** 3
+
+
+def looped(x, w):
+    for i in range(3):
+        x = math.sin(x * w) + x
+    return x * x
+
+
+def branchy(x, w):
+    if x > 0.5:
+        y = x * x * w
+    else:
+        y = math.exp(x) * w * w
+    return y * x
+
+
+def array_loop(h, W):
+    for t in range(3):
+        h = np.tanh(W @ h)
+    return np.sum(h ** 2)
+
+
+def _fd_hessian(fn, args, wrt):
+    """Central differences of s2sad's gradient, block by block."""
+    g = s2sad.grad(fn, wrt=wrt)
+    blocks = []
+    for i in wrt:
+        row = []
+        for j in wrt:
+            xj = np.asarray(args[j], dtype=float)
+            cols = []
+            for idx in np.ndindex(xj.shape or ()):
+                def at(d):
+                    y = xj.copy()
+                    y[idx] += d
+                    shifted = list(args)
+                    shifted[j] = float(y) if np.ndim(args[j]) == 0 else y
+                    return np.asarray(g(*shifted)[wrt.index(i)], dtype=float)
+                cols.append((at(1e-5) - at(-1e-5)) / 2e-5)
+            block = np.stack(cols, axis=-1).reshape(np.shape(args[i]) + np.shape(args[j]))
+            row.append(block)
+        blocks.append(row)
+    return blocks
+
+
+def test_lecture_hessian():
+    H = s2sad.hessian(lecture, wrt=(0, 1))(3.0, 4.0)
+    np.testing.assert_allclose(np.array(H, dtype=float), [[8.0, 6.0], [6.0, 0.0]])
+
+
+@pytest.mark.parametrize("fn,args,wrt", [
+    (smooth, (rng.standard_normal(3),), (0,)),
+    (looped, (0.3, 0.8), (0, 1)),
+    (branchy, (0.7, 1.3), (0, 1)),
+    (branchy, (0.2, 1.3), (0, 1)),
+    (array_loop, (rng.standard_normal(3) * 0.5, rng.standard_normal((3, 3)) * 0.5), (0, 1)),
+])
+def test_hessian_against_finite_differences_of_the_gradient(fn, args, wrt):
+    H = s2sad.hessian(fn, wrt=wrt)(*args)
+    want = _fd_hessian(fn, args, list(wrt))  # a tuple wrt gives a tuple of tuples of blocks
+    for i in range(len(wrt)):
+        for j in range(len(wrt)):
+            np.testing.assert_allclose(H[i][j], want[i][j], rtol=1e-5, atol=1e-6)
+
+
+def test_hvp_is_hessian_times_v():
+    x = rng.standard_normal(4)
+    v = rng.standard_normal(4)
+    H = s2sad.hessian(smooth)(x)
+    np.testing.assert_allclose(s2sad.hvp(smooth)(x, v), H @ v, rtol=1e-10, atol=1e-12)
+    h, W = rng.standard_normal(3) * 0.5, rng.standard_normal((3, 3)) * 0.5
+    vh, vW = rng.standard_normal(3), rng.standard_normal((3, 3))
+    Hb = s2sad.hessian(array_loop, wrt=(0, 1))(h, W)
+    got = s2sad.hvp(array_loop, wrt=(0, 1))(h, W, (vh, vW))
+    want_h = Hb[0][0] @ vh + np.tensordot(Hb[0][1], vW, axes=2)
+    np.testing.assert_allclose(got[0], want_h, rtol=1e-9, atol=1e-12)
+
+
+def test_hvp_code_never_forms_the_hessian():
+    src = s2sad.emit(looped, 0.3, 0.8, mode="hvp", wrt=(0, 1))
+    assert "def looped_hvp(x, w, x_dot, w_dot):" in src
+    assert "x_bar_dot" in src and "tape.append((t1, x, t2, x_dot))" in src
+
+
+def vector_fn(x):
+    return np.array([x[0] * x[1], np.sin(x[2]), x[0] ** 2, np.exp(x[1])])
+
+
+def loop_vector(x, a):
+    y = x
+    for i in range(2):
+        y = np.tanh(a * y) + y
+    return y
+
+
+@pytest.mark.parametrize("fn,args", [(vector_fn, (rng.standard_normal(3),)),
+                                     (loop_vector, (rng.standard_normal(3), 0.7))])
+def test_jacobian_in_every_mode(fn, args):
+    x = args[0]
+    want = np.stack([(fn(x + 1e-6 * e, *args[1:]) - fn(x - 1e-6 * e, *args[1:])) / 2e-6
+                     for e in np.eye(x.size)], axis=-1)
+    for mode in ("forward", "reverse", "auto"):
+        np.testing.assert_allclose(s2sad.jacobian(fn, mode=mode)(*args), want,
+                                   rtol=1e-6, atol=1e-8)
+
+
+def test_jacobian_shapes_and_scalars():
+    def f(x, y):
+        return x * np.array([1.0, 2.0]) * y
+    J = s2sad.jacobian(f, wrt=(0, 1))(2.0, 3.0)
+    np.testing.assert_allclose(J[0], [3.0, 6.0])
+    np.testing.assert_allclose(J[1], [2.0, 4.0])
+    assert s2sad.jacobian(lecture)(3.0, 4.0) == pytest.approx(24.0)
+    with pytest.raises(s2sad.TypeMismatch, match="mode must be"):
+        s2sad.jacobian(f, mode="sideways")
+
+
+def with_aux(x):
+    loss = np.sum(x ** 2)
+    return loss, (np.sqrt(loss), x * 2.0)
+
+
+def test_has_aux():
+    x = rng.standard_normal(3)
+    g, (norm, doubled) = s2sad.grad(with_aux, has_aux=True)(x)
+    np.testing.assert_allclose(g, 2 * x)
+    assert norm == pytest.approx(np.linalg.norm(x))
+    np.testing.assert_allclose(doubled, 2 * x)
+    (value, aux), g2 = s2sad.value_and_grad(with_aux, has_aux=True)(x)
+    assert value == pytest.approx(np.sum(x ** 2)) and aux[0] == pytest.approx(norm)
+    np.testing.assert_allclose(g2, g)
