@@ -19,7 +19,7 @@ import numpy as np
 from .codegen import RUNTIME_NAMES, Entry, Generated, generate, trampoline
 from .compile import compile_entry, compile_generated, runtime_cells, swap_code
 from .errors import NotDifferentiable, TypeMismatch
-from .ir import Array, Function, Scalar, format_wengert, is_float
+from .ir import Array, Eqn, Function, Scalar, format_wengert, is_float, walk
 from .lower import Static, Tree, lower, param_locs, tree_spec
 from .rules import type_of_value
 from .source import get_source, unwrap
@@ -48,17 +48,38 @@ MODES = ("grad", "value_and_grad", "grad_aux", "value_and_grad_aux", "vjp", "jvp
 
 
 def derive(fn: Callable[..., Any], mode: str, wrt: tuple[int, ...], specs: Sequence[Any],
-           optimize: bool = True, returns: Any = None) -> tuple[Function, Generated]:
-    """source -> parse -> lower -> transform -> simplify/dce -> codegen, for one signature."""
-    _check_wrt(fn, wrt, specs)
+           optimize: bool = True, returns: Any = None,
+           chain: tuple[tuple[str, tuple[int, ...]], ...] = ()) -> tuple[Function, Generated]:
+    """source -> parse -> lower -> transforms -> simplify/dce -> codegen, for one signature.
+
+    `chain` lists transforms applied before `mode` (grad of grad, jvp of grad, ...).
+    """
+    for _, w in chain + ((mode, wrt),):
+        _check_wrt(fn, w, specs)
     ir = _check(lower(fn, specs), "lower")
-    ir = _check(_transform(ir, mode, _ir_positions(wrt, specs)), mode)
-    if optimize:
-        ir = _check(dce(_check(simplify(ir), "simplify")), "dce")
-    return ir, generate(ir, _generated_name(ir, mode), returns=returns)
+    for depth, (m, w) in enumerate(chain + ((mode, wrt),)):
+        ir = _check(_transform(ir, m, _ir_positions(w, specs), nested=depth > 0), m)
+        if optimize or depth < len(chain):
+            ir = _check(dce(_check(simplify(ir), "simplify")), "dce")
+    name = _generated_name(fn.__name__, mode) if not chain else \
+        "_".join([fn.__name__ if fn.__name__.isidentifier() else "f"] +
+                 [m.removesuffix("_aux") for m, _ in chain + ((mode, wrt),)])
+    return ir, generate(ir, name, returns=returns)
 
 
-def _transform(ir: Function, mode: str, wrt: tuple[int, ...]) -> Function:
+def _transform(ir: Function, mode: str, wrt: tuple[int, ...], nested: bool = False) -> Function:
+    if nested and mode in ("grad", "value_and_grad") and len(wrt) == 1 and \
+            ir.params[wrt[0]].type == Scalar("float64") and len(ir.results) == 1:
+        # the derivative of a derivative with respect to one float: one forward sweep
+        d = jvp_transform(ir, wrt, unit=True)
+        return d if mode == "grad" else d.replace(results=ir.results + d.results)
+    if nested and mode in ("grad", "value_and_grad", "vjp", "hvp") and \
+            any(isinstance(s, Eqn) and s.prim == "push" for s in walk(ir.body)):
+        raise TypeMismatch(
+            "reverse mode over reverse-mode code with loops is not supported yet",
+            ir.loc, "for second derivatives use s2sad.hessian, s2sad.hvp or "
+            "s2sad.jacobian(s2sad.grad(f)) (forward over reverse); a gradient with respect "
+            "to one float of a gradient works too")
     if mode in ("grad", "grad_aux"):
         return vjp_transform(ir, wrt, seed="one", keep_value=False, aux=mode == "grad_aux")
     if mode in ("value_and_grad", "value_and_grad_aux"):
@@ -81,9 +102,8 @@ def _check(ir: Function, after: str) -> Function:
     return verify(ir, after) if config.verify else ir
 
 
-def _generated_name(ir: Function, mode: str) -> str:
-    base = ir.name if ir.name.isidentifier() else "f"
-    base = base.removesuffix("_vjp").removesuffix("_jvp")
+def _generated_name(name: str, mode: str) -> str:
+    base = name if name.isidentifier() else "f"
     return {"grad": f"{base}_grad", "value_and_grad": f"{base}_value_and_grad",
             "grad_aux": f"{base}_grad", "value_and_grad_aux": f"{base}_value_and_grad",
             "vjp": f"{base}_vjp", "jvp": f"{base}_jvp", "hvp": f"{base}_hvp",
@@ -221,17 +241,20 @@ def _guard_key(value: Any) -> Any:
 def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
             optimize: bool = True, returns: Any = None, specs: tuple[Any, ...] | None = None
             ) -> _Entry:
-    """The compiled code of `fn` transformed by `mode` for arguments like `args` (cached)."""
-    target = unwrap(fn)
+    """The compiled code of `fn` transformed by `mode` for arguments like `args` (cached).
+
+    `fn` may itself be a function s2sad made (grad of grad): the transforms compose on the IR.
+    """
+    target, chain = root_and_chain(fn)
     specs = specs if specs is not None else tuple(arg_spec(a) for a in args)
     cells = tuple(id(c) for c in target.__closure__ or ())
-    key = (target.__code__, cells, mode, wrt, tuple(_spec_key(s) for s in specs), optimize,
-           returns, VERSION)
+    key = (target.__code__, cells, chain, mode, wrt, tuple(_spec_key(s) for s in specs),
+           optimize, returns, VERSION)
     entry = _CACHE.get(key)
     if entry is not None and all(_guard_key(target.__globals__.get(n)) == k
                                  for n, k in entry.guards):
         return entry
-    ir, gen = derive(target, mode, wrt, specs, optimize, returns)
+    ir, gen = derive(target, mode, wrt, specs, optimize, returns, chain)
     stats["compiles"] += 1
     compiled = compile_generated(gen, target)
     guards = tuple((n, _guard_key(v)) for n, v in gen.constants
@@ -243,6 +266,14 @@ def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
 
 
 _MISSING = object()
+
+
+def root_and_chain(fn: Any) -> tuple[Any, tuple[tuple[str, tuple[int, ...]], ...]]:
+    """The user's function behind `fn`, and the transforms s2sad applied to get `fn`."""
+    d = getattr(fn, "__s2sad_dispatcher__", None)
+    if d is None:
+        return unwrap(fn), ()
+    return d.fn, d.chain + ((d.ir_mode, d.wrt),)
 
 
 def _bind_args(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
@@ -275,8 +306,9 @@ class _Dispatcher:
     """
 
     def __init__(self, fn: Callable[..., Any], mode: str, wrt: Any, has_aux: bool = False) -> None:
-        get_source(fn)  # fail now, at the decorator, if there is no source to differentiate
-        self.fn = unwrap(fn)
+        self.inner = fn  # the function transformed: the user's, or one s2sad made
+        self.fn, self.chain = root_and_chain(fn)  # grad(grad(f)): f, and the inner grad
+        get_source(self.fn)  # fail now, at the decorator, if there is no source to differentiate
         self.mode = mode
         self.has_aux = has_aux
         self.ir_mode = mode + "_aux" if has_aux else mode
@@ -307,7 +339,7 @@ class _Dispatcher:
         args = _bind_args(self.fn, args, kwargs)
         specs = tuple(arg_spec(a) for a in args)
         trees = self.has_aux or any(isinstance(specs[i], Tree) for i in self.wrt)
-        entry = _lookup(self.fn, self.ir_mode, self.wrt, args, specs=specs,
+        entry = _lookup(self.inner, self.ir_mode, self.wrt, args, specs=specs,
                         returns=None if trees else self.returns)
         if not self.specialised and not self.has_aux:
             self._specialise(entry)
@@ -566,22 +598,31 @@ def emit(fn: Callable[..., Any], *args: Any, mode: str = "reverse", wrt: Any = 0
 
     Without `args`, every parameter is taken to be a Python float.
     """
+    target, chain = root_and_chain(fn)
     if not args:
-        args = tuple(1.0 for _ in inspect.signature(unwrap(fn)).parameters)
-    positions, _ = resolve_wrt(fn, wrt)
+        args = tuple(1.0 for _ in inspect.signature(target).parameters)
+    specs = [arg_spec(a) for a in args]
+    if chain:  # a function s2sad made (grad(grad(f))): its own code
+        _, gen = derive(target, chain[-1][0], chain[-1][1], specs, optimize, chain=chain[:-1])
+        return gen.source
+    positions, _ = resolve_wrt(target, wrt)
     m = {"reverse": "grad", "forward": "jvp"}.get(mode, mode)
     if m not in MODES:
         raise TypeMismatch(f"mode must be 'reverse', 'forward' or one of {MODES}, not {mode!r}")
-    _, gen = derive(unwrap(fn), m, positions, [arg_spec(a) for a in args], optimize)
+    _, gen = derive(target, m, positions, specs, optimize)
     return gen.source
 
 
 def wengert(fn: Callable[..., Any], *args: Any) -> str:
     """The Wengert list (evaluation trace) of `fn` for arguments like `args` (floats if none)."""
+    target, chain = root_and_chain(fn)
     if not args:
-        args = tuple(1.0 for _ in inspect.signature(unwrap(fn)).parameters)
-    ir = lower(unwrap(fn), [arg_spec(a) for a in args])
-    return format_wengert(ir)
+        args = tuple(1.0 for _ in inspect.signature(target).parameters)
+    specs = [arg_spec(a) for a in args]
+    if chain:  # a function s2sad made: the list of its derivative code
+        ir, _ = derive(target, chain[-1][0], chain[-1][1], specs, chain=chain[:-1])
+        return format_wengert(ir)
+    return format_wengert(lower(target, specs))
 
 
 

@@ -153,3 +153,63 @@ def test_has_aux():
     (value, aux), g2 = s2sad.value_and_grad(with_aux, has_aux=True)(x)
     assert value == pytest.approx(np.sum(x ** 2)) and aux[0] == pytest.approx(norm)
     np.testing.assert_allclose(g2, g)
+
+
+def quartic(x):
+    return x ** 4 + math.sin(x)
+
+
+def test_grad_of_grad_and_third_derivatives():
+    d1 = s2sad.grad(quartic)
+    d2 = s2sad.grad(d1)
+    d3 = s2sad.grad(d2)
+    for x in (0.3, -1.2):
+        assert d1(x) == pytest.approx(4 * x ** 3 + math.cos(x), rel=1e-12)
+        assert d2(x) == pytest.approx(12 * x ** 2 - math.sin(x), rel=1e-12)
+        assert d3(x) == pytest.approx(24 * x - math.cos(x), rel=1e-12)
+
+
+def loop_scalar(x):
+    y = x
+    for i in range(3):
+        y = math.sin(y) * x
+    return y
+
+
+def test_third_derivative_through_a_loop():
+    d3 = s2sad.grad(s2sad.grad(s2sad.grad(loop_scalar)))
+    d2 = s2sad.grad(s2sad.grad(loop_scalar))
+    x, h = 0.7, 1e-5
+    assert d3(x) == pytest.approx((d2(x + h) - d2(x - h)) / (2 * h), rel=1e-6)
+
+
+def test_mixed_partials_and_forward_over_reverse():
+    def two(x, y):
+        return x * x * y + math.exp(x * y)
+    want = 2 * 0.5 + math.exp(0.15) * (1 + 0.5 * 0.3)
+    assert s2sad.grad(s2sad.grad(two), wrt=1)(0.5, 0.3) == pytest.approx(want, rel=1e-12)
+    xs = rng.standard_normal(3)
+    np.testing.assert_allclose(s2sad.jacobian(s2sad.grad(smooth))(xs), s2sad.hessian(smooth)(xs),
+                               rtol=1e-10)
+    v = rng.standard_normal(3)
+    np.testing.assert_allclose(s2sad.jvp(s2sad.grad(smooth), (xs,), (v,))[1],
+                               s2sad.hessian(smooth)(xs) @ v, rtol=1e-10)
+
+
+def test_composed_code_reads_as_one_function():
+    src = s2sad.emit(s2sad.grad(s2sad.grad(quartic)), 0.7)
+    assert src.startswith("def quartic_grad_grad(x):") and "x_bar_dot" in src
+
+
+def test_reverse_over_reverse_through_a_loop_says_what_to_use():
+    def arrays(x):
+        for i in range(2):
+            x = np.sin(x) * 2.0
+        return np.sum(x)
+    with pytest.raises(s2sad.TypeMismatch, match="not supported yet") as info:
+        s2sad.grad(lambda_free_sum_of(s2sad.grad(arrays)))(np.ones(2))
+    assert "s2sad.hessian" in str(info.value)
+
+
+def lambda_free_sum_of(g):
+    return g  # grad(grad(arrays)) of an array argument: reverse over reverse

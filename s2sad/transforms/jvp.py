@@ -30,17 +30,29 @@ from .common import broadcast_up, materialize
 from .rule_call import call_rule
 
 
-def jvp(fn: Function, wrt: Sequence[int]) -> Function:
-    """The forward-mode derivative of `fn` with respect to the parameters numbered `wrt`."""
+def jvp(fn: Function, wrt: Sequence[int], unit: bool = False) -> Function:
+    """The forward-mode derivative of `fn` with respect to the parameters numbered `wrt`.
+
+    With `unit` the one `wrt` parameter (a float) has tangent 1.0 instead of a parameter of
+    its own, and the function returns only the tangents: the derivative itself.
+    """
     tapes = Tapes(fn.mirrors)
     vary = varied(fn, wrt, tapes)
-    dots = tuple(Var(fn.params[i].type, f"{fn.params[i].hint}_dot") for i in wrt)
-    tangent: dict[int, Atom] = {fn.params[i].id: d for i, d in zip(wrt, dots)}
+    if unit:
+        dots: tuple[Var, ...] = ()
+        tangent: dict[int, Atom] = {fn.params[i].id: Const(1.0, Scalar("float64")) for i in wrt}
+    else:
+        dots = tuple(Var(fn.params[i].type, f"{fn.params[i].hint}_dot") for i in wrt)
+        tangent = {fn.params[i].id: d for i, d in zip(wrt, dots)}
     b = Builder()
     ctx = _Ctx(tangent, vary, tapes)
     with building(b):
         _block(fn.body.stmts, b, ctx)
         outs = tuple(tangent_or_zero(r, r, tangent) for r in fn.results)
+    if unit:
+        return fn.replace(name=f"{fn.name}_jvp", body=Block(tuple(b.stmts)), results=outs,
+                          result_names=tuple(f"{n}_dot" if n else None
+                                             for n in fn.result_names[:len(outs)]))
     names = ("out", "out_dot") if len(fn.results) == 1 else \
         tuple(f"out{i}" for i in range(len(fn.results))) + \
         tuple(f"out{i}_dot" for i in range(len(fn.results)))
