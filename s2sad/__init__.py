@@ -12,6 +12,7 @@ from .api import (
     config, emit, grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp, wengert,
 )
 from .check import check_grads
+from .custom import custom_adjoint, custom_tangent
 from .errors import (
     GradCheckError, IRError, NoRuleError, NotDifferentiable, S2SADError, SourceError,
     TypeMismatch, UnsupportedSyntax,
@@ -21,6 +22,6 @@ from .runtime import stop_gradient
 
 __all__ = [
     "__version__", "config", "emit", "grad", "hessian", "hvp", "jacobian", "jvp", "value_and_grad", "vjp", "wengert",
-    "check_grads", "explain", "stop_gradient", "S2SADError", "UnsupportedSyntax", "NoRuleError",
+    "check_grads", "custom_adjoint", "custom_tangent", "explain", "stop_gradient", "S2SADError", "UnsupportedSyntax", "NoRuleError",
     "NotDifferentiable", "TypeMismatch", "SourceError", "GradCheckError", "IRError",
 ]

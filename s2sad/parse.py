@@ -83,6 +83,10 @@ def unsupported(node: Any, src: Source, what: str, hint: str) -> UnsupportedSynt
 
 def parse_function(src: Source) -> gast.FunctionDef | gast.Lambda:
     """Parse `src` and return its function node, checked against the language fence."""
+    if src.is_lambda:
+        node = _find_lambda(_parse_lambda_lines(src.text), src)
+        check_fence(node, src)
+        return node
     tree = gast.parse(src.text)
     if src.is_lambda:
         node = _find_lambda(tree, src)
@@ -98,6 +102,22 @@ def parse_function(src: Source) -> gast.FunctionDef | gast.Lambda:
 def parse_module(text: str) -> gast.Module:
     """Parse a whole file (used by `s2sad emit`, which never executes the file)."""
     return gast.parse(text)
+
+
+def _parse_lambda_lines(text: str) -> gast.Module:
+    """The lines holding a lambda may belong to a larger statement (``f(a,\n lambda x: x)``):
+    drop text at either end until what is left parses."""
+    lines = text.strip()
+    for start in range(len(lines)):
+        head = lines[start:]
+        if not head.lstrip().startswith(("lambda", "(")) and start:
+            continue
+        for end in range(len(head), 0, -1):
+            try:
+                return gast.parse(head[:end].strip())
+            except SyntaxError:
+                continue
+    raise SyntaxError("cannot isolate the lambda")
 
 
 def _find_lambda(tree: gast.Module, src: Source) -> gast.Lambda:
