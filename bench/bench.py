@@ -147,6 +147,25 @@ def run_case(fn: Callable[..., Any], hand: Callable[..., Any], args: tuple[Any, 
     return times
 
 
+def energy(x: Any) -> Any:
+    """A smooth function of a 1000-vector, for Hessian-vector products."""
+    return np.sum(np.sin(x) * x ** 2) + 0.5 * np.sum(x ** 2) ** 2 + np.sum(np.tanh(x[1:] * x[:-1]))
+
+
+def hvp_row(target: float, repeats: int) -> dict[str, float]:
+    """HVP time / gradient time (forward over reverse), and a check against finite differences
+    of the gradient, for a function of a 1000-vector."""
+    rng = np.random.default_rng(1)
+    x, v = rng.standard_normal(1000), rng.standard_normal(1000)
+    grad, hvp = s2sad.grad(energy), s2sad.hvp(energy)
+    eps = 1e-6
+    numeric = (grad(x + eps * v) - grad(x - eps * v)) / (2 * eps)
+    assert np.allclose(hvp(x, v), numeric, rtol=1e-5, atol=1e-6), "s2sad HVP disagrees"
+    times = best_time({"grad": lambda a: grad(a), "hvp": lambda a: hvp(a, v),
+                       "function": energy}, (x,), target, repeats)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short measurements (smoke run)")
@@ -191,6 +210,11 @@ def main() -> None:
             met = value >= bound if at_least else value <= bound
             verdict = f"{value:.2f} -> {'met' if met else 'MISSED'}"
         print(f"- {label}: {verdict}")
+
+    h = hvp_row(0.1 * scale, repeats)
+    print("\nHessian-vector product, f of a 1000-vector (forward over reverse):")
+    print(f"- function {fmt_time(h['function'])}, gradient {fmt_time(h['grad'])}, "
+          f"HVP {fmt_time(h['hvp'])}: HVP/gradient = {fmt_ratio(ratio(h['hvp'], h['grad']))}")
 
 
 if __name__ == "__main__":

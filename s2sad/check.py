@@ -57,14 +57,18 @@ def _flat(out: Any) -> list[Any]:
 
 
 def check_grads(fn: Callable[..., Any], *args: Any, wrt: Sequence[int] | None = None,
-                modes: Sequence[str] = ("forward", "reverse"), eps: float = 1e-6,
-                rtol: float = 1e-5, atol: float = 1e-6, seed: int = 0) -> None:
+                modes: Sequence[str] = ("forward", "reverse"), order: int = 1,
+                eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-6, seed: int = 0) -> None:
     """Raise :class:`GradCheckError` unless s2sad's derivatives of `fn` at `args` are right.
 
     `wrt` defaults to every float argument.  Checks forward mode against finite differences,
     reverse mode against forward mode by the inner-product identity (and against finite
-    differences when forward mode is not among `modes`).
+    differences when forward mode is not among `modes`).  With ``order=2`` (a function with
+    one scalar result) it also checks Hessian-vector products (forward over reverse) against
+    central differences of the gradient along a random direction.
     """
+    if order >= 2:
+        _check_second_order(fn, args, wrt, eps * 10, rtol, atol, seed)
     from .api import jvp, vjp  # the checker sits on top of the API
 
     rng = np.random.default_rng(seed)
@@ -99,6 +103,34 @@ def check_grads(fn: Callable[..., Any], *args: Any, wrt: Sequence[int] | None = 
         if not abs(lhs - rhs) <= tol:
             raise GradCheckError(f"reverse mode fails the inner-product check: "
                                  f"<vjp(c), t> = {lhs!r} but <c, J t> = {rhs!r}")
+
+
+def _check_second_order(fn: Callable[..., Any], args: tuple[Any, ...],
+                        wrt: Sequence[int] | None, eps: float, rtol: float, atol: float,
+                        seed: int) -> None:
+    from .api import grad, hvp
+
+    rng = np.random.default_rng(seed + 1)
+    positions = tuple(wrt if wrt is not None else
+                      [i for i, a in enumerate(args) if _is_float_arg(a)])
+    dirs = tuple(_randlike(rng, args[i]) for i in positions)
+    g = grad(fn, wrt=positions)
+
+    def shifted(h: float) -> tuple[Any, ...]:
+        moved = list(args)
+        for i, d in zip(positions, dirs):
+            moved[i] = _map(lambda x, t: x + h * t, args[i], d)
+        return g(*moved)
+    numeric = [_map(lambda p, m: (p - m) / (2 * eps), a, b)
+               for a, b in zip(shifted(eps), shifted(-eps))]
+    got = hvp(fn, wrt=positions)(*args, dirs)
+    for k, (x, want) in enumerate(zip(got, numeric)):
+        for xl, wl in zip(_leaves(x), _leaves(want)):
+            scale = max(1.0, float(np.max(np.abs(wl))))
+            if not np.allclose(xl, wl, rtol=rtol * 100, atol=(atol + 1e-4) * scale):
+                raise GradCheckError(f"second order: Hessian-vector product for argument "
+                                     f"{positions[k]} disagrees with differences of the "
+                                     f"gradient: got {xl!r}, expected {wl!r}")
 
 
 def _unflat(flat: list[Any], like: Any) -> Any:

@@ -213,3 +213,23 @@ def test_reverse_over_reverse_through_a_loop_says_what_to_use():
 
 def lambda_free_sum_of(g):
     return g  # grad(grad(arrays)) of an array argument: reverse over reverse
+
+
+@pytest.mark.parametrize("fn,args", [(smooth, (rng.standard_normal(3),)),
+                                     (looped, (0.3, 0.8)), (branchy, (0.7, 1.3)),
+                                     (array_loop, (rng.standard_normal(3) * 0.5,
+                                                   rng.standard_normal((3, 3)) * 0.5))])
+def test_check_grads_second_order(fn, args):
+    s2sad.check_grads(fn, *args, order=2)
+
+
+def test_check_grads_second_order_catches_a_wrong_rule():
+    def cube(x):
+        return x ** 3
+    s2sad.custom_adjoint(cube, lambda g, ans, x: g * 3.0 * x * x)
+    s2sad.custom_tangent(cube, lambda t, ans, x: t * 3.0 * x)  # wrong: should be 3 x^2
+
+    def uses(x):
+        return cube(x)
+    with pytest.raises(s2sad.GradCheckError):
+        s2sad.check_grads(uses, 0.7, order=2)
