@@ -623,6 +623,64 @@ class Lowering:
             return Static([i.value for i in items])
         return TupleVal(items)
 
+    def expr_Dict(self, node: Any) -> Value:
+        keys = [None if k is None else self.expr(k) for k in node.keys]
+        if any(not isinstance(k, Static) for k in keys):
+            raise unsupported(node, self.src, "a dict with run-time keys or `**` unpacking",
+                              "use constant keys")
+        return Record("dict", tuple(k.value for k in keys),  # type: ignore[union-attr]
+                      tuple(self.expr(v) for v in node.values))
+
+    def expr_ListComp(self, node: Any) -> Value:
+        return TupleVal(tuple(self.comprehension(node, node.generators,
+                                                 lambda: self.expr(node.elt))))
+
+    expr_GeneratorExp = expr_ListComp
+
+    def expr_DictComp(self, node: Any) -> Value:
+        pairs = self.comprehension(node, node.generators,
+                                   lambda: (self.expr(node.key), self.expr(node.value)))
+        if any(not isinstance(k, Static) for k, _ in pairs):
+            raise unsupported(node, self.src, "a dict comprehension with run-time keys",
+                              "use constant keys")
+        return Record("dict", tuple(k.value for k, _ in pairs), tuple(v for _, v in pairs))
+
+    def comprehension(self, node: Any, gens: list[Any], produce: Callable[[], Any]) -> list[Any]:
+        """The items of a comprehension over sequences known now: unrolled, one per item."""
+        if not gens:
+            return [produce()]
+        g = gens[0]
+        if isinstance(g.iter, gast.Call) and isinstance(g.iter.func, gast.Name) and \
+                self.expr(g.iter.func) == Static(range) and \
+                not all(isinstance(self.expr(a), Static) for a in g.iter.args):
+            seq: Value = Sym(Const(0, Scalar("int64")))  # a run-time range: reported below
+        else:
+            seq = self.expr(g.iter)
+        if isinstance(seq, Record):
+            items: tuple[Any, ...] = tuple(Static(k) for k in seq.keys)
+        elif isinstance(seq, TupleVal):
+            items = seq.items
+        elif isinstance(seq, Static) and isinstance(seq.value, (tuple, list, range)):
+            items = tuple(Static(v) for v in seq.value)
+        else:
+            raise unsupported(node, self.src, f"a comprehension over a {_kind(seq)} whose "
+                              "length is known only at run time", "write a `for` loop that "
+                              "fills a preallocated array (buf = np.zeros(n); buf[i] = ...)")
+        saved = dict(self.env)
+        out: list[Any] = []
+        try:
+            for item in items:
+                self.assign(g.target, item)
+                tests = [self.expr(t) for t in g.ifs]
+                if any(not isinstance(t, Static) for t in tests):
+                    raise unsupported(node, self.src, "a comprehension filter on a run-time "
+                                      "value", "filter with np.where instead")
+                if all(t.value for t in tests):
+                    out.extend(self.comprehension(node, gens[1:], produce))
+        finally:
+            self.env = saved  # a comprehension's names do not leak, as in Python 3
+        return out
+
     def expr_BinOp(self, node: Any) -> Value:
         return self.binop(node.op, self.expr(node.left), self.expr(node.right), node)
 
@@ -750,6 +808,12 @@ class Lowering:
                 raise TypeMismatch(f"no entry {key.value!r} in this {base.kind}",
                                    loc_of(node, self.src)) from None
         if isinstance(base, TupleVal):
+            if isinstance(node.slice, gast.Slice):
+                parts = [None if p is None else self.expr(p)
+                         for p in (node.slice.lower, node.slice.upper, node.slice.step)]
+                if all(p is None or isinstance(p, Static) for p in parts):
+                    return TupleVal(base.items[slice(*[None if p is None else p.value
+                                                       for p in parts])])
             idx = self.expr(node.slice)
             if isinstance(idx, Static):
                 return base.items[idx.value] if isinstance(idx.value, int) else \
@@ -825,6 +889,9 @@ class Lowering:
             return self.inline(target, args, kwargs, node)
         if all(isinstance(a, Static) for a in [*args, *kwargs.values()]) and obj in (int, range, tuple):
             return Static(obj(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()}))
+        if obj is range:
+            raise unsupported(node, self.src, "range(...) with a run-time bound outside a `for`",
+                              "loop over it with `for i in range(...)`")
         module = getattr(obj, "__module__", None) or ""
         raise NoRuleError(f"no derivative rule for {module + '.' if module else ''}{name}, and it "
                           "has no Python source to differentiate", loc_of(node, self.src),

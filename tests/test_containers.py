@@ -131,3 +131,20 @@ def test_errors_for_containers():
         s2sad.grad(uses_key)({"a": 1.0})
     with pytest.raises(s2sad.NotDifferentiable, match="not floats"):
         s2sad.grad(nested)((np.ones(3), (1, {"k": 2})), np.ones(3))
+
+
+def comprehensions(xs, d):
+    squares = [x * x for x in xs]
+    weighted = {k: v * 2.0 for k, v in d.items() if k != "skip"}
+    pairs = sum(a * b for a, b in zip(xs, xs[1:]))
+    table = {"first": squares[0], "rest": sum(squares[1:])}
+    return np.sum(table["first"]) + np.sum(table["rest"]) + sum(weighted.values()) \
+        + np.sum(pairs) + np.sum(sum([i * xs[i] for i in range(len(xs))]))
+
+
+def test_comprehensions_and_dict_literals():
+    xs = [rng.standard_normal(2) for _ in range(3)]
+    d = {"a": 0.5, "b": -1.5, "skip": 3.0}
+    s2sad.check_grads(comprehensions, xs, d)
+    g = s2sad.grad(comprehensions, wrt=1)(xs, d)
+    assert g == pytest.approx({"a": 2.0, "b": 2.0, "skip": 0.0})

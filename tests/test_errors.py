@@ -75,7 +75,8 @@ def uses_import(x):
 
 
 def uses_listcomp(x):
-    return sum([x for _ in range(3)])
+    n = int(x)
+    return sum([x for _ in range(n)])
 
 
 def uses_bitand(x):
@@ -146,7 +147,7 @@ UNSUPPORTED = [
     (uses_yield, "yield x", "build a list"),
     (uses_inner_lambda, "lambda t", "define the lambda outside"),
     (uses_import, "import math", "import at module level"),
-    (uses_listcomp, "[x for", "write the loop out"),
+    (uses_listcomp, "[x for", "preallocated array"),
     (uses_bitand, "(x > 0) & (x < 1)", "np.logical_and"),
     (prints_value, "print(x)", "side effects"),
     (uses_setitem, "x[0]", "make a copy first: x = x.copy()"),

@@ -134,7 +134,7 @@ TABLE: dict[str, list[Any]] = {
 # Primitives with no derivative (comparisons, rounding, shapes) or that only print code.
 NOT_DIFFERENTIABLE = {
     "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "sign", "floor", "ceil", "round",
-    "trunc", "rint", "shape", "size", "len", "zeros_like", "ones_like", "tuple", "floordiv",
+    "trunc", "rint", "shape", "size", "len", "int", "zeros_like", "ones_like", "tuple", "floordiv",
     "construct", "comment", "stop_gradient", "tape", "push", "pop",
 }
 
