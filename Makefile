@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYENV_ROOT ?= $(HOME)/.pyenv
 VERSIONS ?= 3.10 3.11 3.12 3.13
 
-.PHONY: demo test test-all test-min bench golden docs clean
+.PHONY: demo test test-all test-min bench golden docs examples clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench: $(VENV)/.bench
 # Rewrite the golden files of the emitted source after an intended change.
 golden: $(VENV)/.installed
 	$(PY) -m pytest tests/test_golden.py --update-golden
+
+# Every example in examples/; each checks its own numbers. Figures only if matplotlib is installed
+# (pip install -e ".[examples]").
+examples: $(VENV)/.installed
+	@set -e; for f in examples/[a-z]*.py; do echo "== $$f"; $(PY) $$f; done
 
 # Regenerate the NumPy coverage table; tests/test_docs.py fails when it is stale.
 docs: $(VENV)/.installed
