@@ -332,6 +332,15 @@ class _Dispatcher:
         self.entry.__doc__ = self.entry_doc
         self.entry.__s2sad_dispatcher__ = self  # type: ignore[attr-defined]
 
+    def derivative_ir(self, specs: Sequence[Any]) -> tuple[Function, Any]:
+        """The IR of this derivative for arguments of these kinds, and how its results nest
+        (used when differentiated code calls a function s2sad made)."""
+        if self.has_aux or any(isinstance(s, Tree) for s in specs):
+            raise TypeMismatch("calling a gradient with has_aux or container arguments inside "
+                               "differentiated code is not supported yet")
+        ir, _ = derive(self.fn, self.ir_mode, self.wrt, specs, True, self.returns, self.chain)
+        return ir, self.returns
+
     def _entry_spec(self, guards: tuple[tuple[str, str], ...]) -> Entry:
         return Entry(guards, self.keep, _FALLBACK)
 

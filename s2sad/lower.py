@@ -23,7 +23,9 @@ import numpy as np
 
 from . import prims  # noqa: F401  (registers the primitives and surface bindings)
 from .errors import NoRuleError, TypeMismatch, UnsupportedSyntax
-from .ir import Array, Block, Const, Eqn, ForRange, Function, If, Opaque, Scalar, Var, While
+from .ir import (
+    Array, Block, Const, Eqn, ForRange, Function, If, Opaque, Scalar, Var, While, substitute,
+)
 from .parse import loc_of, parse_function, unsupported
 from .rules import (
     ATTRIBUTES, METHODS, Builder, Sym, apply, building, promote, surface_of, to_atom,
@@ -884,6 +886,9 @@ class Lowering:
             return self.invoke(surface, args, kwargs, node, name)
         if any(obj is c for c in _CONSTRUCTORS):
             return self.construct(obj, args, kwargs, node)
+        made = getattr(obj, "__s2sad_dispatcher__", None)
+        if made is not None:  # a derivative s2sad made: splice its IR in
+            return self.splice(made, args, kwargs, node)
         target = unwrap(obj)
         if callable(target) and hasattr(target, "__code__") and not is_library(target):
             return self.inline(target, args, kwargs, node)
@@ -963,6 +968,32 @@ class Lowering:
         ones = _constructed_ones(obj, [a.value if isinstance(a, Static) else None for a in args],
                                  dict(keywords))
         return apply("construct", *operands, fn=obj, keywords=tuple(keywords), ones=ones)
+
+    def splice(self, made: Any, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
+        """A call to a function s2sad made (``gf = s2sad.grad(f)``): its derivative IR, with
+        the call's arguments for its parameters, becomes part of this function."""
+        if kwargs or any(isinstance(a, (TupleVal, Record)) for a in args):
+            raise unsupported(node, self.src, "keyword or container arguments to a function "
+                              "s2sad made", "pass numbers and arrays positionally")
+        specs = [a if isinstance(a, Static) else a.type for a in args]
+        try:
+            ir, returns = made.derivative_ir(specs)
+        except TypeError as exc:
+            raise TypeMismatch(f"bad call to a function s2sad made: {exc}",
+                               loc_of(node, self.src)) from None
+        atoms = [self.operand(a, node).atom for a in args if not isinstance(a, Static)]
+        mapping = {p.id: a for p, a in zip(ir.params, atoms)}
+        body = [s for s in ir.body.stmts if not (isinstance(s, Eqn) and s.prim == "comment")]
+        self.builder.stmts.extend(substitute(body, mapping))  # type: ignore[arg-type]
+        results = [Sym(mapping.get(r.id, r)) if isinstance(r, Var) else Sym(r)
+                   for r in ir.results]
+
+        def nest(tree: Any) -> Value:
+            if isinstance(tree, int):
+                return results[tree]
+            return TupleVal(tuple(nest(t) for t in tree))
+        return nest(returns) if returns is not None else \
+            (results[0] if len(results) == 1 else TupleVal(tuple(results)))
 
     def inline(self, fn: Any, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
         if self.depth >= _MAX_INLINE_DEPTH:

@@ -233,3 +233,31 @@ def test_check_grads_second_order_catches_a_wrong_rule():
         return cube(x)
     with pytest.raises(s2sad.GradCheckError):
         s2sad.check_grads(uses, 0.7, order=2)
+
+
+def lecture_grad_x(x, y):
+    return LECTURE_GRAD(x, y)[0]
+
+
+LECTURE_GRAD = s2sad.grad(lecture, wrt=(0, 1))
+
+
+def sq_loss(w, x):
+    return np.sum((w * x) ** 2)
+
+
+SQ_GRAD = s2sad.grad(sq_loss)
+
+
+def sgd_steps(lr, w, x):
+    for i in range(3):
+        w = w - lr * SQ_GRAD(w, x)
+    return np.sum(w ** 2)
+
+
+def test_calling_a_gradient_inside_differentiated_code():
+    assert s2sad.grad(lecture_grad_x, wrt=(0, 1))(3.0, 4.0) == (8.0, 6.0)  # d(2xy) = (2y, 2x)
+    w, x = np.array([1.0, 2.0]), np.array([0.5, -1.0])
+    s2sad.check_grads(sgd_steps, 0.1, w, x)
+    src = s2sad.emit(lecture_grad_x, 3.0, 4.0)
+    assert src.count("backward sweep") == 1
