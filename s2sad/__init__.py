@@ -9,7 +9,7 @@
 
 from .api import VERSION as __version__
 from .api import (
-    config, emit, grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp, wengert,
+    config, emit, grad, hessian, hvp, jacobian, jvp, source_map, value_and_grad, vjp, wengert,
 )
 from .check import check_grads
 from .custom import custom_adjoint, custom_tangent
@@ -21,7 +21,7 @@ from .explain import explain
 from .runtime import stop_gradient
 
 __all__ = [
-    "__version__", "config", "emit", "grad", "hessian", "hvp", "jacobian", "jvp", "value_and_grad", "vjp", "wengert",
+    "__version__", "config", "emit", "grad", "hessian", "hvp", "jacobian", "jvp", "source_map", "value_and_grad", "vjp", "wengert",
     "check_grads", "custom_adjoint", "custom_tangent", "explain", "stop_gradient", "S2SADError", "UnsupportedSyntax", "NoRuleError",
     "NotDifferentiable", "TypeMismatch", "SourceError", "GradCheckError", "IRError",
 ]

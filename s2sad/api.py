@@ -18,6 +18,7 @@ import numpy as np
 
 from .codegen import RUNTIME_NAMES, Entry, Generated, generate, trampoline
 from .compile import compile_entry, compile_generated, runtime_cells, swap_code
+from .display import Source
 from .errors import NotDifferentiable, TypeMismatch
 from .ir import Array, Eqn, Function, Scalar, format_wengert, is_float, walk
 from .lower import Static, Tree, lower, param_locs, tree_spec
@@ -613,13 +614,20 @@ def emit(fn: Callable[..., Any], *args: Any, mode: str = "reverse", wrt: Any = 0
     specs = [arg_spec(a) for a in args]
     if chain:  # a function s2sad made (grad(grad(f))): its own code
         _, gen = derive(target, chain[-1][0], chain[-1][1], specs, optimize, chain=chain[:-1])
-        return gen.source
+        return Source(gen.source)
     positions, _ = resolve_wrt(target, wrt)
     m = {"reverse": "grad", "forward": "jvp"}.get(mode, mode)
     if m not in MODES:
         raise TypeMismatch(f"mode must be 'reverse', 'forward' or one of {MODES}, not {mode!r}")
     _, gen = derive(target, m, positions, specs, optimize)
-    return gen.source
+    return Source(gen.source)
+
+
+def source_map(fn: Callable[..., Any], *args: Any, mode: str = "reverse",
+               wrt: Any = 0) -> dict[int, int]:
+    """Line numbers of the code `emit` prints (1-based) -> the user's source lines they
+    compute (the lines tracebacks and pdb show, less the two-line factory header)."""
+    return emit(fn, *args, mode=mode, wrt=wrt).source_map()
 
 
 def wengert(fn: Callable[..., Any], *args: Any) -> str:

@@ -28,6 +28,7 @@ import numpy as np
 from .api import VERSION, emit, wengert
 from .codegen import RUNTIME_NAMES
 from .errors import S2SADError
+from .display import highlight
 from .explain import explain
 from .parse import definitions_only, parse_module
 
@@ -113,7 +114,8 @@ def _emit(args: argparse.Namespace, functions: dict[str, Any], names: list[str])
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)
     else:
-        sys.stdout.write(text)
+        # highlighted on a terminal when Pygments is installed (the optional `highlight` extra)
+        sys.stdout.write(highlight(text, "terminal") if sys.stdout.isatty() else text)
     return 0
 
 

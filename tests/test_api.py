@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import linecache
 import math
 import os
@@ -248,3 +249,27 @@ def test_wengert_lists_one_primitive_per_line():
         "v4 = add(v3, 2)",
         "return v4",
     ]
+
+
+def test_emit_renders_in_jupyter_and_maps_lines():
+    src = s2sad.emit(g, wrt=(0, 1))
+    assert isinstance(src, str)
+    html_text = src._repr_html_()
+    assert "g_grad" in html_text and ("<pre" in html_text or "<div" in html_text)
+    line = inspect.getsourcelines(g)[1] + 1
+    mapping = s2sad.source_map(g, wrt=(0, 1))
+    body = [n for n, text in enumerate(src.splitlines(), 1) if "_bar =" in text]
+    assert body and all(mapping[n] == line for n in body)
+
+
+def test_pdb_steps_into_generated_code():
+    import pdb
+    import io
+    dg = s2sad.grad(g, wrt=(0, 1))
+    dg(2.0, 5.0)
+    commands = io.StringIO("step\nlist\ncontinue\n")
+    out = io.StringIO()
+    debugger = pdb.Pdb(stdin=commands, stdout=out)
+    debugger.use_rawinput = False
+    debugger.runcall(dg, 2.0, 5.0)
+    assert "x1_bar" in out.getvalue() or "def g_grad" in out.getvalue()
