@@ -18,10 +18,10 @@ from .errors import (
     TypeMismatch, UnsupportedSyntax,
 )
 from .explain import explain
-from .runtime import stop_gradient
+from .runtime import grad_of, stop_gradient
 
 __all__ = [
     "__version__", "config", "emit", "grad", "hessian", "hvp", "jacobian", "jvp", "source_map", "value_and_grad", "vjp", "wengert",
-    "check_grads", "custom_adjoint", "custom_tangent", "explain", "stop_gradient", "S2SADError", "UnsupportedSyntax", "NoRuleError",
+    "check_grads", "custom_adjoint", "custom_tangent", "explain", "grad_of", "stop_gradient", "S2SADError", "UnsupportedSyntax", "NoRuleError",
     "NotDifferentiable", "TypeMismatch", "SourceError", "GradCheckError", "IRError",
 ]

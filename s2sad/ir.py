@@ -420,6 +420,20 @@ def substitute(stmts: tuple[Stmt, ...] | list[Stmt], mapping: dict[int, Var]) ->
     return tuple(out)
 
 
+def fresh_copy(stmts: tuple[Stmt, ...] | list[Stmt],
+               inputs: dict[int, Any]) -> tuple[tuple[Stmt, ...], dict[int, Any]]:
+    """A copy of `stmts` defining new variables (so it can be spliced in more than once),
+    with the variables in `inputs` replaced; also returns the full renaming."""
+    mapping: dict[int, Any] = dict(inputs)
+    for s in walk(Block(tuple(stmts))):
+        for v in s.outs:
+            mapping[v.id] = Var(v.type, v.hint)
+        for _, _, bound in sub_blocks(s):
+            for v in bound:
+                mapping.setdefault(v.id, Var(v.type, v.hint))
+    return substitute(stmts, mapping), mapping
+
+
 def defined_in(stmts: tuple[Stmt, ...] | list[Stmt]) -> set[int]:
     """Ids of every variable defined by `stmts` or inside their blocks."""
     out: set[int] = set()

@@ -24,14 +24,15 @@ import numpy as np
 from . import prims  # noqa: F401  (registers the primitives and surface bindings)
 from .errors import NoRuleError, TypeMismatch, UnsupportedSyntax
 from .ir import (
-    Array, Block, Const, Eqn, ForRange, Function, If, Opaque, Scalar, Var, While, substitute,
+    Array, Block, Const, Eqn, ForRange, Function, If, Opaque, Scalar, Var, While, is_float,
+    substitute,
 )
 from .parse import loc_of, parse_function, unsupported
 from .rules import (
     ATTRIBUTES, METHODS, Builder, Sym, apply, building, promote, surface_of, to_atom,
     type_of_value,
 )
-from .runtime import Dyn
+from .runtime import Dyn, grad_of
 from .source import MISSING, Source, get_source, unwrap
 
 
@@ -503,6 +504,12 @@ class Lowering:
             else:
                 raise unsupported(node.target, self.src, "augmented assignment to an attribute",
                                   "assign to a local name")
+        elif isinstance(node, gast.With):
+            self.with_stmt(node)
+        elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
+                isinstance(node.value.func, gast.Name) and \
+                self.expr(node.value.func) in (Static(print), Static(breakpoint)):
+            self.expr(node.value)  # print / breakpoint: kept where they are, for debugging
         elif isinstance(node, gast.Expr):
             if not (isinstance(node.value, gast.Constant) and isinstance(node.value.value, str)):
                 raise unsupported(node, self.src, "an expression statement whose value is unused",
@@ -517,6 +524,39 @@ class Lowering:
         else:
             raise unsupported(node, self.src, f"`{type(node).__name__.lower()}` here",
                               "see the supported subset in README")
+
+    def with_stmt(self, node: Any) -> None:
+        """``with s2sad.grad_of(h) as g: <body>``: a backward-pass hook on h (see
+        :class:`s2sad.runtime.grad_of`); later code reads h through the hook."""
+        item = node.items[0] if len(node.items) == 1 else None
+        call = item.context_expr if item is not None else None
+        if not (isinstance(call, gast.Call) and len(call.args) == 1 and not call.keywords and
+                self.expr(call.func) == Static(grad_of) and
+                isinstance(call.args[0], gast.Name) and isinstance(item.optional_vars, gast.Name)):
+            raise unsupported(node, self.src, "`with` statements",
+                              "only `with s2sad.grad_of(x) as g:` is differentiated; compute "
+                              "other values outside the function and pass them in")
+        name, g_name = call.args[0].id, item.optional_vars.id
+        h = self.name(call.args[0])
+        if not (isinstance(h, Sym) and is_float(h.type)):
+            raise unsupported(node, self.src, f"a gradient hook on `{name}`, a {_kind(h)}",
+                              "hook float values and arrays")
+        extra = _assigned_names(node.body) - {g_name}
+        if extra:
+            raise unsupported(node, self.src, f"assigning {', '.join(sorted(extra))} in a "
+                              "gradient hook", f"a hook may only assign `{g_name}`")
+        g = Var(h.type, g_name)
+        env = dict(self.env)
+        env[g_name] = Sym(g)
+        returned, builder, env_after = self.sub_block(env, lambda: self.block(list(node.body)))
+        if returned is not None:
+            raise unsupported(node, self.src, "`return` in a gradient hook", "end the hook "
+                              "with the new value of its gradient")
+        result = self.atom(env_after[g_name], node)
+        body = Function("hook", (g,), Block(tuple(builder.stmts)), (result,),
+                        loc_of(node, self.src), (g_name,))
+        hooked = apply("hook", h, body=body)
+        self.env[name] = Sym(self.builder.rename_last(hooked.atom, name))
 
     def assign(self, target: Any, value: Value) -> None:
         if isinstance(target, gast.Name):

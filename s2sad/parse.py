@@ -23,6 +23,7 @@ _ALLOWED: tuple[type, ...] = (
     gast.keyword, gast.Attribute, gast.Subscript, gast.Slice, gast.Tuple, gast.List,
     gast.IfExp, gast.If, gast.For, gast.While, gast.Break, gast.Continue,
     gast.ListComp, gast.DictComp, gast.GeneratorExp, gast.comprehension, gast.Dict,
+    gast.With, gast.withitem,
     gast.Load, gast.Store, gast.Param,
     gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.MatMult, gast.FloorDiv, gast.Mod,
     gast.USub, gast.UAdd, gast.Not, gast.And, gast.Or,
@@ -32,7 +33,6 @@ _ALLOWED: tuple[type, ...] = (
 # What to tell the user instead, per unsupported construct.
 _HINTS: dict[str, tuple[str, str]] = {
     "Try": ("`try` statements", "move the try/except outside the differentiated function"),
-    "With": ("`with` statements", "compute the value outside the function and pass it in"),
     "Global": ("`global` statements", "pass the value in as an argument and return the result"),
     "Nonlocal": ("`nonlocal` statements", "return the new value instead of rebinding it"),
     "Delete": ("`del` statements", "let the name go out of scope instead"),

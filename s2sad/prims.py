@@ -558,6 +558,22 @@ defprim("pack", rt.pack, arity=None, infer=_pack_type, emit=Emit("pack"), foldab
         jvp=[_pack_jvp],
         vjp=[lambda g, ans, *xs, argnum: apply("getitem", g, spec=(argnum,))])
 
+# A backward-pass hook (`with s2sad.grad_of(h) as g: ...`): the identity going forward; going
+# backward, the hook's body (a Function of g) runs on the adjoint, spliced in where it is.
+def _hook_vjp(g: Sym, ans: Sym, x: Sym, body: Any = None) -> Sym:
+    from .ir import Var, fresh_copy
+    from .rules import current
+    stmts, mapping = fresh_copy(body.body.stmts, {body.params[0].id: g.atom})
+    current().stmts.extend(stmts)
+    r = body.results[0]
+    return Sym(mapping.get(r.id, r)) if isinstance(r, Var) else Sym(r)
+
+
+defprim("hook", lambda x, body=None: x, params=(("body", None),), infer=same_as_first,
+        emit=Emit("hook"), foldable=False,
+        jvp=[lambda g, ans, x, body=None: g], vjp=[_hook_vjp],
+        doc="a backward-pass hook on its argument (see s2sad.grad_of)")
+
 # ---------------------------------------------------------------- non-differentiable helpers
 
 defprim("shape", np.shape, infer=_shape_type, emit=Emit("call", "np.shape"))
@@ -583,6 +599,10 @@ defprim("pop", lambda tape: tape.pop(), arity=1, infer=_shape_type, emit=Emit("p
         effect=True, doc="take back the values saved last (one result per value)")
 defprim("comment", lambda text="": None, arity=0, params=(("text", ""),), infer=_shape_type,
         emit=Emit("comment"), foldable=False, doc="a comment line in the generated code")
+defprim("print", print, arity=None, infer=_shape_type, emit=Emit("call", "print"),
+        effect=True, doc="print, kept where it is (for hooks and debugging)")
+defprim("breakpoint", breakpoint, arity=0, infer=_shape_type, emit=Emit("call", "breakpoint"),
+        effect=True, doc="breakpoint(), kept where it is")
 defprim("stop_gradient", rt.stop_gradient, infer=same_as_first, emit=Emit("call", "stop_gradient"))
 
 # -------------------------------------------------------------- surface: what users can call
@@ -713,6 +733,8 @@ bind(builtins.float, lambda x: S(x) * 1.0 if not S(x).is_array else S(x))
 bind(builtins.int, lambda x: apply("int", x))
 METHODS["astype"] = lambda x, dtype: apply("astype", x, dtype=np.dtype(dtype))
 bind(rt.stop_gradient, lambda x: apply("stop_gradient", x))
+bind(builtins.print, lambda *xs: apply("print", *xs))
+bind(builtins.breakpoint, lambda: apply("breakpoint"))
 
 METHODS.update({
     "sum": _reduction("sum"), "mean": _reduction("mean"), "prod": _reduction("prod"),

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["unbroadcast", "broadcast_like", "scatter", "getitem", "setitem", "pack", "erf",
-           "stop_gradient", "Dyn"]
+           "stop_gradient", "grad_of", "Dyn"]
 
 
 def unbroadcast(g: Any, like: Any) -> Any:
@@ -106,6 +106,22 @@ try:  # SciPy is optional; its erf is vectorised in C
     _erf_array = _scipy_erf
 except ImportError:  # pragma: no cover - depends on the environment
     pass
+
+
+class grad_of:  # noqa: N801 - used like a function: `with s2sad.grad_of(h) as g:`
+    """Mark a backward-pass hook: in differentiated code the body of
+    ``with s2sad.grad_of(h) as g:`` runs in the backward sweep on `g`, the gradient flowing
+    into `h` at that point, and what it leaves in `g` flows on.  Called directly, the
+    function runs as written (the body sees `h` itself and changes nothing)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __enter__(self) -> Any:
+        return self.value
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 def stop_gradient(x: Any) -> Any:

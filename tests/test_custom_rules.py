@@ -104,3 +104,68 @@ def test_stop_gradient():
         return x * s2sad.stop_gradient(x * x)
     assert s2sad.grad(f)(3.0) == pytest.approx(9.0)
     assert s2sad.jvp(f, (3.0,), (1.0,))[1] == pytest.approx(9.0)
+
+
+def halved(x):
+    y = x * x
+    with s2sad.grad_of(y) as g:
+        g = g * 0.5
+    return y * 3.0
+
+
+def identity_hook(h, W, xs):
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + xs[t])
+        with s2sad.grad_of(h) as g:
+            g = g * 1.0
+    return np.sum(h ** 2)
+
+
+def no_hook(h, W, xs):
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + xs[t])
+    return np.sum(h ** 2)
+
+
+def clipped(h, W, xs):
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + xs[t])
+        with s2sad.grad_of(h) as g:
+            g = np.clip(g, -0.01, 0.01)
+    return np.sum(h ** 2)
+
+
+def test_backward_hook_changes_the_gradient_only():
+    assert halved(2.0) == 12.0                       # the function runs as written
+    assert s2sad.grad(halved)(2.0) == pytest.approx(6.0)   # instead of 12
+    assert s2sad.jvp(halved, (2.0,), (1.0,))[1] == pytest.approx(12.0)  # forward: no hook
+
+
+def test_hook_in_a_loop():
+    h, W, xs = rng.standard_normal(2) * 0.5, rng.standard_normal((2, 2)), rng.standard_normal((4, 2))
+    for a, b in zip(s2sad.grad(identity_hook, wrt=(0, 1))(h, W, xs),
+                    s2sad.grad(no_hook, wrt=(0, 1))(h, W, xs)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    src = s2sad.emit(clipped, h, W, xs, wrt=(0, 1))
+    backward = src.split("backward sweep")[1]
+    assert "np.clip(h_bar, -0.01, 0.01)" in backward and "for t in reversed" in backward
+    gh, gW = s2sad.grad(clipped, wrt=(0, 1))(h, W, xs)
+    assert np.all(np.abs(gh) <= 0.01 * np.abs(W).sum() + 1e-12)  # W.T @ (clipped * tanh')
+
+
+def test_print_hook_and_bad_hooks(capsys):
+    def shows(x):
+        y = x * 2.0
+        with s2sad.grad_of(y) as g:
+            print("y_bar:", g)
+        return y * y
+    assert s2sad.grad(shows)(1.5) == pytest.approx(12.0)
+    assert "y_bar: 6.0" in capsys.readouterr().out
+
+    def assigns_other(x):
+        y = x * 2.0
+        with s2sad.grad_of(y) as g:
+            z = g
+        return y
+    with pytest.raises(s2sad.UnsupportedSyntax, match="a hook may only assign `g`"):
+        s2sad.grad(assigns_other)(1.0)

@@ -83,8 +83,8 @@ def uses_bitand(x):
     return (x > 0) & (x < 1)
 
 
-def prints_value(x):
-    print(x)
+def reseeds(x):
+    np.random.seed(0)
     return x
 
 
@@ -141,7 +141,7 @@ def uses_nonlocal(x):
 
 UNSUPPORTED = [
     (uses_try, "try:", "move the try/except outside"),
-    (uses_with, "with open", "compute the value outside"),
+    (uses_with, "with open", "only `with s2sad.grad_of(x) as g:`"),
     (uses_global, "global W", "pass the value in"),
     (uses_del, "del y", "out of scope"),
     (uses_yield, "yield x", "build a list"),
@@ -149,7 +149,7 @@ UNSUPPORTED = [
     (uses_import, "import math", "import at module level"),
     (uses_listcomp, "[x for", "preallocated array"),
     (uses_bitand, "(x > 0) & (x < 1)", "np.logical_and"),
-    (prints_value, "print(x)", "side effects"),
+    (reseeds, "np.random.seed(0)", "side effects"),
     (uses_setitem, "x[0]", "make a copy first: x = x.copy()"),
     (stops_early, "break", "condition"),
     (skips_a_trip, "continue", "condition"),

@@ -91,6 +91,8 @@ def _same_type(a: Ty, b: Ty) -> bool:
 def _rewrite(e: Eqn, defs: dict[int, Eqn]) -> Atom | Eqn | None:
     """The atom `e` can be replaced with, a simpler equation for the same variable, or None."""
     prim = REGISTRY[e.prim]
+    if e.prim == "hook":  # the transforms have used it: going forward it is the identity
+        return e.args[0]
     atoms = e.atoms()
     # Named constants are the user's globals and closure values: read at run time, never folded.
     if prim.foldable and atoms and all(isinstance(a, Const) and a.name is None for a in atoms):
