@@ -17,7 +17,7 @@ import pytest
 
 from s2sad.codegen import generate
 from s2sad.compile import compile_generated
-from s2sad.ir import Block, Function, Var
+from s2sad.ir import Block, Const, Function, Var
 from s2sad.rules import REGISTRY, Builder, Sym, apply, building, type_of_value
 from s2sad.runtime import Dyn
 from s2sad.transforms.dce import dce
@@ -146,6 +146,7 @@ ELSEWHERE = {"hook": "tests/test_custom_rules.py"}
 def test_table_lists_every_primitive() -> None:
     from test_rules_numpy import NOT_DIFFERENTIABLE as NUMPY_NOT_DIFFERENTIABLE
     from test_rules_numpy import TABLE as NUMPY_TABLE  # the rows of s2sad/prims_numpy.py
+
     from s2sad.custom import USER_PREFIX  # user functions given rules by other tests
     registry = {n: p for n, p in REGISTRY.items() if not n.startswith(USER_PREFIX)}
     differentiable = {n for n, p in registry.items() if p.differentiable} - set(ELSEWHERE)
@@ -191,17 +192,20 @@ def _vdot(a: Any, b: Any) -> float:
     return float(np.sum(np.asarray(a) * np.asarray(b)))
 
 
-@pytest.mark.parametrize("name,case", _cases())
-def test_rule(name: str, case: int) -> None:
-    specs, params = TABLE[name][case]
-    rng = np.random.default_rng(1234 + case)
+def check_rule(name: str, specs: list[Any], params: dict[str, Any], seed: int) -> None:
+    """Drive primitive `name` through both transforms on arguments drawn from `specs`.
+
+    Forward mode against central differences of the primitive's implementation; reverse
+    mode: adjoints shaped like their inputs, and the inner-product identity with forward mode.
+    """
+    rng = np.random.default_rng(seed)
     values = [_draw(s, rng) for s in specs]
     active = [i for i, s in enumerate(specs) if s[0] != "const"]
     fn = _primitive_function(name, values, active, params)
     prim = REGISTRY[name]
 
     def f(*xs: Any) -> Any:
-        full = list(values)
+        full = [v.value if isinstance(v, Const) else v for v in values]  # constants as given
         for i, x in zip(active, xs):
             full[i] = x
         return prim.impl(*full, **params)
@@ -209,7 +213,6 @@ def test_rule(name: str, case: int) -> None:
     xs = [values[i] for i in active]
     ts = [_draw((R, np.shape(x) if isinstance(x, np.ndarray) else None), rng) for x in xs]
 
-    # forward mode against central differences
     f_jvp = _compile(verify(jvp(fn, range(len(active)))))
     out, out_dot = f_jvp(*xs, *ts)
     np.testing.assert_allclose(out, f(*xs), rtol=1e-12, atol=1e-12)
@@ -219,7 +222,6 @@ def test_rule(name: str, case: int) -> None:
     assert np.shape(out_dot) == np.shape(out)
     np.testing.assert_allclose(out_dot, numeric, rtol=1e-5, atol=1e-6)
 
-    # reverse mode: adjoints shaped like their inputs, and the inner-product identity
     f_vjp = _compile(verify(vjp(fn, range(len(active)), seed="param")))
     c = _draw((R, np.shape(out) if np.ndim(out) else None), rng)
     out2, *bars = f_vjp(*xs, c)
@@ -229,3 +231,9 @@ def test_rule(name: str, case: int) -> None:
     lhs = sum(_vdot(xb, t) for xb, t in zip(bars, ts))
     rhs = _vdot(c, out_dot)
     assert lhs == pytest.approx(rhs, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("name,case", _cases())
+def test_rule(name: str, case: int) -> None:
+    specs, params = TABLE[name][case]
+    check_rule(name, specs, params, 1234 + case)

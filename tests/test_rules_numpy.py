@@ -13,12 +13,20 @@ from typing import Any
 import numpy as np
 import pytest
 from test_rules import (
-    POS, SCALAR, UNIT, Dom, R, _compile, _primitive_function, _vdot, binary, const, unary,
+    POS,
+    SCALAR,
+    UNIT,
+    Dom,
+    R,
+    _compile,
+    _primitive_function,
+    binary,
+    check_rule,
+    const,
+    unary,
 )
 
-from s2sad.ir import Const
 from s2sad.prims_numpy import subscripts
-from s2sad.rules import REGISTRY
 from s2sad.transforms.jvp import jvp
 from s2sad.transforms.vjp import vjp
 from s2sad.verify import verify
@@ -139,57 +147,10 @@ def _cases() -> list[Any]:
             for i in range(len(TABLE[name]))]
 
 
-def _value(v: Any) -> Any:
-    return v.value if isinstance(v, Const) else v
-
-
-def _draw(spec: Any, rng: np.random.Generator) -> Any:
-    if spec[0] == "const":
-        return spec[1]
-    dom, shape = spec
-    return dom.draw(rng, shape)
-
-
-def _full(values: list[Any], active: list[int], xs: Any) -> list[Any]:
-    full = [_value(v) for v in values]
-    for i, x in zip(active, xs):
-        full[i] = x
-    return full
-
-
 @pytest.mark.parametrize("name,case", _cases())
 def test_rule(name: str, case: int) -> None:
     specs, params = TABLE[name][case]
-    rng = np.random.default_rng(4321 + case)
-    values = [_draw(s, rng) for s in specs]
-    active = [i for i, s in enumerate(specs) if s[0] != "const"]
-    fn = _primitive_function(name, values, active, params)
-    prim = REGISTRY[name]
-
-    def f(*xs: Any) -> Any:
-        return prim.impl(*_full(values, active, xs), **params)
-
-    xs = [values[i] for i in active]
-    ts = [_draw((R, np.shape(x) if isinstance(x, np.ndarray) else None), rng) for x in xs]
-
-    f_jvp = _compile(verify(jvp(fn, range(len(active)))))
-    out, out_dot = f_jvp(*xs, *ts)
-    np.testing.assert_allclose(out, f(*xs), rtol=1e-12, atol=1e-12)
-    h = 1e-6
-    numeric = (np.asarray(f(*[x + h * t for x, t in zip(xs, ts)])) -
-               np.asarray(f(*[x - h * t for x, t in zip(xs, ts)]))) / (2 * h)
-    assert np.shape(out_dot) == np.shape(out)
-    np.testing.assert_allclose(out_dot, numeric, rtol=1e-5, atol=1e-6)
-
-    f_vjp = _compile(verify(vjp(fn, range(len(active)), seed="param")))
-    c = _draw((R, np.shape(out) if np.ndim(out) else None), rng)
-    out2, *bars = f_vjp(*xs, c)
-    np.testing.assert_allclose(out2, out, rtol=1e-12, atol=1e-12)
-    for x, xb in zip(xs, bars):
-        assert np.shape(xb) == np.shape(x), (name, np.shape(xb), np.shape(x))
-    lhs = sum(_vdot(xb, t) for xb, t in zip(bars, ts))
-    rhs = _vdot(c, out_dot)
-    assert lhs == pytest.approx(rhs, rel=1e-9, abs=1e-9)
+    check_rule(name, specs, params, 4321 + case)
 
 
 def test_nan_entries_get_no_derivative() -> None:
