@@ -9,19 +9,58 @@
 
 from .api import VERSION as __version__
 from .api import (
-    config, emit, grad, hessian, hvp, jacobian, jvp, source_map, value_and_grad, vjp, wengert,
+    config,
+    emit,
+    grad,
+    hessian,
+    hvp,
+    jacobian,
+    jvp,
+    source_map,
+    value_and_grad,
+    vjp,
+    wengert,
 )
 from .check import check_grads
 from .custom import custom_adjoint, custom_tangent
 from .errors import (
-    GradCheckError, IRError, NoRuleError, NotDifferentiable, S2SADError, SourceError,
-    TypeMismatch, UnsupportedSyntax,
+    GradCheckError,
+    IRError,
+    NoRuleError,
+    NotDifferentiable,
+    S2SADError,
+    SourceError,
+    TypeMismatch,
+    UnsupportedSyntax,
 )
 from .explain import explain
 from .runtime import grad_of, stop_gradient
 
 __all__ = [
-    "__version__", "config", "emit", "grad", "hessian", "hvp", "jacobian", "jvp", "source_map", "value_and_grad", "vjp", "wengert",
-    "check_grads", "custom_adjoint", "custom_tangent", "explain", "grad_of", "stop_gradient", "S2SADError", "UnsupportedSyntax", "NoRuleError",
-    "NotDifferentiable", "TypeMismatch", "SourceError", "GradCheckError", "IRError",
+    "GradCheckError",
+    "IRError",
+    "NoRuleError",
+    "NotDifferentiable",
+    "S2SADError",
+    "SourceError",
+    "TypeMismatch",
+    "UnsupportedSyntax",
+    "__version__",
+    "check_grads",
+    "config",
+    "custom_adjoint",
+    "custom_tangent",
+    "emit",
+    "explain",
+    "grad",
+    "grad_of",
+    "hessian",
+    "hvp",
+    "jacobian",
+    "jvp",
+    "source_map",
+    "stop_gradient",
+    "value_and_grad",
+    "vjp",
+    "wengert",
 ]

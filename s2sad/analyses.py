@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .ir import Atom, Block, Eqn, ForRange, Function, If, Var, While, is_float
+from .ir import Atom, Block, Eqn, Function, If, Var, While, is_float
 from .rules import REGISTRY
 
 

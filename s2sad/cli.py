@@ -27,8 +27,8 @@ import numpy as np
 
 from .api import VERSION, emit, wengert
 from .codegen import RUNTIME_NAMES
-from .errors import S2SADError
 from .display import highlight
+from .errors import S2SADError
 from .explain import explain
 from .parse import definitions_only, parse_module
 

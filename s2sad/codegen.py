@@ -21,8 +21,21 @@ import gast
 import numpy as np
 
 from .ir import (
-    UNDEF, Array, Atom, Const, Eqn, ForRange, Function, If, Scalar, Stmt, Var, While, stmt_atoms,
-    sub_blocks, walk,
+    UNDEF,
+    Array,
+    Atom,
+    Const,
+    Eqn,
+    ForRange,
+    Function,
+    If,
+    Scalar,
+    Stmt,
+    Var,
+    While,
+    stmt_atoms,
+    sub_blocks,
+    walk,
 )
 from .rules import REGISTRY
 from .runtime import Dyn
@@ -293,7 +306,7 @@ class _Printer:
 
     def value(self, v: Any) -> Any:
         if isinstance(v, float) and not np.isfinite(v):
-            node = _dotted("math.nan" if v != v else "math.inf")
+            node = _dotted("math.nan" if np.isnan(v) else "math.inf")
             return gast.UnaryOp(gast.USub(), node) if v < 0 else node
         if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
             return gast.UnaryOp(gast.USub(), gast.Constant(-v, None))
@@ -342,7 +355,7 @@ class _Printer:
                                for p in self.fn.params], [], None, [], [], None, [])
         text = _to_source(gast.FunctionDef(self.name, args, body, [], None, None))
         text = re.sub(r"^(\s*)" + _COMMENT + r"(\d+)__$",
-                      lambda m: f"{m.group(1)}# {self.comments[int(m.group(2))]}", text, flags=re.M)
+                      lambda m: f"{m.group(1)}# {self.comments[int(m.group(2))]}", text, flags=re.MULTILINE)
         return Generated(text, self.name, tuple(sorted(self.constants.items())))
 
     def block(self, stmts: tuple[Stmt, ...], line: int | None) -> list[Any]:
@@ -408,7 +421,7 @@ class _Printer:
             index = self._bind(s.index, p)
             body = self.block(s.body.stmts, line)
             body += self.copies(s.carried, self.values(s.body_results))
-            start, stop, step = s.start, s.stop, s.step
+            start, step = s.start, s.step
             if _is_const(step, 1):
                 bounds = bounds[1:2] if _is_const(start, 0) else bounds[:2]
             it = _call("range", bounds)

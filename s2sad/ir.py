@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from .errors import Loc
 
@@ -77,7 +77,7 @@ class Opaque:
         return self.kind
 
 
-Ty = Union[Scalar, Array, Opaque]
+Ty = Scalar | Array | Opaque
 
 
 def is_float(t: Ty) -> bool:
@@ -120,7 +120,7 @@ class Const:
         return self.name or repr(self.value)
 
 
-Atom = Union[Var, Const]
+Atom = Var | Const
 
 # ----------------------------------------------------------------------------------- statements
 
@@ -209,7 +209,7 @@ class While:
     loc: Loc | None = None
 
 
-Stmt = Union[Eqn, If, ForRange, While]
+Stmt = Eqn | If | ForRange | While
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +343,7 @@ def format_wengert(fn: Function) -> str:
                 call = f"{stmt.prim}({', '.join(args)})"
                 rows.append((f"{indent}{lhs} = {call}" if lhs else f"{indent}{call}", comment))
                 continue
-            for block, results, bound in sub_blocks(stmt):
+            for _, _, bound in sub_blocks(stmt):
                 for v in bound:
                     if v.id not in names:
                         names[v.id] = f"v{next(counter)}"
@@ -360,7 +360,7 @@ def format_wengert(fn: Function) -> str:
                 rng = f"range({atom(stmt.start)}, {atom(stmt.stop)}, {atom(stmt.step)})"
                 rng = f"reversed({rng})" if stmt.reverse else rng
                 rows.append((f"{indent}{head}for {names[stmt.index.id]} in {rng} carrying "
-                             f"({carried}):", comment))
+                             + f"({carried}):", comment))
                 emit_block(stmt.body, indent + "    ")
                 rows.append((f"{indent}    yield {', '.join(atom(a) for a in stmt.body_results)}", ""))
             else:

@@ -22,14 +22,33 @@ import gast
 import numpy as np
 
 from . import prims  # noqa: F401  (registers the primitives and surface bindings)
-from .errors import NoRuleError, TypeMismatch, UnsupportedSyntax
+from .errors import NoRuleError, TypeMismatch
 from .ir import (
-    Array, Block, Const, Eqn, ForRange, Function, If, Opaque, Scalar, Var, While, is_float,
+    Array,
+    Block,
+    Const,
+    Eqn,
+    ForRange,
+    Function,
+    If,
+    Opaque,
+    Scalar,
+    Var,
+    While,
+    is_float,
     substitute,
 )
 from .parse import loc_of, parse_function, unsupported
 from .rules import (
-    ATTRIBUTES, METHODS, Builder, Sym, apply, building, promote, surface_of, to_atom,
+    ATTRIBUTES,
+    METHODS,
+    Builder,
+    Sym,
+    apply,
+    building,
+    promote,
+    surface_of,
+    to_atom,
     type_of_value,
 )
 from .runtime import Dyn, grad_of
@@ -786,8 +805,8 @@ class Lowering:
                 left = self.expr(right_node)
                 continue
             cond = self.condition(left, node)
-            evaluate = lambda n=right_node: self.expr(n)  # noqa: E731
-            keep = lambda v=left: v  # noqa: E731
+            evaluate = lambda n=right_node: self.expr(n)
+            keep = lambda v=left: v
             left = self.choose(cond, evaluate if is_and else keep, keep if is_and else evaluate,
                                node)
         return left

@@ -150,8 +150,8 @@ def check_fence(fn_node: Any, src: Source) -> None:
         if isinstance(node, _ALLOWED):
             continue
         name = type(node).__name__
-        what, hint = _HINTS.get(name, (f"`{name}` syntax", "rewrite it with the supported "
-                                       "subset listed in the README"))
+        what, hint = _HINTS.get(name, (f"`{name}` syntax",
+                                       "rewrite it with the supported subset listed in the README"))
         raise unsupported(where, src, what, hint)
 
 

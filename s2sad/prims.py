@@ -18,9 +18,23 @@ import numpy as np
 from . import runtime as rt
 from .ir import Array, Opaque, Scalar, Ty
 from .rules import (
-    DYNAMIC, Emit, S, Sym, apply, bind, broadcast_types, const_value, defprim, elementwise,
+    ATTRIBUTES,
+    DYNAMIC,
+    METHODS,
+    Emit,
+    S,
+    Sym,
+    apply,
+    bind,
+    broadcast_types,
+    const_value,
+    defprim,
+    elementwise,
+    elementwise_bool,
+    elementwise_float,
+    promote,
+    same_as_first,
     surface_of,
-    elementwise_bool, elementwise_float, promote, same_as_first, METHODS, ATTRIBUTES,
 )
 
 # ------------------------------------------------------------------ handles used by the rules
@@ -746,4 +760,4 @@ METHODS.update({
 ATTRIBUTES.update({
     "T": lambda x: transpose(x), "shape": shape_of, "size": size,
 })
-from . import prims_numpy  # noqa: E402,F401  (more NumPy coverage)
+from . import prims_numpy  # noqa: F401  (more NumPy coverage)

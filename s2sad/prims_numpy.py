@@ -25,12 +25,39 @@ import numpy as np
 
 from .ir import Array, Const, Opaque, Scalar, Ty
 from .prims import (
-    _reduce_float_type, _reduce_type, _regrow, _reshape_type, _swap_last, _unbroadcast, cos, exp,
-    expand_dims, matmul, reshape, shape_of, size, sqrt, sum_, transpose, where,
+    _reduce_float_type,
+    _reduce_type,
+    _regrow,
+    _reshape_type,
+    _swap_last,
+    _unbroadcast,
+    cos,
+    exp,
+    expand_dims,
+    matmul,
+    reshape,
+    shape_of,
+    size,
+    sqrt,
+    sum_,
+    transpose,
+    where,
 )
 from .rules import (
-    DYNAMIC, METHODS, Emit, S, Sym, _join_one, apply, bind, const_value,
-    defprim, elementwise, elementwise_bool, promote, same_as_first,
+    DYNAMIC,
+    METHODS,
+    Emit,
+    S,
+    Sym,
+    _join_one,
+    apply,
+    bind,
+    const_value,
+    defprim,
+    elementwise,
+    elementwise_bool,
+    promote,
+    same_as_first,
 )
 from .runtime import Dyn
 

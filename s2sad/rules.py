@@ -173,7 +173,7 @@ class Sym:
     def __ge__(self, o: Any) -> Sym: return apply("ge", self, o)
 
     @property
-    def T(self) -> Sym:  # noqa: N802 - NumPy's name
+    def T(self) -> Sym:
         return apply("transpose", self)
 
 

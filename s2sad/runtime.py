@@ -12,8 +12,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["unbroadcast", "broadcast_like", "scatter", "getitem", "setitem", "pack", "erf",
-           "stop_gradient", "grad_of", "Dyn"]
+__all__ = [
+    "Dyn",
+    "broadcast_like",
+    "erf",
+    "getitem",
+    "grad_of",
+    "pack",
+    "scatter",
+    "setitem",
+    "stop_gradient",
+    "unbroadcast",
+]
 
 
 def unbroadcast(g: Any, like: Any) -> Any:
@@ -108,7 +118,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     pass
 
 
-class grad_of:  # noqa: N801 - used like a function: `with s2sad.grad_of(h) as g:`
+class grad_of:
     """Mark a backward-pass hook: in differentiated code the body of
     ``with s2sad.grad_of(h) as g:`` runs in the backward sweep on `g`, the gradient flowing
     into `h` at that point, and what it leaves in `g` flows on.  Called directly, the

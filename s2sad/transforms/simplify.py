@@ -16,7 +16,21 @@ results.  Before and after::
 
 from __future__ import annotations
 
-from ..ir import Array, Atom, Block, Const, Eqn, ForRange, Function, If, Scalar, Stmt, Ty, Var, While
+from ..ir import (
+    Array,
+    Atom,
+    Block,
+    Const,
+    Eqn,
+    ForRange,
+    Function,
+    If,
+    Scalar,
+    Stmt,
+    Ty,
+    Var,
+    While,
+)
 from ..rules import REGISTRY, type_of_value
 
 

@@ -33,8 +33,26 @@ from dataclasses import dataclass, field
 from ..analyses import active
 from ..errors import TypeMismatch
 from ..ir import (
-    UNDEF, Array, Atom, Block, Const, Eqn, ForRange, Function, If, Opaque, Scalar, Stmt, Ty, Var,
-    While, defined_in, free_reads, is_float, sub_blocks, substitute,
+    UNDEF,
+    Array,
+    Atom,
+    Block,
+    Const,
+    Eqn,
+    ForRange,
+    Function,
+    If,
+    Opaque,
+    Scalar,
+    Stmt,
+    Ty,
+    Var,
+    While,
+    defined_in,
+    free_reads,
+    is_float,
+    sub_blocks,
+    substitute,
 )
 from ..rules import REGISTRY, Builder, Sym, apply, building, covers
 from .common import broadcast_up, materialize, unbroadcast_to
