@@ -163,7 +163,16 @@ def tree_spec(value: Any, leaf_spec: Callable[[Any], Any]) -> Tree | None:
     return Tree(kind, cls, keys, tuple(children))
 
 
-Value = Any  # Sym | Static | TupleVal | Record
+@dataclass(frozen=True, eq=False)
+class LocalFunction:
+    """A `def` or `lambda` inside the differentiated function: inlined where it is called,
+    reading the enclosing variables as they are at the call (as Python closures do)."""
+
+    node: Any
+    defaults: tuple[Any, ...]
+
+
+Value = Any  # Sym | Static | TupleVal | Record | LocalFunction
 
 _BINOPS: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
     gast.Add: ("add", operator.add), gast.Sub: ("sub", operator.sub),
@@ -405,6 +414,9 @@ class Lowering:
             isinstance(iterable.func, gast.Name) else None
         if isinstance(callee, Static) and callee.value is range:
             bounds = [self.expr(a) for a in iterable.args]
+            if all(isinstance(b, Static) for b in bounds) and self.appends_to_list(node):
+                # a list grows each trip: known trip count, so the loop is unrolled
+                return self.unrolled_for(node, Static(range(*[b.value for b in bounds])))
             if not 1 <= len(bounds) <= 3 or iterable.keywords:
                 raise TypeMismatch("range takes 1 to 3 positional arguments", loc_of(iterable, self.src))
             if len(bounds) == 1:
@@ -430,6 +442,10 @@ class Lowering:
             raise unsupported(node.target, self.src, "unpacking in the target of a `for` over "
                               "a range or an array", "loop over an index and unpack inside the "
                               "body")
+        if self.appends_to_list(node):
+            raise unsupported(node, self.src, "appending to a list in a loop whose trip count "
+                              "is known only at run time", "fill a preallocated array: "
+                              "buf = np.zeros((n, ...)); buf[i] = ...")
         names = self.loop_carried(node)
         inits = self.carried_inits(names, node)
         index = Var(Scalar("int64"), node.target.id if element is None else "i")
@@ -447,6 +463,15 @@ class Lowering:
                                            tuple(results), loc_of(node, self.src)))
         for n, o in zip(names, outs):
             self.env[n] = Sym(o)
+
+    def appends_to_list(self, node: Any) -> bool:
+        for inner in gast.walk(node):
+            if isinstance(inner, gast.Call) and isinstance(inner.func, gast.Attribute) and \
+                    inner.func.attr == "append" and isinstance(inner.func.value, gast.Name):
+                v = self.env.get(inner.func.value.id)
+                if isinstance(v, TupleVal) or isinstance(v, Static) and isinstance(v.value, list):
+                    return True
+        return False
 
     def unrolled_for(self, node: Any, seq: Value) -> None:
         if isinstance(seq, Record):
@@ -525,6 +550,13 @@ class Lowering:
                                   "assign to a local name")
         elif isinstance(node, gast.With):
             self.with_stmt(node)
+        elif isinstance(node, gast.FunctionDef):
+            self.env[node.name] = LocalFunction(node, tuple(self.expr(d)
+                                                            for d in node.args.defaults))
+        elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
+                isinstance(node.value.func, gast.Attribute) and \
+                node.value.func.attr == "append" and isinstance(node.value.func.value, gast.Name):
+            self.append(node.value)
         elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
                 isinstance(node.value.func, gast.Name) and \
                 self.expr(node.value.func) in (Static(print), Static(breakpoint)):
@@ -742,6 +774,50 @@ class Lowering:
             self.env = saved  # a comprehension's names do not leak, as in Python 3
         return out
 
+    def expr_Lambda(self, node: Any) -> Value:
+        return LocalFunction(node, tuple(self.expr(d) for d in node.args.defaults))
+
+    def append(self, call: Any) -> None:
+        """``xs.append(v)`` on a list whose length is known now: a longer list."""
+        name = call.func.value.id
+        current = self.name(call.func.value)
+        if isinstance(current, Static) and isinstance(current.value, list):
+            current = TupleVal(tuple(Static(v) for v in current.value))
+        if not isinstance(current, TupleVal) or len(call.args) != 1 or call.keywords:
+            raise unsupported(call, self.src, f"appending to `{name}`, a {_kind(current)}",
+                              "append one value to a list made in the function")
+        self.env[name] = TupleVal(current.items + (self.expr(call.args[0]),))
+
+    def call_local(self, fn: LocalFunction, args: list[Value], kwargs: dict[str, Value],
+                   node: Any) -> Value:
+        """Inline a nested `def` or `lambda`, with the enclosing variables as they are now."""
+        if self.depth >= _MAX_INLINE_DEPTH:
+            raise unsupported(node, self.src, "recursion deeper than 20 calls",
+                              "write the recursion as a loop")
+        sub = Lowering(self.src, self.builder, self.depth + 1)
+        sub.env = dict(self.env)
+        sub.parents, sub.owned = self.parents, self.owned
+        names = [a.id for a in fn.node.args.args]
+        bound: dict[str, Value] = dict(zip(names, args))
+        for k, v in kwargs.items():
+            if k not in names:
+                raise TypeMismatch(f"unexpected keyword {k!r}", loc_of(node, self.src))
+            bound[k] = v
+        missing = [n for n in names if n not in bound]
+        for n, d in zip(names[len(names) - len(fn.defaults):], fn.defaults):
+            bound.setdefault(n, d)
+        missing = [n for n in names if n not in bound]
+        if missing:
+            raise TypeMismatch(f"missing argument(s) {', '.join(missing)}", loc_of(node, self.src))
+        sub.env.update(bound)
+        saved = self.builder.loc
+        try:
+            if isinstance(fn.node, gast.Lambda):
+                return sub.expr(fn.node.body)
+            return sub.body(fn.node)
+        finally:
+            self.builder.loc = saved
+
     def expr_BinOp(self, node: Any) -> Value:
         return self.binop(node.op, self.expr(node.left), self.expr(node.right), node)
 
@@ -905,7 +981,19 @@ class Lowering:
         return Dyn(len(dyn) - 1)
 
     def expr_Call(self, node: Any) -> Value:
-        args = [self.expr(a) for a in node.args]
+        args: list[Value] = []
+        for a in node.args:
+            if isinstance(a, gast.Starred):  # f(*xs): the items of a tuple or list known now
+                value = self.expr(a.value)
+                if isinstance(value, TupleVal):
+                    args.extend(value.items)
+                elif isinstance(value, Static) and isinstance(value.value, (tuple, list)):
+                    args.extend(Static(v) for v in value.value)
+                else:
+                    raise unsupported(a, self.src, f"`*` unpacking of a {_kind(value)}",
+                                      "unpack a tuple or list")
+            else:
+                args.append(self.expr(a))
         kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
         if None in kwargs:
             raise unsupported(node, self.src, "`**` unpacking in a call", "pass keywords explicitly")
@@ -930,6 +1018,8 @@ class Lowering:
             callee = self.expr(func)
         else:
             callee = self.expr(func)
+        if isinstance(callee, LocalFunction):
+            return self.call_local(callee, args, kwargs, node)
         if not isinstance(callee, Static):
             raise unsupported(node, self.src, "calling a run-time value", "call a named function")
         return self.call(callee.value, args, kwargs, node)

@@ -47,7 +47,6 @@ _HINTS: dict[str, tuple[str, str]] = {
     "ImportFrom": ("`import` inside the function", "import at module level"),
     "Raise": ("`raise`", "check inputs before calling the differentiated function"),
     "Assert": ("`assert`", "check inputs before calling the differentiated function"),
-    "Lambda": ("lambdas inside a differentiated function", "define the lambda outside it"),
     "SetComp": ("set comprehensions", "use a list"),
     "Set": ("sets", "use a list or a tuple"),
     "Starred": ("`*` unpacking", "pass the elements explicitly"),
@@ -143,10 +142,19 @@ def check_fence(fn_node: Any, src: Source) -> None:
             if isinstance(node, gast.FunctionDef):
                 _check_signature(node, src)
             continue
-        if isinstance(node, (gast.FunctionDef, gast.Lambda)):
-            what, hint = _HINTS["Lambda"] if isinstance(node, gast.Lambda) else \
-                ("nested `def`", "define the helper at module level")
-            raise unsupported(node, src, what, hint)
+        if isinstance(node, gast.FunctionDef):  # a nested helper: inlined where it is called
+            if node.decorator_list:
+                raise unsupported(node, src, "a decorated nested function",
+                                  "define it at module level")
+            _check_signature(node, src)
+            continue
+        if isinstance(node, gast.Lambda):
+            if node.args.vararg is not None or node.args.kwarg is not None:
+                raise unsupported(node, src, "`*args` and `**kwargs` in a lambda",
+                                  "name each parameter")
+            continue
+        if isinstance(node, gast.Starred) and isinstance(node.ctx, gast.Load):
+            continue  # `f(*args)`; lowering reports other places
         if isinstance(node, _ALLOWED):
             continue
         name = type(node).__name__

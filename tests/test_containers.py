@@ -148,3 +148,44 @@ def test_comprehensions_and_dict_literals():
     s2sad.check_grads(comprehensions, xs, d)
     g = s2sad.grad(comprehensions, wrt=1)(xs, d)
     assert g == pytest.approx({"a": 2.0, "b": 2.0, "skip": 0.0})
+
+
+def nested_helpers(x, w):
+    def layer(h, scale=2.0):
+        return np.tanh(h * w) * scale
+    act = lambda z: z * z  # noqa: E731
+    h = layer(x)
+    h = layer(h, scale=0.5)
+    return np.sum(act(h))
+
+
+def appends(x):
+    outs = []
+    for i in range(3):
+        outs.append(x * i)
+    return np.sum(np.stack(outs) ** 2) + sum(outs).sum()
+
+
+def star_args(params, x):
+    def f(a, b):
+        return a * x + b
+    return np.sum(f(*params))
+
+
+@pytest.mark.parametrize("fn,args", [
+    (nested_helpers, (rng.standard_normal(2), 0.7)),
+    (appends, (rng.standard_normal(2),)),
+    (star_args, ((rng.standard_normal(2), rng.standard_normal(2)), rng.standard_normal(2))),
+])
+def test_nested_functions_appends_and_star_args(fn, args):
+    s2sad.check_grads(fn, *args)
+
+
+def test_append_in_a_run_time_loop_is_refused():
+    def grows(x, n):
+        outs = []
+        for i in range(n):
+            outs.append(x * i)
+        return sum(outs)
+    with pytest.raises(s2sad.UnsupportedSyntax, match="preallocated array"):
+        s2sad.grad(grows)(1.0, 3)

@@ -145,7 +145,6 @@ UNSUPPORTED = [
     (uses_global, "global W", "pass the value in"),
     (uses_del, "del y", "out of scope"),
     (uses_yield, "yield x", "build a list"),
-    (uses_inner_lambda, "lambda t", "define the lambda outside"),
     (uses_import, "import math", "import at module level"),
     (uses_listcomp, "[x for", "preallocated array"),
     (uses_bitand, "(x > 0) & (x < 1)", "np.logical_and"),
@@ -157,7 +156,7 @@ UNSUPPORTED = [
     (uses_for_else, "for i in range(3)", "after the loop"),
     (if_on_array, "if x > 0", "np.where"),
     (uses_no_return, "def uses_no_return", "return the value"),
-    (uses_nonlocal, "def inner", "helper at module level"),
+    (uses_nonlocal, "nonlocal x", "return the new value"),
 ]
 
 
