@@ -27,6 +27,7 @@ from .ir import Array, Const, Opaque, Scalar, Ty
 from .prims import (
     _reduce_float_type,
     _reduce_type,
+    _reduction,
     _regrow,
     _reshape_type,
     _swap_last,
@@ -1060,17 +1061,13 @@ bind(np.var, _var_surface("var"))
 bind(np.std, _var_surface("std"))
 bind(np.cumsum, lambda x, axis=None: apply("cumsum", x, axis=axis))
 bind(np.cumprod, lambda x, axis=None: apply("cumprod", x, axis=axis))
-bind(np.nansum, lambda x, axis=None, keepdims=False: apply("nansum", x, axis=axis,
-                                                          keepdims=keepdims))
-bind(np.nanmean, lambda x, axis=None, keepdims=False: apply("nanmean", x, axis=axis,
-                                                            keepdims=keepdims))
+bind(np.nansum, _reduction("nansum"))
+bind(np.nanmean, _reduction("nanmean"))
 bind(np.ptp, _ptp)
 bind(np.average, _average)
 bind(np.argsort, lambda x, axis=-1: apply("argsort", x, axis=axis))
-bind(np.argmax, lambda x, axis=None, keepdims=False: apply("argmax", x, axis=axis,
-                                                          keepdims=keepdims))
-bind(np.argmin, lambda x, axis=None, keepdims=False: apply("argmin", x, axis=axis,
-                                                          keepdims=keepdims))
+bind(np.argmax, _reduction("argmax"))
+bind(np.argmin, _reduction("argmin"))
 bind(np.squeeze, _squeeze)
 bind(np.moveaxis, _moveaxis)
 bind(np.concatenate, _concatenate)
