@@ -135,6 +135,17 @@ def _count(spec: Any) -> int:
     return 1
 
 
+def regroup(flat: Sequence[Any], positions: Sequence[int], specs: Sequence[Any]) -> list[Any]:
+    """Split the generated code's flat derivatives into one per argument in `positions`,
+    each in the structure and type of its argument (the inverse of :func:`flat_args`)."""
+    out, k = [], 0
+    for i in positions:
+        n = _count(specs[i])
+        leaves, k = list(flat[k:k + n]), k + n
+        out.append(specs[i].unflatten(leaves) if isinstance(specs[i], Tree) else leaves[0])
+    return out
+
+
 def flat_args(args: Sequence[Any], specs: Sequence[Any]) -> list[Any]:
     """The run-time values the generated code takes: numbers, arrays, container leaves."""
     out: list[Any] = []
@@ -224,7 +235,6 @@ def resolve_wrt(fn: Any, wrt: int | str | Sequence[int | str]) -> tuple[tuple[in
 @dataclass
 class _Entry:
     compiled: Callable[..., Any]
-    dynamic: tuple[int, ...]             # positions of the run-time arguments
     guards: tuple[tuple[str, Any], ...]  # module globals the code reads, and their kinds
     ir: Function
     generated: Generated
@@ -260,8 +270,7 @@ def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
     compiled = compile_generated(gen, target)
     guards = tuple((n, _guard_key(v)) for n, v in gen.constants
                    if target.__globals__.get(n, _MISSING) is v)
-    entry = _Entry(compiled, tuple(i for i, s in enumerate(specs) if not isinstance(s, Static)),
-                   guards, ir, gen, specs)
+    entry = _Entry(compiled, guards, ir, gen, specs)
     _CACHE[key] = entry
     return entry
 
@@ -362,18 +371,11 @@ class _Dispatcher:
         flat = list(out) if isinstance(out, tuple) else [out]
         value = flat.pop(0) if self.mode == "value_and_grad" else None
         aux = None
-        if self.has_aux:  # f returned (value, aux): aux passes through, not differentiated
-            tree = entry.ir.result_tree
-            n_aux = len(_flatten_tree(tree[1], tree[1])) if isinstance(tree, tuple) else 0
-            aux_flat, flat = flat[:n_aux], flat[n_aux:]
-            aux = _restructure(tuple(aux_flat), tree[1] if n_aux else None) \
-                if isinstance(tree, tuple) and tree[1] is not None else \
-                (aux_flat[0] if aux_flat else None)
-        grads = []
-        for i in self.wrt:  # each gradient in the structure and type of its argument
-            n = _count(specs[i])
-            leaves, flat = flat[:n], flat[n:]
-            grads.append(specs[i].unflatten(leaves) if isinstance(specs[i], Tree) else leaves[0])
+        tree = entry.ir.result_tree
+        if self.has_aux and isinstance(tree, tuple):  # f returned (value, aux): aux passes
+            n_aux = _tree_size(tree[1])               # through, not differentiated
+            aux, flat = _restructure(tuple(flat[:n_aux]), tree[1]), flat[n_aux:]
+        grads = regroup(flat, self.wrt, specs)
         g = grads[0] if self.single else tuple(grads)
         if self.has_aux:
             return (g, aux) if self.mode == "grad" else ((value, aux), g)
@@ -444,12 +446,7 @@ def hvp(fn: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
         entry = _lookup(fn, "hvp", positions, primals, specs=specs)
         out = entry.compiled(*flat_args(primals, specs),
                              *flat_args(vs, [specs[i] for i in positions]))
-        flat = list(out) if isinstance(out, tuple) else [out]
-        parts = []
-        for i in positions:
-            n = _count(specs[i])
-            leaves, flat = flat[:n], flat[n:]
-            parts.append(specs[i].unflatten(leaves) if isinstance(specs[i], Tree) else leaves[0])
+        parts = regroup(out if isinstance(out, tuple) else (out,), positions, specs)
         return parts[0] if single else tuple(parts)
     run.__name__ = f"{getattr(fn, '__name__', 'f')}_hvp"
     return run
@@ -586,14 +583,15 @@ def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple
         if len(cts) != n_out:
             raise TypeMismatch(f"vjp_fn expects {n_out} cotangent(s), got {len(cts)}")
         out = entry.compiled(*dyn, *cts)
-        flat = list(out[n_out:]) if isinstance(out, tuple) else [out]
-        by_pos = {}
-        for i in wrt:
-            n = _count(specs[i])
-            leaves, flat = flat[:n], flat[n:]
-            by_pos[i] = specs[i].unflatten(leaves) if isinstance(specs[i], Tree) else leaves[0]
+        flat = out[n_out:] if isinstance(out, tuple) else (out,)
+        by_pos = dict(zip(wrt, regroup(flat, wrt, specs)))
         return tuple(by_pos.get(i) for i in range(given))
     return value, vjp_fn
+
+
+def _tree_size(tree: Any) -> int:
+    """How many leaves a result tree (None for a leaf) has."""
+    return 1 if tree is None else sum(_tree_size(t) for t in tree)
 
 
 def _flatten_tree(value: Any, tree: Any) -> list[Any]:

@@ -26,7 +26,7 @@ from .errors import NoRuleError
 from .ir import Array, Scalar, Ty
 from .lower import Lowering, Static, TupleVal
 from .parse import loc_of, parse_function
-from .rules import REGISTRY, Emit, RuleError, Sym, bind, current, defprim, type_of_value
+from .rules import REGISTRY, Emit, RuleError, Sym, apply, bind, current, defprim, type_of_value
 from .source import get_source
 
 # id(function) -> its rules ("jvp", "vjp") and the function itself ("fn")
@@ -89,12 +89,7 @@ def _register(fn: Callable[..., Any], kind: str, rules: tuple[Any, ...]) -> None
     defprim(name, fn, arity=arity, infer=_infer(fn), emit=Emit("custom", fn.__name__),
             jvp=jvp, vjp=vjp, foldable=False,
             doc=f"user function {fn.__qualname__} with custom rules")
-    bind(fn, lambda *args, _name=name: _apply(_name, args))
-
-
-def _apply(name: str, args: tuple[Any, ...]) -> Sym:
-    from .rules import apply
-    return apply(name, *args)
+    bind(fn, lambda *args, _name=name: apply(_name, *args))
 
 
 def _infer(fn: Callable[..., Any]) -> Callable[..., Ty]:

@@ -474,10 +474,13 @@ class Lowering:
         return False
 
     def unrolled_for(self, node: Any, seq: Value) -> None:
-        if isinstance(seq, Record):
-            items: tuple[Any, ...] = tuple(Static(k) for k in seq.keys)
-        else:
-            items = seq.items if isinstance(seq, TupleVal) else tuple(Static(v) for v in seq.value)
+        items = _items(seq)
+        if items is None and isinstance(seq, Static) and isinstance(seq.value, str):
+            items = tuple(Static(c) for c in seq.value)  # a constant string: its characters
+        if items is None:
+            raise unsupported(node.iter, self.src, f"looping over a {_kind(seq)}",
+                              "loop over range(...), over the rows of an array, or over a "
+                              "tuple or list")
         for inner in gast.walk(node):
             if isinstance(inner, (gast.Break, gast.Continue, gast.Return)):
                 raise unsupported(inner, self.src, f"`{type(inner).__name__.lower()}` in a loop "
@@ -749,13 +752,8 @@ class Lowering:
             seq: Value = Sym(Const(0, Scalar("int64")))  # a run-time range: reported below
         else:
             seq = self.expr(g.iter)
-        if isinstance(seq, Record):
-            items: tuple[Any, ...] = tuple(Static(k) for k in seq.keys)
-        elif isinstance(seq, TupleVal):
-            items = seq.items
-        elif isinstance(seq, Static) and isinstance(seq.value, (tuple, list, range)):
-            items = tuple(Static(v) for v in seq.value)
-        else:
+        items = _items(seq)
+        if items is None:
             raise unsupported(node, self.src, f"a comprehension over a {_kind(seq)} whose "
                               "length is known only at run time", "write a `for` loop that "
                               "fills a preallocated array (buf = np.zeros(n); buf[i] = ...)")
@@ -803,7 +801,6 @@ class Lowering:
             if k not in names:
                 raise TypeMismatch(f"unexpected keyword {k!r}", loc_of(node, self.src))
             bound[k] = v
-        missing = [n for n in names if n not in bound]
         for n, d in zip(names[len(names) - len(fn.defaults):], fn.defaults):
             bound.setdefault(n, d)
         missing = [n for n in names if n not in bound]
@@ -1056,13 +1053,10 @@ class Lowering:
                            node: Any) -> Value:
         """Builtins over tuples, lists and dicts known in structure: len, sum, zip, ..."""
         def seq(v: Value) -> tuple[Value, ...]:
-            if isinstance(v, TupleVal):
-                return v.items
-            if isinstance(v, Record):
-                return tuple(Static(k) for k in v.keys)  # iterating a dict gives its keys
-            if isinstance(v, Static) and isinstance(v.value, (tuple, list, range)):
-                return tuple(Static(x) for x in v.value)
-            raise unsupported(node, self.src, f"a {_kind(v)} here", "pass a tuple or list")
+            items = _items(v)
+            if items is None:
+                raise unsupported(node, self.src, f"a {_kind(v)} here", "pass a tuple or list")
+            return items
         if obj is len and len(args) == 1:
             return Static(len(seq(args[0])))
         if obj is zip and not kwargs:
@@ -1227,6 +1221,17 @@ def _constructed_ones(fn: Any, args: list[Any], kw: dict[str, Any]) -> Any:
             return (len(fn(*args, **kw)) == 1,)
     except (TypeError, ValueError, IndexError):
         return None
+    return None
+
+
+def _items(value: Value) -> tuple[Value, ...] | None:
+    """The items of a tuple, list or dict (its keys) known now, or None for anything else."""
+    if isinstance(value, TupleVal):
+        return value.items
+    if isinstance(value, Record):
+        return tuple(Static(k) for k in value.keys)  # iterating a dict gives its keys
+    if isinstance(value, Static) and isinstance(value.value, (tuple, list, range)):
+        return tuple(Static(v) for v in value.value)
     return None
 
 

@@ -269,9 +269,8 @@ def _loop(stmt: ForRange | While, b: Builder, bar: dict[int, Atom], plan: _Plan)
         plan.mirrors.extend((q.id, v.id) for q, v in zip(popped, saved))
         body_stmts = (Eqn(popped, "pop", (tape,), (), stmt.loc),) + body_stmts
     body_stmts = substitute(body_stmts, mapping)
-    sub = {k: v for k, v in mapping.items()}
-    next_g = tuple(sub.get(a.id, a) if isinstance(a, Var) else a for a in next_g)
-    next_acc = tuple(sub.get(a.id, a) if isinstance(a, Var) else a for a in next_acc)
+    next_g = tuple(mapping.get(a.id, a) if isinstance(a, Var) else a for a in next_g)
+    next_acc = tuple(mapping.get(a.id, a) if isinstance(a, Var) else a for a in next_acc)
     if isinstance(stmt, ForRange):
         start, stop, step = stmt.start, stmt.stop, stmt.step
     else:
