@@ -47,18 +47,10 @@ def compile_generated(gen: Generated, user_fn: Any | None) -> Any:
         if user_globals.get(name, _MISSING) is value:
             continue  # read live from the user's module
         values[name] = value
-    params = list(values) + list(user_cells)
-    text = f"def {FACTORY}({', '.join(params)}):\n" + textwrap.indent(gen.source, "    ") + \
-        f"    return {gen.name}\n"
-    filename = f"<s2sad-generated {gen.name} #{next(_counter)}>"
-    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
-    namespace: dict[str, Any] = {"__builtins__": builtins}
-    exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own generated code
-    inner = namespace[FACTORY](*values.values(), *[_cell_value(c) for c in user_cells.values()])
+    code = _factory_code(gen.source, gen.name, tuple(values) + tuple(user_cells))
     closure = tuple(user_cells[n] if n in user_cells else types.CellType(values[n])
-                    for n in inner.__code__.co_freevars)
-    fn = types.FunctionType(inner.__code__, user_globals, gen.name, None, closure or None)
-    fn.__s2sad_source__ = gen.source  # type: ignore[attr-defined]
+                    for n in code.co_freevars)
+    fn = types.FunctionType(code, user_globals, gen.name, None, closure or None)
     return fn
 
 
@@ -70,7 +62,7 @@ def compile_entry(text: str, name: str, keep: tuple[str, ...], user_fn: Any,
     read live) and the cells in `cells`.  Later versions replace its ``__code__``
     (:func:`swap_code`); they read the same names, so the closure fits them all.
     """
-    code = _entry_code(text, name, keep)
+    code = _factory_code(text, name, keep)
     user_cells = dict(zip(user_fn.__code__.co_freevars, user_fn.__closure__ or ()))
     user_cells.update(cells)
     closure = tuple(user_cells[n] for n in code.co_freevars)
@@ -80,21 +72,24 @@ def compile_entry(text: str, name: str, keep: tuple[str, ...], user_fn: Any,
 
 def swap_code(entry: Any, text: str, keep: tuple[str, ...]) -> bool:
     """Make `entry` run the entry version `text`; False if its free names do not fit."""
-    code = _entry_code(text, entry.__name__, keep)
+    code = _factory_code(text, entry.__name__, keep)
     if code.co_freevars != entry.__code__.co_freevars:
         return False
     entry.__code__ = code
     return True
 
 
-def _entry_code(text: str, name: str, keep: tuple[str, ...]) -> Any:
-    src = f"def {FACTORY}({', '.join(keep)}):\n" + textwrap.indent(text, "    ") + \
+def _factory_code(text: str, name: str, free: tuple[str, ...]) -> Any:
+    """The code object of function `name` in `text`, compiled inside a factory whose
+    parameters are `free`, so it reads those names from its closure.  The factory's source is
+    registered in linecache: tracebacks and pdb show it."""
+    src = f"def {FACTORY}({', '.join(free)}):\n" + textwrap.indent(text, "    ") + \
         f"    return {name}\n"
     filename = f"<s2sad-generated {name} #{next(_counter)}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
     namespace: dict[str, Any] = {"__builtins__": builtins}
     exec(compile(src, filename, "exec"), namespace)  # noqa: S102 - our own generated code
-    inner = namespace[FACTORY](*[None] * len(keep))
+    inner = namespace[FACTORY](*[None] * len(free))
     return inner.__code__
 
 
@@ -103,10 +98,3 @@ def runtime_cells() -> dict[str, Any]:
 
 
 _MISSING = object()
-
-
-def _cell_value(cell: Any) -> Any:
-    try:
-        return cell.cell_contents
-    except ValueError:
-        return None
