@@ -108,6 +108,17 @@ class Var:
         return self is other
 
 
+def name_var(v: Var, hint: str) -> None:
+    """Give `v`, made without a name, the user's name for it, where every reader sees it.
+
+    A name is only what codegen prints (identity is the id), so setting it in place leaves the
+    SSA structure as frozen as it was; a rule that computes several tangents at once uses this,
+    since renaming by a fresh variable would mean rewriting their readers.
+    """
+    if v.hint is None:
+        object.__setattr__(v, "hint", hint)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Const:
     """A compile-time constant.  `name` is set when it is a user global (printed by name)."""

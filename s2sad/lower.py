@@ -10,6 +10,7 @@ are inlined; anything else without a rule raises :class:`NoRuleError` at the cal
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 import os
 import site
@@ -618,6 +619,7 @@ class Lowering:
                 value = Sym(self.builder.rename_last(value.atom, target.id))
             self.env[target.id] = value
         elif isinstance(target, (gast.Tuple, gast.List)):
+            value = self.name_results(target, value)
             items = self.unpack(value, len(target.elts), target)
             for t, v in zip(target.elts, items):
                 self.assign(t, v)
@@ -626,6 +628,23 @@ class Lowering:
         else:
             raise unsupported(target, self.src, "assignment to an attribute",
                               "assign to a local name")
+
+    def name_results(self, target: Any, value: Value) -> Value:
+        """``w, v = np.linalg.eigh(a)``: the results of the newest equation take the user's
+        names, when nothing else holds them yet."""
+        stmts = self.builder.stmts
+        if not (isinstance(value, TupleVal) and stmts and isinstance(stmts[-1], Eqn)) or \
+                any(v is value for v in self.env.values()):
+            return value
+        last = stmts[-1]
+        atoms = tuple(i.atom if isinstance(i, Sym) else None for i in value.items)
+        if atoms != last.outs or any(v.hint for v in last.outs) or \
+                len(target.elts) != len(atoms):
+            return value
+        outs = tuple(Var(v.type, t.id if isinstance(t, gast.Name) else None)
+                     for v, t in zip(last.outs, target.elts))
+        stmts[-1] = dataclasses.replace(last, outs=outs)
+        return TupleVal(tuple(Sym(v) for v in outs))
 
     def assign_element(self, target: Any, value: Value) -> None:
         """``x[idx] = v``: x becomes a copy with those slots replaced (in place in the
@@ -1090,6 +1109,8 @@ class Lowering:
             out = fn(*pa, **pk)
         except TypeError as exc:
             raise TypeMismatch(f"bad call to {what}: {exc}", loc_of(node, self.src)) from None
+        if isinstance(out, tuple) and any(isinstance(o, Sym) for o in out):
+            return TupleVal(tuple(o if isinstance(o, Sym) else Static(o) for o in out))
         return out if isinstance(out, Sym) else Static(out)
 
     def surface_arg(self, value: Value) -> Any:

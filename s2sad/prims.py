@@ -761,3 +761,4 @@ ATTRIBUTES.update({
     "T": lambda x: transpose(x), "shape": shape_of, "size": size,
 })
 from . import prims_numpy  # noqa: F401  (more NumPy coverage)
+from . import prims_multi  # noqa: F401,E402  (functions with several results)

@@ -51,9 +51,20 @@ class Builder:
         raw = dict(p.params)
         raw.update({k: (v.value if isinstance(v, Const) else DYNAMIC) for k, v in params})
         out_type = p.infer([a.type for a in args], raw)
-        out = Var(out_type, hint)
+        out = Var(out_type, hint)  # type: ignore[arg-type]
         self.stmts.append(Eqn((out,), prim, tuple(args), tuple(params), self.loc))
         return out
+
+    def emit_many(self, prim: str, args: Sequence[Atom],
+                  params: Sequence[tuple[str, Atom]] = ()) -> tuple[Var, ...]:
+        """Like :meth:`emit`, for a primitive with several results (its `infer` gives a
+        tuple of types): ``w, v = np.linalg.eigh(a)``."""
+        p = REGISTRY[prim]
+        raw = dict(p.params)
+        raw.update({k: (v.value if isinstance(v, Const) else DYNAMIC) for k, v in params})
+        outs = tuple(Var(t) for t in p.infer([a.type for a in args], raw))  # type: ignore[union-attr]
+        self.stmts.append(Eqn(outs, prim, tuple(args), tuple(params), self.loc))
+        return outs
 
     def rename_last(self, atom: Atom, hint: str) -> Atom:
         """Give `atom` the name `hint` if it is the one result of the newest statement here."""
@@ -197,6 +208,8 @@ def apply(prim: str, *args: Any, hint: str | None = None, **params: Any) -> Sym:
     plist = [(k, to_atom(v)) for k, v in params.items()
              if k in p.emit.positional or not (not isinstance(v, (Sym, Var)) and
                                                _same(v, defaults[k]))]
+    if p.multi:
+        return tuple(Sym(v) for v in current().emit_many(prim, atoms, plist))  # type: ignore[return-value]
     if p.foldable and all(isinstance(a, Const) and a.name is None  # a named constant is a
                           for a in atoms + [v for _, v in plist]):  # user's global: read live
         value = p.impl(*[a.value for a in atoms], **{k: v.value for k, v in plist})  # type: ignore[union-attr]
@@ -336,6 +349,7 @@ class Prim:
     doc: str
     lazy_ok: bool  # its adjoint rule accepts a cotangent that only broadcasts to the result
     effect: bool   # it changes state (the tapes of loops): never removed, never moved
+    multi: bool    # several results: `infer` gives a tuple of types, rules see tuples (below)
 
     @property
     def differentiable(self) -> bool:
@@ -399,8 +413,14 @@ def defprim(name: str, impl: Callable[..., Any], *, arity: int | None = 1,
             jvp: Sequence[Rule | None] | None = None,
             vjp: Sequence[Rule | None] | None = None,
             foldable: bool = True, doc: str = "", lazy_ok: bool | None = None,
-            effect: bool = False) -> Prim:
-    """Register a primitive.  See the module docstring for the rule signature."""
+            effect: bool = False, multi: bool = False) -> Prim:
+    """Register a primitive.  See the module docstring for the rule signature.
+
+    With ``multi=True`` the primitive has several results (``infer`` returns a tuple of
+    types); its tangent rules return a tuple with one tangent per result (None for zero), and
+    its adjoint rules receive `g` and `ans` as tuples, with None for a result that has no
+    cotangent.
+    """
     if name in REGISTRY:
         raise RuleError(f"primitive {name!r} is already registered")
     if not callable(impl):
@@ -411,11 +431,14 @@ def defprim(name: str, impl: Callable[..., Any], *, arity: int | None = 1,
         raise RuleError(f"primitive {name!r} needs both a tangent and an adjoint rule")
     broadcasts = lin is not None
     if lin is not None:
+        if multi:
+            raise RuleError(f"primitive {name!r}: lin= rules are for one result; give jvp= and "
+                            "vjp=")
         jvp = vjp = lin
     prim = Prim(name, impl, arity, tuple(params), infer, emit or Emit("call", f"np.{name}"),
                 _check_rules(name, jvp, arity, "tangent"), _check_rules(name, vjp, arity, "adjoint"),
                 broadcasts, foldable and not effect, doc,
-                broadcasts if lazy_ok is None else lazy_ok, effect)
+                broadcasts if lazy_ok is None else lazy_ok, effect, multi)
     REGISTRY[name] = prim
     return prim
 

@@ -139,8 +139,11 @@ NOT_DIFFERENTIABLE = {
 }
 
 
-# Primitives whose rules run user code, tested where that code is: name -> test file.
-ELSEWHERE = {"hook": "tests/test_custom_rules.py"}
+# Primitives tested in files of their own: those whose rules run user code, and those with
+# several results (checked on every result, and on losses that read only some): name -> file.
+ELSEWHERE = {"hook": "tests/test_custom_rules.py",
+             **{name: "tests/test_multi_output.py"
+                for name in ("eigh", "qr", "svd", "slogdet", "split", "array_split")}}
 
 
 def test_table_lists_every_primitive() -> None:

@@ -26,6 +26,12 @@ from s2sad.rules import METHODS, REGISTRY, SURFACE, Builder, Sym, building
 
 NAMESPACES = (("np", np), ("np.linalg", np.linalg), ("math", math), ("builtins", builtins),
               ("s2sad", s2sad))
+try:  # SciPy's special functions have rules when SciPy is installed (the `test` extra)
+    import scipy.special
+except ImportError:  # pragma: no cover - depends on the environment
+    pass
+else:
+    NAMESPACES += (("scipy.special", scipy.special),)
 
 
 def _matrix(dtype: str = "float64") -> Sym:
@@ -62,8 +68,25 @@ SAMPLES: dict[str, Callable[[], tuple[tuple[Any, ...], dict[str, Any]]]] = {
     "np.full_like": lambda: ((_matrix(), 1.0), {}),
     "np.clip": lambda: ((_matrix(), 0.0, 1.0), {}),
     "np.linalg.matrix_power": lambda: ((_matrix(), 3), {}),
-    "np.linalg.svd": lambda: ((_matrix(),), {"compute_uv": False}),
+    "np.split": lambda: ((_matrix(), 2), {}),
+    "np.array_split": lambda: ((_matrix(), 2), {}),
+    "np.hsplit": lambda: ((_matrix(), 2), {}),
+    "np.vsplit": lambda: ((_matrix(), 2), {}),
+    "np.dsplit": lambda: ((Sym(Var(Array("float64", (False,) * 3), "x")), 2), {}),
     "np.average": lambda: ((_matrix(),), {"weights": _matrix()}),
+    "np.select": lambda: (([_matrix("bool")], [_matrix()]), {}),
+    "np.linalg.multi_dot": lambda: (([_matrix(), _matrix(), _vector()],), {}),
+    "np.dstack": lambda: (((_matrix(), _matrix()),), {}),
+    "np.column_stack": lambda: (((_vector(), _matrix()),), {}),
+    "np.row_stack": lambda: (((_matrix(), _vector()),), {}),
+    "np.convolve": lambda: ((_vector(), _vector()), {}),
+    "np.interp": lambda: ((_matrix(), _vector(), _vector()), {}),
+    "np.polyval": lambda: ((_vector(), _matrix()), {}),
+    "np.quantile": lambda: ((_matrix(), 0.25), {"axis": 0}),
+    "np.percentile": lambda: ((_matrix(), 25.0), {}),
+    "np.cumulative_sum": lambda: ((_matrix(),), {"axis": 1}),
+    "np.cumulative_prod": lambda: ((_matrix(),), {"axis": 1}),
+    "scipy.special.polygamma": lambda: ((1, _matrix()), {}),
     ".reshape": lambda: ((_matrix(), -1), {}),
     ".astype": lambda: ((_matrix(), "float32"), {}),
     ".swapaxes": lambda: ((_matrix(), 0, 1), {}),
@@ -150,9 +173,14 @@ def render() -> str:
          "others are usable in differentiated code with a zero derivative (rounding, tests) or "
          "none (indices)."),
         "",
-        ("Not covered yet: functions with several results (`np.split`, `np.linalg.slogdet`, "
-         "`np.linalg.eigh`, `np.linalg.qr`, `np.linalg.svd` with `compute_uv=True`), "
-         "`np.einsum` with `...`, `np.pad` modes other than `constant`, array `repeats`."),
+        ("Functions with several results (`np.linalg.eigh`, `np.linalg.qr`, `np.linalg.svd`, "
+         "`np.linalg.slogdet`, `np.split` and its kin) are one primitive each, printed as "
+         "NumPy writes them (`w, v = np.linalg.eigh(a)`); their rules skip the results "
+         "nothing reads."),
+        "",
+        ("Not covered yet: `np.linalg.qr` modes other than `reduced`, `np.linalg.svd` with "
+         "`hermitian=True`, `np.einsum` with `...`, `np.pad` modes other than `constant`, "
+         "array `repeats`."),
         "",
         "## Functions",
         "",

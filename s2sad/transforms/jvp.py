@@ -24,8 +24,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..analyses import Tapes, varied
-from ..ir import Array, Atom, Block, Const, Eqn, ForRange, Function, If, Scalar, Stmt, Var, While
-from ..rules import REGISTRY, Builder, Sym, apply, building
+from ..ir import (
+    Array,
+    Atom,
+    Block,
+    Const,
+    Eqn,
+    ForRange,
+    Function,
+    If,
+    Scalar,
+    Stmt,
+    Var,
+    While,
+    name_var,
+)
+from ..rules import REGISTRY, Builder, Prim, Sym, apply, building
 from .common import broadcast_up, materialize
 from .rule_call import call_rule
 
@@ -118,6 +132,9 @@ def _eqn(stmt: Eqn, b: Builder, ctx: _Ctx) -> None:
         return
     b.loc = stmt.loc
     prim = REGISTRY[stmt.prim]
+    if prim.multi:
+        _multi(stmt, prim, b, ctx)
+        return
     ans = Sym(stmt.out)
     total: Sym | None = None
     for i, a in enumerate(stmt.args):
@@ -132,6 +149,28 @@ def _eqn(stmt: Eqn, b: Builder, ctx: _Ctx) -> None:
         return
     hint = _dot_name(stmt.out)
     tangent[stmt.out.id] = b.rename_last(total.atom, hint) if hint else total.atom
+
+
+def _multi(stmt: Eqn, prim: Prim, b: Builder, ctx: _Ctx) -> None:
+    """A primitive with several results: each rule gives a tuple, one tangent per result."""
+    ans = tuple(Sym(v) for v in stmt.outs)
+    totals: list[Sym | None] = [None] * len(stmt.outs)
+    start = len(b.stmts)
+    for i, a in enumerate(stmt.args):
+        t = ctx.tangent.get(a.id) if isinstance(a, Var) else None
+        if t is None:
+            continue
+        cs = call_rule(prim, prim.jvp, i, broadcast_up(Sym(t), Sym(a)), ans, stmt)
+        for k, c in enumerate(cs or ()):
+            if c is not None:
+                totals[k] = c if totals[k] is None else totals[k] + c  # type: ignore[operator]
+    made = {v.id for st in b.stmts[start:] if isinstance(st, Eqn) for v in st.outs}
+    for v, total in zip(stmt.outs, totals):
+        if total is not None and v.id in ctx.vary:
+            hint = _dot_name(v)
+            if hint and isinstance(total.atom, Var) and total.atom.id in made:
+                name_var(total.atom, hint)
+            ctx.tangent[v.id] = total.atom
 
 
 def _sub(stmts: Sequence[Stmt], results: Sequence[Atom], likes: Sequence[Atom], loc: object,

@@ -27,4 +27,6 @@ def call_rule(prim: Prim, rules: tuple[Rule | None, ...] | None, argnum: int, g:
     if variadic:
         params["argnum"] = argnum
     out = rule(g, ans, *args, **params)
-    return out if out is None or isinstance(out, Sym) else Sym(Const(out, ans.type))
+    if out is None or isinstance(out, Sym) or isinstance(out, tuple) and prim.multi:
+        return out  # a tangent rule of a primitive with several results gives a tuple
+    return Sym(Const(out, ans.type))

@@ -54,7 +54,7 @@ from ..ir import (
     sub_blocks,
     substitute,
 )
-from ..rules import REGISTRY, Builder, Sym, apply, building, covers
+from ..rules import REGISTRY, Builder, Prim, Sym, apply, building, covers
 from .common import broadcast_up, materialize, unbroadcast_to
 from .rule_call import call_rule
 
@@ -132,10 +132,13 @@ def _backward(stmts: Sequence[Stmt], b: Builder, bar: dict[int, Atom], plan: _Pl
 
 
 def _eqn(stmt: Eqn, b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
+    prim = REGISTRY[stmt.prim]
+    if prim.multi:
+        _multi(stmt, prim, b, bar, plan)
+        return
     if not stmt.outs or stmt.out.id not in bar or stmt.out.id not in plan.active:
         return
     b.loc = stmt.loc
-    prim = REGISTRY[stmt.prim]
     g, ans = Sym(bar[stmt.out.id]), Sym(stmt.out)
     if not prim.lazy_ok or (isinstance(g.type, Array) and g.ndim != ans.ndim):
         g = broadcast_up(g, ans)  # the rule needs g with the result's axes
@@ -154,6 +157,22 @@ def _eqn(stmt: Eqn, b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
                     c = broadcast_up(c, ans)
             c = unbroadcast_to(c, Sym(a))
         _accumulate(bar, a, c)
+
+
+def _multi(stmt: Eqn, prim: Prim, b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
+    """A primitive with several results: its rules take the tuple of their cotangents, None
+    for a result no cotangent reached."""
+    gs = tuple(broadcast_up(Sym(bar[v.id]), Sym(v)) if v.id in bar and v.id in plan.active
+               else None for v in stmt.outs)
+    if all(g is None for g in gs):
+        return
+    b.loc = stmt.loc
+    ans = tuple(Sym(v) for v in stmt.outs)
+    for i, a in enumerate(stmt.args):
+        if isinstance(a, Var) and a.id in plan.active:
+            c = call_rule(prim, prim.vjp, i, gs, ans, stmt)  # type: ignore[arg-type]
+            if c is not None:
+                _accumulate(bar, a, c)
 
 
 def _zero(like: Atom) -> Atom:
