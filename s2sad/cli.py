@@ -140,10 +140,12 @@ def standalone_module(chunks: Sequence[str], functions: dict[str, Any], path: st
         lines.append("import math")
     if "np" in free:
         lines.append("import numpy as np")
+    if "scipy" in free:  # SciPy's special functions print as scipy.special.expit(x)
+        lines.append("import scipy.special")
     helpers = sorted(n for n in free if n in RUNTIME_NAMES and n not in ("np", "math"))
     if helpers:
         lines.append(f"from s2sad.runtime import {', '.join(helpers)}")
-    wanted = [n for n in free if n not in RUNTIME_NAMES]
+    wanted = [n for n in free if n not in RUNTIME_NAMES and n != "scipy"]
     imports, constants, missing = _definitions(wanted, functions, path)
     lines += imports
     if constants:

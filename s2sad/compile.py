@@ -2,8 +2,9 @@
 
 The generated function runs with the user's own module globals, so module-level values it
 reads (weights, constants) are looked up live, as in the user's code.  The names s2sad
-provides (``np``, ``math``, runtime helpers) and the user's closure cells reach it as closure
-variables: the source is compiled inside a factory function whose parameters are those names.
+provides (``np``, ``math``, runtime helpers, and ``scipy`` when s2sad registered SciPy's
+special functions) and the user's closure cells reach it as closure variables: the source is
+compiled inside a factory function whose parameters are those names.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import builtins
 import itertools
 import linecache
 import math
+import sys
 import textwrap
 import types
 from typing import Any
@@ -30,7 +32,16 @@ def runtime_values() -> dict[str, Any]:
     for name in RUNTIME_NAMES:
         if name not in values:
             values[name] = getattr(runtime, name)
+    values.update(optional_modules())
     return values
+
+
+def optional_modules() -> dict[str, Any]:
+    """Modules generated code may name besides np and math: ``scipy`` once s2sad has
+    registered SciPy's special functions (printed as ``scipy.special.expit(x)``)."""
+    if "s2sad.prims_scipy" in sys.modules:
+        return {"scipy": sys.modules["scipy"]}
+    return {}
 
 
 def compile_generated(gen: Generated, user_fn: Any | None) -> Any:
@@ -40,7 +51,8 @@ def compile_generated(gen: Generated, user_fn: Any | None) -> Any:
     user_cells: dict[str, Any] = {}
     if user_fn is not None and user_fn.__closure__:
         user_cells = dict(zip(user_fn.__code__.co_freevars, user_fn.__closure__))
-    values = runtime_values()
+    values = {n: v for n, v in runtime_values().items()
+              if n not in user_cells or n not in optional_modules()}
     for name, value in gen.constants:
         if name in user_cells:
             continue
@@ -71,8 +83,10 @@ def compile_entry(text: str, name: str, keep: tuple[str, ...], user_fn: Any,
 
 
 def swap_code(entry: Any, text: str, keep: tuple[str, ...]) -> bool:
-    """Make `entry` run the entry version `text`; False if its free names do not fit."""
-    code = _factory_code(text, entry.__name__, keep)
+    """Make `entry` run the entry version `text`; False if its free names do not fit (also
+    when it reads an optional module that is not among `keep`: it stays on the general path)."""
+    extra = tuple(n for n in optional_modules() if n not in keep)
+    code = _factory_code(text, entry.__name__, keep + extra)
     if code.co_freevars != entry.__code__.co_freevars:
         return False
     entry.__code__ = code

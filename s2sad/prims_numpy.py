@@ -25,6 +25,7 @@ import numpy as np
 
 from .ir import Array, Const, Opaque, Scalar, Ty
 from .prims import (
+    _extreme_lin,
     _reduce_float_type,
     _reduce_type,
     _reduction,
@@ -38,6 +39,7 @@ from .prims import (
     matmul,
     reshape,
     shape_of,
+    sign,
     size,
     sqrt,
     sum_,
@@ -53,6 +55,7 @@ from .rules import (
     _join_one,
     apply,
     bind,
+    broadcast_types,
     const_value,
     defprim,
     elementwise,
@@ -1123,3 +1126,432 @@ METHODS.update({
     "argmin": lambda x, axis=None, keepdims=False: apply("argmin", x, axis=axis,
                                                          keepdims=keepdims),
 })
+
+# ------------------------------------------------------ more NumPy (issue 4, second batch)
+
+# NaN-ignoring extremes: a NaN never equals the result, so the rule of np.max (the derivative
+# shared equally between the entries that attain the extreme) already leaves NaN out.
+for _name in ("nanmax", "nanmin"):
+    defprim(_name, getattr(np, _name), params=(("axis", None), ("keepdims", False)),
+            infer=_reduce_type,
+            jvp=[lambda g, ans, x, **p: _extreme_lin(g, ans, x, forward=True, **p)],
+            vjp=[_extreme_lin], lazy_ok=True)
+
+
+def _nanprod_jvp(g: Sym, ans: Sym, x: Sym, axis: Any = None, keepdims: bool = False) -> Sym:
+    return sum_(where(_isnan(x), 0.0, g * _regrow(ans, x, axis, keepdims) / x), axis=axis,
+                keepdims=keepdims)
+
+
+def _nanprod_vjp(g: Sym, ans: Sym, x: Sym, axis: Any = None, keepdims: bool = False) -> Sym:
+    return where(_isnan(x), 0.0, _regrow(g, x, axis, keepdims) * _regrow(ans, x, axis, keepdims)
+                 / x)
+
+
+# NaN counts as 1 (np.nanprod); as for np.prod, no zeros in x.
+defprim("nanprod", np.nanprod, params=(("axis", None), ("keepdims", False)), infer=_reduce_type,
+        jvp=[_nanprod_jvp], vjp=[_nanprod_vjp])
+
+
+def _nanvar_terms(x: Sym, axis: Any, ddof: Any) -> tuple[Sym, Sym]:
+    """``x - nanmean`` (0 at NaN, reduced axes kept) and ``2 / (count - ddof)`` (axes kept)."""
+    nan = _isnan(x)
+    d = where(nan, 0.0, x - apply("nanmean", x, axis=axis, keepdims=True))
+    return d, 2.0 / (sum_(_present(x), axis=axis, keepdims=True) - ddof)
+
+
+def _nanvar_jvp(g: Sym, ans: Sym, x: Sym, axis: Any = None, ddof: Any = 0,
+                keepdims: bool = False) -> Sym:
+    d, scale = _nanvar_terms(x, axis, ddof)
+    return sum_(g * d * scale, axis=axis, keepdims=keepdims)
+
+
+def _nanvar_vjp(g: Sym, ans: Sym, x: Sym, axis: Any = None, ddof: Any = 0,
+                keepdims: bool = False) -> Sym:
+    d, scale = _nanvar_terms(x, axis, ddof)
+    return _regrow(g, x, axis, keepdims) * d * scale
+
+
+# np.nanvar and np.nanstd: np.var and np.std of the entries that are not NaN.
+defprim("nanvar", np.nanvar, params=_VAR, infer=_reduce_float_type, jvp=[_nanvar_jvp],
+        vjp=[_nanvar_vjp])
+defprim("nanstd", np.nanstd, params=_VAR, infer=_reduce_float_type,
+        jvp=[lambda g, ans, x, **p: _nanvar_jvp(g, ans, x, **p) / (2 * ans)],
+        vjp=[lambda g, ans, x, **p: _nanvar_vjp(g / (2 * ans), ans, x, **p)])
+
+
+# The cross product of 3-vectors along the last axis; <c, a x b> = <b x c, a> = <c x a, b>.
+defprim("cross", np.cross, arity=2, infer=elementwise,
+        jvp=[lambda g, ans, a, b: apply("cross", g, b), lambda g, ans, a, b: apply("cross", a, g)],
+        vjp=[lambda g, ans, a, b: _unbroadcast(apply("cross", b, g), a),
+             lambda g, ans, a, b: _unbroadcast(apply("cross", g, a), b)])
+
+# copysign(x, y) = |x| sign(y): derivative sign(x) sign(y) in x (0 at x = 0, as for abs); y
+# only chooses a sign, so its derivative is 0.
+defprim("copysign", np.copysign, arity=2, emit=Emit("call", "np.copysign", scalar="math.copysign"),
+        lin=[lambda g, ans, x, y: g * (sign(x) * sign(ans)), None])
+# fmod(x, y) = x - trunc(x / y) y (the remainder with the sign of x).
+defprim("fmod", np.fmod, arity=2, emit=Emit("call", "np.fmod", scalar="math.fmod"),
+        lin=[lambda g, ans, x, y: g, lambda g, ans, x, y: -g * apply("trunc", x / y)])
+# ldexp(x, n) = x 2**n with integer n: differentiable in x only.
+defprim("ldexp", np.ldexp, arity=2, emit=Emit("call", "np.ldexp", scalar="math.ldexp"),
+        lin=[lambda g, ans, x, n: g * apply("ldexp", 1.0, n), None])
+# Entries that are not finite become constants, so their derivative is 0.
+defprim("nan_to_num", np.nan_to_num, params=(("nan", 0.0), ("posinf", None), ("neginf", None)),
+        infer=same_as_first,
+        lin=[lambda g, ans, x, **p: where(apply("isfinite", x), g, 0.0)])
+# A step: zero derivative (not differentiable at 0).
+defprim("heaviside", np.heaviside, arity=2)
+defprim("searchsorted", np.searchsorted, arity=2, params=(("side", "left"),),
+        infer=lambda ts, ps: Array("int64", _ones_of(ts[1])) if isinstance(ts[1], Array)
+        else Scalar("int64", weak=False))
+
+
+def _pinv_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    a = types[0]
+    dt = promote([a], to_float=True)
+    if not isinstance(a, Array) or a.ones is None:
+        return Array(dt, None)
+    return Array(dt, a.ones[:-2] + (a.ones[-1], a.ones[-2]))
+
+
+def _eye_like(a: Sym, axis: int) -> Sym:
+    return apply("construct", _dim(a, axis), fn=np.eye)
+
+
+def _pinv_jvp(g: Sym, ans: Sym, a: Sym) -> Sym:
+    p, pt, gt = ans, _swap_last(ans), _swap_last(g)
+    return -matmul(matmul(p, g), p) \
+        + matmul(matmul(matmul(p, pt), gt), _eye_like(a, -2) - matmul(a, p)) \
+        + matmul(matmul(_eye_like(a, -1) - matmul(p, a), gt), matmul(pt, p))
+
+
+def _pinv_vjp(g: Sym, ans: Sym, a: Sym) -> Sym:
+    p, pt, gt = ans, _swap_last(ans), _swap_last(g)
+    return -matmul(matmul(pt, g), pt) \
+        + matmul(matmul(_eye_like(a, -2) - matmul(a, p), gt), matmul(p, pt)) \
+        + matmul(matmul(matmul(pt, p), gt), _eye_like(a, -1) - matmul(p, a))
+
+
+# The Moore-Penrose inverse of a matrix of full rank (the rank must not change nearby).
+defprim("pinv", np.linalg.pinv, infer=_pinv_type, emit=Emit("call", "np.linalg.pinv"),
+        jvp=[_pinv_jvp], vjp=[_pinv_vjp])
+
+
+def _convolve_vjp(g: Sym, ans: Sym, a: Sym, v: Sym, mode: str = "full",
+                  first: bool = True) -> Sym:
+    """Correlate `g`, zero-padded to the length of the full convolution, with the other
+    operand: the modes 'valid' and 'same' keep the middle of the full result."""
+    if mode != "full":
+        n = _dim(a, 0) + _dim(v, 0) - 1
+        start = apply("floordiv", n - _dim(g, 0), 2)
+        g = apply("scatter", g, apply("construct", n, fn=np.zeros), start, start + _dim(g, 0),
+                  spec=(slice(Dyn(0), Dyn(1)),))
+    return apply("convolve", g, _flip(v if first else a), mode="valid")
+
+
+# np.convolve of two 1-D arrays, in the modes 'full', 'valid' and 'same'.
+defprim("convolve", np.convolve, arity=2, params=(("mode", "full"),),
+        infer=lambda ts, ps: Array(promote(ts), (None,)),
+        emit=Emit("call", "np.convolve", positional=("mode",)),
+        jvp=[lambda g, ans, a, v, mode="full": apply("convolve", g, v, mode=mode),
+             lambda g, ans, a, v, mode="full": apply("convolve", a, g, mode=mode)],
+        vjp=[lambda g, ans, a, v, mode="full": _convolve_vjp(g, ans, a, v, mode, True),
+             lambda g, ans, a, v, mode="full": _convolve_vjp(g, ans, a, v, mode, False)])
+
+
+def _interp_segment(x: Sym, xp: Sym, fp: Sym) -> tuple[Sym, Sym, Sym]:
+    """The index i of the segment [xp[i], xp[i + 1]] that holds x (the one to the right at a
+    knot, the last one at xp[-1], the nearest one outside), and its run xp[i + 1] - xp[i]."""
+    i = apply("clip", apply("searchsorted", xp, x, side="right") - 1, 0, size(xp) - 2)
+    at = (lambda t, k: apply("getitem", t, k, spec=(Dyn(0),)))
+    return i, at(xp, i), at(xp, i + 1) - at(xp, i)
+
+
+def _interp_x(g: Sym, ans: Sym, x: Sym, xp: Sym, fp: Sym) -> Sym:
+    i, _, run = _interp_segment(x, xp, fp)
+    at = (lambda t, k: apply("getitem", t, k, spec=(Dyn(0),)))
+    slope = (at(fp, i + 1) - at(fp, i)) / run
+    inside = apply("logical_and", x >= at(xp, 0), x <= at(xp, -1))
+    return g * where(inside, slope, 0.0)
+
+
+def _interp_fp_vjp(g: Sym, ans: Sym, x: Sym, xp: Sym, fp: Sym) -> Sym:
+    i, start, run = _interp_segment(x, xp, fp)
+    w = apply("clip", (x - start) / run, 0.0, 1.0)  # the weight of fp[i + 1]
+    return apply("scatter", g * (1.0 - w), fp, i, spec=(Dyn(0),)) + \
+        apply("scatter", g * w, fp, i + 1, spec=(Dyn(0),))
+
+
+# np.interp(x, xp, fp) (increasing xp, at least two knots): the slope of the segment x falls
+# in (the right one at a knot, the last at xp[-1]), 0 outside [xp[0], xp[-1]] where the
+# result is constant; linear in fp.  Not differentiated with respect to the knots xp.
+defprim("interp", np.interp, arity=3, infer=lambda ts, ps: broadcast_types(
+        ts[:1], promote(ts, to_float=True)),
+        jvp=[_interp_x, None, lambda g, ans, x, xp, fp: apply("interp", x, xp, g)],
+        vjp=[_interp_x, None, _interp_fp_vjp])
+
+
+def _polyder(p: Sym) -> Sym:
+    """The coefficients of the derivative of the polynomial with coefficients `p`."""
+    n = size(p)
+    return apply("getitem", p, spec=(slice(None, -1),)) * \
+        apply("construct", n - 1, 0, -1, fn=np.arange)
+
+
+def _polyval_p_vjp(g: Sym, ans: Sym, p: Sym, x: Sym) -> Sym:
+    powers = apply("construct", size(p) - 1, -1, -1, fn=np.arange)
+    if not x.is_array:
+        return g * x ** powers
+    terms = expand_dims(g, -1) * expand_dims(x, -1) ** powers
+    return sum_(terms, axis=tuple(range(x.ndim or 0)))
+
+
+# np.polyval(p, x): p[0] x**(n-1) + ... + p[n-1] for 1-D p, elementwise in x.
+defprim("polyval", np.polyval, arity=2, infer=lambda ts, ps: broadcast_types(
+        ts[1:], promote(ts, to_float=True)),
+        jvp=[lambda g, ans, p, x: apply("polyval", g, x),
+             lambda g, ans, p, x: g * apply("polyval", _polyder(p), x)],
+        vjp=[_polyval_p_vjp, lambda g, ans, p, x: g * apply("polyval", _polyder(p), x)])
+
+
+def _select(condlist: Any, choicelist: Any, default: Any = 0) -> Sym:
+    if len(condlist) != len(choicelist):
+        raise TypeError("np.select needs as many conditions as choices")
+    out = S(default)
+    for cond, choice in reversed(list(zip(condlist, choicelist))):
+        out = where(cond, choice, out)  # the first condition that holds wins
+    return out
+
+
+def _multi_dot(arrays: Any, out: Any = None) -> Sym:
+    arrays = [S(a) for a in arrays]
+    result = arrays[0]
+    for a in arrays[1:]:
+        result = matmul(result, a)
+    return result
+
+
+def _dstack(arrays: Any) -> Sym:
+    return _concatenate([_atleast_3d(a) for a in arrays], 2)
+
+
+def _column_stack(arrays: Any) -> Sym:
+    cols = []
+    for a in arrays:
+        a = S(a)
+        cols.append(reshape(a, (-1, 1)) if not a.is_array or a.ndim in (0, 1) else a)
+    return _concatenate(cols, 1)
+
+
+def _diff(a: Any, n: int = 1, axis: int = -1, **ends: Any) -> Sym:
+    if ends:
+        raise TypeError("np.diff with prepend= or append= is not supported")
+    a = S(a)
+    k = axis % (a.ndim or 1)
+    for _ in range(_static(n, "n")):
+        a = apply("getitem", a, spec=(slice(None),) * k + (slice(1, None),)) - \
+            apply("getitem", a, spec=(slice(None),) * k + (slice(None, -1),))
+    return a
+
+
+def _rot90(m: Any, k: int = 1, axes: Any = (0, 1)) -> Sym:
+    m = S(m)
+    n = m.ndim or 0
+    a0, a1 = (int(i) % n for i in axes)
+    k = _static(k, "k") % 4
+    swap = list(range(n))
+    swap[a0], swap[a1] = a1, a0
+    if k == 0:
+        return m
+    if k == 2:
+        return _flip(_flip(m, a0), a1)
+    if k == 1:
+        return transpose(_flip(m, a1), tuple(swap))
+    return _flip(transpose(m, tuple(swap)), a1)
+
+
+def _diagflat(v: Any, k: int = 0) -> Sym:
+    return apply("diag", apply("ravel", v), k=k)
+
+
+def _trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Sym:
+    y = S(y)
+    k = axis % (y.ndim or 1)
+    head = (slice(None),) * k
+    avg = (apply("getitem", y, spec=head + (slice(1, None),)) +
+           apply("getitem", y, spec=head + (slice(None, -1),))) / 2.0
+    if x is None:
+        return sum_(avg * dx, axis=k)
+    x = S(x)
+    steps = _diff(x) if x.ndim == 1 else _diff(x, axis=axis)
+    if x.ndim == 1 and (y.ndim or 1) > 1:
+        steps = reshape(steps, tuple(-1 if i == k else 1 for i in range(y.ndim or 1)))
+    return sum_(avg * steps, axis=k)
+
+
+def _real_input(x: Any) -> Sym:
+    x = S(x)
+    if _dtype(x.type).startswith("complex"):
+        raise TypeError("complex arrays are not supported")
+    return x
+
+
+def _vector_norm(x: Any, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Sym:
+    x = S(x)
+    axis = tuple(axis) if isinstance(axis, list) else axis
+    if axis is None and x.ndim != 1:
+        if keepdims:
+            raise TypeError("np.linalg.vector_norm over every axis with keepdims=True is not "
+                            "supported")
+        x = apply("ravel", x)
+    if isinstance(axis, tuple) and len(axis) == 1:
+        axis = axis[0]
+    if isinstance(axis, tuple):
+        raise TypeError("np.linalg.vector_norm over several axes is not supported")
+    return _norm(x, ord=ord, axis=axis, keepdims=keepdims)
+
+
+def _matrix_norm(x: Any, keepdims: bool = False, ord: Any = "fro") -> Sym:
+    x, ord = S(x), _static(ord, "ord")
+    if ord == "fro":
+        return apply("norm", x, axis=(-2, -1), keepdims=keepdims)
+    if ord in ("nuc", 2) and not keepdims:
+        s = apply("svdvals", x, compute_uv=False)
+        return sum_(s, axis=-1) if ord == "nuc" else apply("max", s, axis=-1)
+    raise TypeError(f"np.linalg.matrix_norm with ord={ord!r} is not supported")
+
+
+def _cumulative(name: str) -> Any:
+    def surface(x: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+                include_initial: bool = False) -> Sym:
+        if include_initial or dtype is not None:
+            raise TypeError(f"np.cumulative_{name[3:]} with include_initial=True or dtype= "
+                            "is not supported")
+        x = S(x)
+        if axis is None and x.ndim != 1:
+            raise TypeError("axis= is needed for arrays of more than one axis")
+        return apply(name, x, axis=axis)
+    return surface
+
+
+def _quantile_of(x: Sym, q: float, k: int) -> Sym:
+    """The `q`-quantile of `x` along axis `k` by linear interpolation between the sorted
+    entries at positions floor((n - 1) q) and the one after it."""
+    s = _sort(x, axis=k)
+    n = _dim(x, k)
+    pos = (n - 1) * float(q)
+    lo = apply("int", apply("floor", pos))
+    hi = apply("minimum", lo + 1, n - 1)
+    head = (slice(None),) * k
+    below = apply("getitem", s, lo, spec=head + (Dyn(0),))
+    above = apply("getitem", s, hi, spec=head + (Dyn(0),))
+    return below + (above - below) * (pos - lo)
+
+
+def _quantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
+              method: str = "linear", keepdims: bool = False) -> Sym:
+    if method != "linear" or out is not None:
+        raise TypeError("only method='linear' is supported")
+    qs = _static(q, "q")
+    x = S(a)
+    if axis is None:
+        if keepdims:
+            raise TypeError("keepdims=True without axis= is not supported")
+        x, k = apply("ravel", x), 0
+    else:
+        k = _static(axis, "axis") % (x.ndim or 1)
+    if np.ndim(qs) == 0:
+        r = _quantile_of(x, float(qs), k)
+        return expand_dims(r, k) if keepdims else r
+    parts = [_quantile_of(x, float(v), k) for v in np.ravel(qs)]
+    parts = [expand_dims(r, k) if keepdims else r for r in parts]
+    return _stack(parts, 0)
+
+
+def _percentile(a: Any, q: Any, axis: Any = None, out: Any = None,
+                overwrite_input: bool = False, method: str = "linear",
+                keepdims: bool = False) -> Sym:
+    return _quantile(a, np.asarray(_static(q, "q"), dtype=float) / 100.0, axis, out,
+                     overwrite_input, method, keepdims)
+
+
+def _median(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
+            keepdims: bool = False) -> Sym:
+    return _quantile(a, 0.5, axis, out, overwrite_input, "linear", keepdims)
+
+
+def _polyval(p: Any, x: Any) -> Sym:
+    p = np.asarray(p, dtype=float) if isinstance(p, (list, tuple)) else p
+    return apply("polyval", p, x)
+
+
+def _pinv(a: Any, rcond: Any = None, hermitian: bool = False, **kwargs: Any) -> Sym:
+    if rcond is not None or hermitian or kwargs:
+        raise TypeError("np.linalg.pinv with rcond=, rtol= or hermitian= is not supported")
+    return apply("pinv", a)
+
+
+def _convolve(a: Any, v: Any, mode: str = "full") -> Sym:
+    mode = _static(mode, "mode")
+    if mode not in ("full", "valid", "same"):
+        raise TypeError(f"np.convolve mode {mode!r}")
+    return apply("convolve", a, v, mode=mode)
+
+
+def _interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
+            period: Any = None) -> Sym:
+    if left is not None or right is not None or period is not None:
+        raise TypeError("np.interp with left=, right= or period= is not supported")
+    xp = np.asarray(xp, dtype=float) if isinstance(xp, (list, tuple)) else xp
+    fp = np.asarray(fp, dtype=float) if isinstance(fp, (list, tuple)) else fp
+    return apply("interp", x, apply("stop_gradient", xp) if isinstance(xp, Sym) else xp, fp)
+
+
+def _nan_to_num(x: Any, copy: bool = True, nan: Any = 0.0, posinf: Any = None,
+                neginf: Any = None) -> Sym:
+    return apply("nan_to_num", x, nan=_static(nan, "nan"), posinf=_static(posinf, "posinf"),
+                 neginf=_static(neginf, "neginf"))
+
+
+for _prim, _pair in [("copysign", (np.copysign, math.copysign)), ("fmod", (np.fmod, math.fmod)),
+                     ("ldexp", (np.ldexp, math.ldexp)), ("heaviside", (np.heaviside,)),
+                     ("cross", (np.cross,))]:
+    bind(_pair, _binary(_prim))
+bind(np.nanmax, _reduction("nanmax"))
+bind(np.nanmin, _reduction("nanmin"))
+bind(np.nanprod, _reduction("nanprod"))
+bind(np.nanvar, _var_surface("nanvar"))
+bind(np.nanstd, _var_surface("nanstd"))
+bind(np.select, _select)
+bind(np.linalg.multi_dot, _multi_dot)
+bind(np.linalg.pinv, _pinv)
+bind(np.dstack, _dstack)
+bind(np.column_stack, _column_stack)
+bind(np.diff, _diff)
+bind(np.rot90, _rot90)
+bind(np.diagflat, _diagflat)
+bind(np.nan_to_num, _nan_to_num)
+bind((np.real, np.conj, np.conjugate), _real_input)
+bind(np.convolve, _convolve)
+bind(np.interp, _interp)
+bind(np.polyval, _polyval)
+bind(np.quantile, _quantile)
+bind(np.percentile, _percentile)
+bind(np.median, _median)
+for _name, _fn in [("row_stack", _vstack), ("trapezoid", _trapezoid), ("trapz", _trapezoid),
+                   ("cumulative_sum", _cumulative("cumsum")),
+                   ("cumulative_prod", _cumulative("cumprod"))]:
+    if hasattr(np, _name):  # names that only some NumPy versions have
+        bind(getattr(np, _name), _fn)
+for _name, _fn in [("vector_norm", _vector_norm), ("matrix_norm", _matrix_norm)]:
+    if hasattr(np.linalg, _name):  # NumPy 2
+        bind(getattr(np.linalg, _name), _fn)
+METHODS.update({"conj": _real_input, "conjugate": _real_input})
+
+try:  # SciPy is optional: its special functions get rules only when it is installed
+    import scipy.special  # noqa: F401
+except ImportError:  # pragma: no cover - depends on the environment
+    pass
+else:
+    from . import prims_scipy  # noqa: F401

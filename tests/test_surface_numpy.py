@@ -22,6 +22,10 @@ Q = rng.uniform(-1, 1, (3, 3))
 SPD = Q @ Q.T + 3 * np.eye(3)
 V3 = rng.uniform(-1, 1, (3,))
 T = rng.uniform(-1, 1, (2, 3, 4))
+_trapezoid = getattr(np, "trapezoid", None) or getattr(np, "trapz")  # by NumPy version
+HAS_ROW_STACK = hasattr(np, "row_stack")
+HAS_CUMULATIVE = hasattr(np, "cumulative_sum")
+HAS_VECTOR_NORM = hasattr(np.linalg, "vector_norm")
 
 
 def elementwise(x, y):
@@ -143,6 +147,44 @@ def batched_linalg(t, s):
         + np.sum(np.linalg.solve(s, t[:, :3, :2])) + np.sum(np.linalg.cholesky(s) ** 2)
 
 
+def more_numpy(x, b):
+    """The second batch of issue 4: stacking, differences, NaN-aware statistics, quantiles."""
+    m = x[:, :3]
+    s = np.sum(np.select([x > 1.0, x < 0.7], [x ** 2, 2.0 * x], default=x)) \
+        + np.sum(np.linalg.multi_dot([x, x.T, b[:3]])) + np.sum(np.dstack([x, x * b]) ** 2) \
+        + np.sum(np.column_stack([b[:3], m]) ** 2) + np.sum(np.diff(x) ** 2) \
+        + np.sum(np.diff(x, 2, axis=0) ** 2) + np.sum(np.diff(b, n=2)) + np.sum(np.diff(x, axis=0) ** 2)
+    t = np.sum(np.cross(m, b[:3]) ** 2) + np.sum(np.rot90(x) ** 2 * np.arange(12.0).reshape(4, 3)) + np.sum(np.rot90(x, 2) * x) \
+        + np.sum(np.rot90(x, -1) ** 2) + np.sum(np.rot90(x, 3, axes=(1, 0))[0]) \
+        + np.sum(np.diagflat(b) @ b) + np.sum(np.diagflat(m, 1) ** 2)
+    u = np.sum(np.nanmax(x, axis=0)) + np.nanmin(x) + np.nanprod(b) + np.sum(np.nanvar(x, axis=1)) \
+        + np.nanstd(x) + np.sum(np.copysign(x, b - 1.0)) + np.sum(np.fmod(x, 0.3)) \
+        + np.sum(np.ldexp(x, 2)) + np.sum(np.nan_to_num(x) ** 2) + np.sum(np.real(x) * np.conj(x)) \
+        + np.sum(np.conjugate(b) * x.conj() * x.conjugate()) + np.sum(np.heaviside(x - 1.0, 0.5) * x)
+    v = np.sum(np.convolve(b, x[0]) ** 2) + np.sum(np.convolve(b, x[1, :2], "valid") ** 2) \
+        + np.sum(np.convolve(b, x[2], mode="same") ** 2) \
+        + np.sum(np.interp(x, [0.4, 0.9, 1.6], b[:3])) + np.interp(b[0], np.array([0.0, 2.0]), b[1:3]) \
+        + np.median(x) + np.sum(np.median(x, axis=0)) + np.sum(np.quantile(x, [0.2, 0.9], axis=1)) \
+        + np.percentile(b, 40.0) + np.sum(np.quantile(x, 0.3, axis=1, keepdims=True) * C) \
+        + np.sum(np.polyval(b, x)) + np.polyval([1.0, -2.0, 3.0], b[0])
+    w = np.sum(np.linalg.pinv(x) ** 2) + np.sum(_trapezoid(x) ** 2) + _trapezoid(b, b * b) \
+        + np.sum(_trapezoid(x, b, axis=1)) + np.sum(_trapezoid(x, dx=0.5, axis=0))
+    if HAS_ROW_STACK:
+        w = w + np.sum(np.row_stack([x, b]) ** 2)
+    if HAS_CUMULATIVE:
+        w = w + np.sum(np.cumulative_sum(b) ** 2) + np.sum(np.cumulative_prod(x, axis=1))
+    if HAS_VECTOR_NORM:
+        w = w + np.linalg.vector_norm(x) + np.sum(np.linalg.vector_norm(x, axis=0)) \
+            + np.sum(np.linalg.vector_norm(x, ord=1, axis=1, keepdims=True)) \
+            + np.linalg.matrix_norm(x) + np.linalg.matrix_norm(x, ord="nuc")
+    return s + t + u + v + w
+
+
+def more_scalars(x, y):
+    return np.copysign(x, -y) + math.copysign(y, x) + np.fmod(x, 0.3) + math.fmod(y, 0.25) \
+        + np.ldexp(x, 3) + math.ldexp(y, -1) + np.real(x) * np.conj(y)
+
+
 BATCH = np.stack([SPD, SPD + np.eye(3)])
 
 CASES = [
@@ -161,9 +203,12 @@ CASES = [
     (contractions, (A, rng.uniform(-1, 1, (4, 4)), B)),
     (linalg, (SPD, V3, B)),
     (batched_linalg, (rng.uniform(-1, 1, (2, 3, 4)), BATCH)),
+    (more_numpy, (A, B)),
+    (more_scalars, (1.3, 0.7)),
 ]
 
 
+@pytest.mark.filterwarnings("ignore:`row_stack` alias is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("fn,args", CASES, ids=[f"{f.__name__}-{i}" for i, (f, _) in enumerate(CASES)])
 def test_both_modes(fn, args):
     s2sad.check_grads(fn, *args)
@@ -198,6 +243,42 @@ def test_values_match_numpy():
     for got, expected in zip(out, want):
         assert np.shape(got) == np.shape(expected)
         np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_values_match_numpy_second_batch():
+    def f(x, b):
+        return (np.select([x > 1.0], [x * 2.0], 0.5), np.linalg.multi_dot([x, x.T, b[:3]]),
+                np.dstack([x, x]), np.column_stack([b[:3], x]), np.diff(x, 2), np.diff(x, axis=0),
+                np.rot90(x), np.rot90(x, 2), np.rot90(x, 3), np.rot90(x, 1, axes=(1, 0)),
+                np.diagflat(x[:2, :2], -1), _trapezoid(x), _trapezoid(x, b, axis=1),
+                _trapezoid(x, dx=0.5, axis=0), np.median(x), np.median(x, axis=1),
+                np.quantile(x, [0.1, 0.5, 1.0], axis=0), np.percentile(b, 30.0, keepdims=False),
+                np.quantile(x, 0.7, axis=1, keepdims=True), np.interp(x, [0.4, 0.9, 1.6], b[:3]),
+                np.polyval(b, x), np.convolve(b, x[0, :3], "same"), np.linalg.pinv(x))
+    out, _ = s2sad.vjp(f, A, B)
+    want = (np.select([A > 1.0], [A * 2.0], 0.5), np.linalg.multi_dot([A, A.T, B[:3]]),
+            np.dstack([A, A]), np.column_stack([B[:3], A]), np.diff(A, 2), np.diff(A, axis=0),
+            np.rot90(A), np.rot90(A, 2), np.rot90(A, 3), np.rot90(A, 1, axes=(1, 0)),
+            np.diagflat(A[:2, :2], -1), _trapezoid(A), _trapezoid(A, B, axis=1),
+            _trapezoid(A, dx=0.5, axis=0), np.median(A), np.median(A, axis=1),
+            np.quantile(A, [0.1, 0.5, 1.0], axis=0), np.percentile(B, 30.0),
+            np.quantile(A, 0.7, axis=1, keepdims=True), np.interp(A, [0.4, 0.9, 1.6], B[:3]),
+            np.polyval(B, A), np.convolve(B, A[0, :3], "same"), np.linalg.pinv(A))
+    assert len(out) == len(want)
+    for got, expected in zip(out, want):
+        assert np.shape(got) == np.shape(expected)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_quantile_ties_and_nan_statistics_skip_nan():
+    """Quantiles of tied entries send the derivative to the entries np.argsort puts at the
+    interpolated positions; NaN entries get no derivative from the nan* statistics."""
+    g = s2sad.grad(lambda x: np.median(x))(np.array([1.0, 1.0, 1.0, 2.0]))
+    assert g.sum() == pytest.approx(1.0) and g[3] == 0.0
+    x = np.where(A > 1.2, np.nan, A)
+    for fn in (np.nanmax, np.nanmin, np.nanprod, np.nanvar, np.nanstd):
+        g = s2sad.grad(lambda x, fn=fn: fn(x))(x)
+        assert np.all(g[np.isnan(x)] == 0.0) and not np.any(np.isnan(g))
 
 
 def round_decimals(x):
