@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .ir import Atom, Block, Eqn, Function, If, Var, While, is_float
+from .ir import Atom, Block, Eqn, Function, If, Opaque, Var, While, is_float, walk
 from .rules import REGISTRY
 
 
@@ -25,6 +25,27 @@ class Tapes:
     def __init__(self, mirrors: Iterable[tuple[int, int]] = ()) -> None:
         self.alias = dict(mirrors)  # a tape popped from an outer tape is the same tape
         self.varied: dict[int, set[int]] = {}
+        self.useful: dict[int, set[int]] = {}  # positions whose popped values are useful
+
+    @classmethod
+    def of(cls, fn: Function) -> Tapes:
+        """The tapes of `fn`, with each tape that a pop hands back known as the tape pushed in
+        its place (the tapes of inner loops travel on their outer loop's tape); this holds
+        after `fn` is spliced into other code, where its mirror pairs are not carried."""
+        tapes = cls(fn.mirrors)
+        pushed: dict[tuple[int, int], int] = {}
+        for _ in range(2):  # pushes of the outer tapes come first; twice settles the nesting
+            for st in walk(fn.body):
+                if not (isinstance(st, Eqn) and st.prim in ("push", "pop")):
+                    continue
+                key = tapes.key(st.args[0])
+                if st.prim == "push":
+                    pushed.update({(key, k): a.id for k, a in enumerate(st.args[1:])
+                                   if isinstance(a, Var) and a.type == Opaque("tape")})
+                else:
+                    tapes.alias.update({v.id: pushed[(key, k)] for k, v in enumerate(st.outs)
+                                        if (key, k) in pushed and v.id != pushed[(key, k)]})
+        return tapes
 
     def key(self, tape: Atom) -> int:
         k = tape.id if isinstance(tape, Var) else -1
@@ -72,7 +93,7 @@ def _varied_block(block: Block, out: set[int], tapes: Tapes | None = None) -> No
 def varied(fn: Function, wrt: Iterable[int], tapes: Tapes | None = None) -> set[int]:
     """Ids of the variables that depend differentiably on the parameters numbered `wrt`."""
     out = {fn.params[i].id for i in wrt}
-    tapes = tapes if tapes is not None else Tapes(fn.mirrors)
+    tapes = tapes if tapes is not None else Tapes.of(fn)
     while True:  # a pop may come before its push only across loop trips: iterate to be sure
         before = (len(out), sum(len(s) for s in tapes.varied.values()))
         _varied_block(fn.body, out, tapes)
@@ -80,17 +101,23 @@ def varied(fn: Function, wrt: Iterable[int], tapes: Tapes | None = None) -> set[
             return out
 
 
-def _useful_block(block: Block, out: set[int]) -> None:
+def _useful_block(block: Block, out: set[int], tapes: Tapes) -> None:
     for stmt in reversed(block.stmts):
-        if isinstance(stmt, Eqn):
+        if isinstance(stmt, Eqn) and stmt.prim == "pop":
+            slots = tapes.useful.setdefault(tapes.key(stmt.args[0]), set())
+            slots.update(k for k, v in enumerate(stmt.outs) if v.id in out)
+        elif isinstance(stmt, Eqn) and stmt.prim == "push":
+            slots = tapes.useful.get(tapes.key(stmt.args[0]), set())
+            out.update(_ids(a for k, a in enumerate(stmt.args[1:]) if k in slots))
+        elif isinstance(stmt, Eqn):
             if REGISTRY[stmt.prim].differentiable and any(v.id in out for v in stmt.outs):
                 out.update(_ids(stmt.args))
         elif isinstance(stmt, If):
             for o, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results):
                 if o.id in out:
                     out.update(_ids((a, b)))
-            _useful_block(stmt.then, out)
-            _useful_block(stmt.orelse, out)
+            _useful_block(stmt.then, out, tapes)
+            _useful_block(stmt.orelse, out, tapes)
         else:
             while True:
                 before = len(out)
@@ -98,7 +125,7 @@ def _useful_block(block: Block, out: set[int]) -> None:
                     if o.id in out or c.id in out:
                         out.update(_ids((r,)))
                         out.add(c.id)
-                _useful_block(stmt.body, out)
+                _useful_block(stmt.body, out, tapes)
                 if len(out) == before:
                     break
             for c, i in zip(stmt.carried, stmt.inits):
@@ -106,13 +133,20 @@ def _useful_block(block: Block, out: set[int]) -> None:
                     out.update(_ids((i,)))
 
 
-def useful(fn: Function, results: Iterable[Atom]) -> set[int]:
-    """Ids of the variables whose derivative can reach one of `results`."""
+def useful(fn: Function, results: Iterable[Atom], tapes: Tapes | None = None) -> set[int]:
+    """Ids of the variables whose derivative can reach one of `results`; a pushed value is
+    useful where the value popped back in its place is."""
     out = _ids(results)
-    _useful_block(fn.body, out)
-    return out
+    tapes = tapes if tapes is not None else Tapes.of(fn)
+    while True:  # a push may come after its pop only across loop trips: iterate to be sure
+        before = (len(out), sum(len(s) for s in tapes.useful.values()))
+        _useful_block(fn.body, out, tapes)
+        if (len(out), sum(len(s) for s in tapes.useful.values())) == before:
+            return out
 
 
-def active(fn: Function, wrt: Iterable[int], results: Iterable[Atom]) -> set[int]:
+def active(fn: Function, wrt: Iterable[int], results: Iterable[Atom],
+           tapes: Tapes | None = None) -> set[int]:
     """Variables on a differentiable path from a `wrt` parameter to a result."""
-    return varied(fn, wrt) & useful(fn, results)
+    tapes = tapes if tapes is not None else Tapes.of(fn)
+    return varied(fn, wrt, tapes) & useful(fn, results, tapes)

@@ -20,7 +20,7 @@ from .codegen import RUNTIME_NAMES, Entry, Generated, generate, trampoline
 from .compile import compile_entry, compile_generated, runtime_cells, swap_code
 from .display import Source
 from .errors import NotDifferentiable, TypeMismatch
-from .ir import Array, Eqn, Function, Scalar, format_wengert, is_float, walk
+from .ir import Array, Function, Scalar, format_wengert, is_float
 from .lower import Static, Tree, lower, param_locs, tree_spec
 from .rules import type_of_value
 from .source import get_source, unwrap
@@ -74,13 +74,6 @@ def _transform(ir: Function, mode: str, wrt: tuple[int, ...], nested: bool = Fal
         # the derivative of a derivative with respect to one float: one forward sweep
         d = jvp_transform(ir, wrt, unit=True)
         return d if mode == "grad" else d.replace(results=ir.results + d.results)
-    if nested and mode in ("grad", "value_and_grad", "vjp", "hvp") and \
-            any(isinstance(s, Eqn) and s.prim == "push" for s in walk(ir.body)):
-        raise TypeMismatch(
-            "reverse mode over reverse-mode code with loops is not supported yet",
-            ir.loc, "for second derivatives use s2sad.hessian, s2sad.hvp or "
-            "s2sad.jacobian(s2sad.grad(f)) (forward over reverse); a gradient with respect "
-            "to one float of a gradient works too")
     if mode in ("grad", "grad_aux"):
         return vjp_transform(ir, wrt, seed="one", keep_value=False, aux=mode == "grad_aux")
     if mode in ("value_and_grad", "value_and_grad_aux"):

@@ -760,5 +760,4 @@ METHODS.update({
 ATTRIBUTES.update({
     "T": lambda x: transpose(x), "shape": shape_of, "size": size,
 })
-from . import prims_numpy  # noqa: F401  (more NumPy coverage)
-from . import prims_multi  # noqa: F401,E402  (functions with several results)
+from . import prims_multi, prims_numpy  # noqa: F401  (more NumPy; several results)

@@ -271,7 +271,7 @@ def _qr_surface(a: Any, mode: str = "reduced") -> Any:
     return apply("qr", a)
 
 
-def _eigh_surface(a: Any, UPLO: str = "L") -> Any:  # noqa: N803 (NumPy's name)
+def _eigh_surface(a: Any, UPLO: str = "L") -> Any:
     if UPLO != "L":
         raise TypeError("only np.linalg.eigh(a, UPLO='L') is supported")
     return apply("eigh", a)

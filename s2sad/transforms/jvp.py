@@ -50,7 +50,7 @@ def jvp(fn: Function, wrt: Sequence[int], unit: bool = False) -> Function:
     With `unit` the one `wrt` parameter (a float) has tangent 1.0 instead of a parameter of
     its own, and the function returns only the tangents: the derivative itself.
     """
-    tapes = Tapes(fn.mirrors)
+    tapes = Tapes.of(fn)
     vary = varied(fn, wrt, tapes)
     if unit:
         dots: tuple[Var, ...] = ()

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..analyses import active
+from ..analyses import Tapes, active
 from ..errors import TypeMismatch
 from ..ir import (
     UNDEF,
@@ -53,6 +53,7 @@ from ..ir import (
     is_float,
     sub_blocks,
     substitute,
+    walk,
 )
 from ..rules import REGISTRY, Builder, Prim, Sym, apply, building, covers
 from .common import broadcast_up, materialize, unbroadcast_to
@@ -67,10 +68,13 @@ class _Plan:
     """What the forward sweep must add so the backward sweep can run (filled backwards)."""
 
     active: set[int]
+    links: Tapes = field(default_factory=Tapes)  # the tapes of reverse-mode code being reversed
     tapes: dict[int, tuple[Var, tuple[Var, ...]]] = field(default_factory=dict)  # loop id
     mirrors: list[tuple[int, int]] = field(default_factory=list)  # popped id, primal id
     counters: dict[int, tuple[Var, Var, Var]] = field(default_factory=dict)      # while id
     exports: dict[int, list[tuple[int, Var, Var]]] = field(default_factory=dict)  # if id
+    slots: dict[int, list[int]] = field(default_factory=dict)  # tape key -> active positions
+    bar_tapes: dict[int, Var] = field(default_factory=dict)    # tape key -> its adjoint tape
 
 
 def vjp(fn: Function, wrt: Sequence[int], seed: str = "one", keep_value: bool = True,
@@ -79,7 +83,13 @@ def vjp(fn: Function, wrt: Sequence[int], seed: str = "one", keep_value: bool = 
 
     The result lists the primal results (unless `keep_value` is false) and then the adjoints.
     """
-    plan = _Plan(active(fn, wrt, fn.results))
+    links = Tapes.of(fn)
+    plan = _Plan(active(fn, wrt, fn.results, links), links)
+    for st in walk(fn.body):  # reversing reverse-mode code: what its pops hand on
+        if isinstance(st, Eqn) and st.prim == "pop":
+            slots = plan.slots.setdefault(links.key(st.args[0]), [])
+            slots[:] = sorted(set(slots) | {k for k, v in enumerate(st.outs)
+                                            if v.id in plan.active})
     back = Builder()
     bar: dict[int, Atom] = {}
     seeds: tuple[Var, ...] = ()
@@ -105,7 +115,8 @@ def vjp(fn: Function, wrt: Sequence[int], seed: str = "one", keep_value: bool = 
         grads = tuple(_bar_or_zero(fn.params[i], bar) for i in wrt)
     forward = _forward(fn.body.stmts, plan)
     mark = Eqn((), "comment", (), (("text", Const(BACKWARD_MARK, Scalar("bool"))),))
-    stmts = forward + (mark,) + tuple(back.stmts)
+    made = tuple(Eqn((t,), "tape", (), (), fn.loc) for t in plan.bar_tapes.values())
+    stmts = forward + (mark,) + made + tuple(back.stmts)
     if aux:  # (value, *aux): only the value is differentiated; aux passes through
         results = (fn.results[:1] if keep_value else ()) + fn.results[1:] + grads
     else:
@@ -132,6 +143,9 @@ def _backward(stmts: Sequence[Stmt], b: Builder, bar: dict[int, Atom], plan: _Pl
 
 
 def _eqn(stmt: Eqn, b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
+    if stmt.prim in ("push", "pop"):
+        _tape_eqn(stmt, b, bar, plan)
+        return
     prim = REGISTRY[stmt.prim]
     if prim.multi:
         _multi(stmt, prim, b, bar, plan)
@@ -157,6 +171,30 @@ def _eqn(stmt: Eqn, b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
                     c = broadcast_up(c, ans)
             c = unbroadcast_to(c, Sym(a))
         _accumulate(bar, a, c)
+
+
+def _tape_eqn(stmt: Eqn, b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
+    """Reverse-mode code reversed again: the adjoint of a pop pushes its values' adjoints
+    onto an adjoint tape, and the adjoint of the matching push pops them back, last in
+    first out, since the backward sweep meets them in the opposite order."""
+    key = plan.links.key(stmt.args[0])
+    slots = plan.slots.get(key)
+    if not slots:
+        return
+    tape = plan.bar_tapes.get(key)
+    if tape is None:
+        tape = plan.bar_tapes[key] = Var(Opaque("tape"), "tape_bar")
+    b.loc = stmt.loc
+    if stmt.prim == "pop":
+        values = tuple(_full(bar.get(stmt.outs[k].id), stmt.outs[k]) for k in slots)
+        b.stmts.append(Eqn((), "push", (tape,) + values, (), stmt.loc))
+        return
+    pushed = [stmt.args[1 + k] for k in slots]
+    outs = tuple(Var(a.type) for a in pushed)
+    b.stmts.append(Eqn(outs, "pop", (tape,), (), stmt.loc))
+    for a, o in zip(pushed, outs):
+        if isinstance(a, Var) and a.id in plan.active:
+            _accumulate(bar, a, Sym(o))
 
 
 def _multi(stmt: Eqn, prim: Prim, b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
@@ -298,7 +336,8 @@ def _loop(stmt: ForRange | While, b: Builder, bar: dict[int, Atom], plan: _Plan)
         start, stop, step = Const(0, _INT), count_out, Const(1, _INT)
     outs = tuple(Var(g.type, g.hint) for g in gs) + tuple(Var(a.type, a.hint) for a in accs)
     b.stmts.append(ForRange(outs, index, start, stop, step, gs + accs, g_init + acc_init,
-                            Block(body_stmts), next_g + next_acc, stmt.loc, reverse=True))
+                            Block(body_stmts), next_g + next_acc, stmt.loc,
+                            reverse=not (isinstance(stmt, ForRange) and stmt.reverse)))
     for k, o in zip(act, outs[:len(act)]):
         init = stmt.inits[k]
         if isinstance(init, Var) and init.id in plan.active:
