@@ -34,6 +34,7 @@ from .prims_numpy import (
     _drop_last_two,
     _inv,
     _lower_adjoint,
+    _min_one,
     _ones_of,
     _sym_lower,
     _tril,
@@ -46,11 +47,6 @@ from .rules import DYNAMIC, Emit, S, Sym, apply, bind, defprim, promote
 
 def _float_dtype(t: Ty) -> str:
     return promote([t], to_float=True)
-
-
-def _either_one(m: bool | None, n: bool | None) -> bool | None:
-    """Whether min(m, n) is 1, from whether m and n are."""
-    return True if m is True or n is True else False if m is False and n is False else None
 
 
 def _matrix_dims(a: Ty) -> tuple[str, tuple[bool | None, ...] | None, bool | None, bool | None]:
@@ -72,7 +68,7 @@ def _qr_type(types: Sequence[Ty], params: dict[str, Any]) -> tuple[Ty, ...]:
     dt, batch, m, n = _matrix_dims(types[0])
     if batch is None:
         return Array(dt, None), Array(dt, None)
-    k = _either_one(m, n)
+    k = _min_one(m, n)
     return Array(dt, batch + (m, k)), Array(dt, batch + (k, n))
 
 
@@ -80,7 +76,7 @@ def _svd_type(types: Sequence[Ty], params: dict[str, Any]) -> tuple[Ty, ...]:
     dt, batch, m, n = _matrix_dims(types[0])
     if batch is None:
         return Array(dt, None), Array(dt, None), Array(dt, None)
-    k = _either_one(m, n)
+    k = _min_one(m, n)
     full = params.get("full_matrices") is not False
     return (Array(dt, batch + (m, m if full else k)), Array(dt, batch + (k,)),
             Array(dt, batch + (n if full else k, n)))

@@ -7,11 +7,9 @@ in existing primitives it is bound as a *surface function* (``np.exp2(x)`` lower
 ``2.0 ** x``, ``np.trace`` to ``np.sum(np.diagonal(x), axis=-1)``); a primitive is added where
 the emitted code should show the NumPy call.
 
-NumPy functions that return several arrays (``np.split``, ``np.linalg.slogdet``,
-``np.linalg.eigh``, ``np.linalg.qr``, ``np.linalg.svd`` with vectors) are not bound: a surface
-function cannot return a tuple of values yet.  ``np.linalg.eigvalsh`` and
-``np.linalg.svd(a, compute_uv=False)`` cover their single-result forms; internally their rules
-read the factors through the ``part`` primitive (``t[1]`` of a decomposition).
+NumPy functions that return several arrays (``np.split``, ``np.linalg.eigh``, ...) are in
+:mod:`s2sad.prims_multi`; the rules of the single-result forms here (``np.linalg.eigvalsh``,
+``np.linalg.svd(a, compute_uv=False)``) call them.
 """
 
 from __future__ import annotations
@@ -203,21 +201,17 @@ def _solve_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
     return Array(promote(types, to_float=True), _ones_of(types[1]))
 
 
+def _min_one(m: bool | None, n: bool | None) -> bool | None:
+    """Whether min(m, n) is 1, from whether m and n are."""
+    return True if m is True or n is True else False if m is False and n is False else None
+
+
 def _values_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
-    """Eigen- or singular values: one axis fewer than the matrix, length unknown."""
+    """Eigen- or singular values: min(m, n) of them, for each matrix of the batch."""
     a = types[0]
-    if not isinstance(a, Array) or a.ones is None:
+    if not isinstance(a, Array) or a.ones is None or len(a.ones) < 2:
         return Array(promote([a], to_float=True), None)
-    return Array(promote([a], to_float=True), a.ones[:-2] + (None,))
-
-
-def _part_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
-    """Type of ``parts[i]`` of a decomposition; its Opaque kind names the factors' ranks."""
-    kind = types[0].kind if isinstance(types[0], Opaque) else ""
-    ranks = kind.partition(":")[2].split(",")
-    i = (params.get("spec") or (0,))[0]
-    return Array("float64", (None,) * int(ranks[i])) if i < len(ranks) and ranks[i] else \
-        Opaque("object")
+    return Array(promote([a], to_float=True), a.ones[:-2] + (_min_one(*a.ones[-2:]),))
 
 
 def _kron_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
@@ -741,28 +735,15 @@ def _cholesky_vjp(g: Sym, ans: Sym, a: Sym) -> Sym:
 defprim("cholesky", np.linalg.cholesky, infer=_square_matrix_type,
         emit=Emit("call", "np.linalg.cholesky"), jvp=[_cholesky_jvp], vjp=[_cholesky_vjp])
 
-# Factorisations that rules need, as one opaque value and its parts: t = np.linalg.eigh(a),
-# then t[1].  The Opaque kind lists each part's rank.
-defprim("eigh_parts", np.linalg.eigh, infer=lambda ts, ps: Opaque("eigh:1,2"),
-        emit=Emit("call", "np.linalg.eigh"), foldable=False)
-defprim("svd_parts", lambda a, full_matrices=False: np.linalg.svd(a, full_matrices=False),
-        params=(("full_matrices", None),), infer=lambda ts, ps: Opaque("svd:2,1,2"),
-        emit=Emit("call", "np.linalg.svd"), foldable=False)
-defprim("part", lambda t, spec: t[spec[0]], params=(("spec", None),), infer=_part_type,
-        emit=Emit("getitem"), foldable=False)
-
-
-def _part(t: Sym, i: int) -> Sym:
-    return apply("part", t, spec=(i,))
-
-
+# The rules of the single-result forms read the factors of the full factorisation
+# (s2sad/prims_multi.py), whose own rules make them differentiable again.
 def _eigvalsh_jvp(g: Sym, ans: Sym, a: Sym) -> Sym:
-    v = _part(apply("eigh_parts", a), 1)
+    _w, v = apply("eigh", a)  # type: ignore[misc]
     return sum_(v * matmul(_sym_lower(g), v), axis=-2)
 
 
 def _eigvalsh_vjp(g: Sym, ans: Sym, a: Sym) -> Sym:
-    v = _part(apply("eigh_parts", a), 1)
+    _w, v = apply("eigh", a)  # type: ignore[misc]
     return _lower_adjoint(matmul(v * expand_dims(g, -2), _swap_last(v)))
 
 
@@ -772,13 +753,13 @@ defprim("eigvalsh", np.linalg.eigvalsh, infer=_values_type,
 
 
 def _svdvals_jvp(g: Sym, ans: Sym, a: Sym, compute_uv: Any = None) -> Sym:
-    parts = apply("svd_parts", a, full_matrices=False)
-    return sum_(_part(parts, 0) * matmul(g, _swap_last(_part(parts, 2))), axis=-2)
+    u, _s, vh = apply("svd", a, full_matrices=False)  # type: ignore[misc]
+    return sum_(u * matmul(g, _swap_last(vh)), axis=-2)
 
 
 def _svdvals_vjp(g: Sym, ans: Sym, a: Sym, compute_uv: Any = None) -> Sym:
-    parts = apply("svd_parts", a, full_matrices=False)
-    return matmul(_part(parts, 0) * expand_dims(g, -2), _part(parts, 2))
+    u, _s, vh = apply("svd", a, full_matrices=False)  # type: ignore[misc]
+    return matmul(u * expand_dims(g, -2), vh)
 
 
 # Singular values (np.linalg.svd(a, compute_uv=False)), distinct and nonzero.
