@@ -16,7 +16,8 @@ import os
 import site
 import sysconfig
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import gast
@@ -173,6 +174,25 @@ class LocalFunction:
     defaults: tuple[Any, ...]
 
 
+@dataclass(eq=False)
+class _Exits:
+    """How the trips of a loop with `break`, `continue` or `return` end (see
+    :meth:`Lowering.trip`), and which exits its paths reached."""
+
+    going: str | None                          # env name of the loop's flag, if it can stop
+    advance: Callable[[], None] | None = None  # the step to the next trip (index, test)
+    hits: set[str] = field(default_factory=set)
+    ret_types: list[list[Any]] = field(default_factory=list)  # types of the values returned
+    unrolled: bool = False                     # a loop over a tuple or list
+
+
+_RETURNED = ".returned"  # env names of the flag and values of a `return` inside a loop
+
+
+def _ret_slot(k: int) -> str:
+    return f".ret{k}"
+
+
 Value = Any  # Sym | Static | TupleVal | Record | LocalFunction
 
 _BINOPS: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
@@ -220,6 +240,9 @@ class Lowering:
         self.result: Value | None = None
         self.parents: list[Builder] = []   # builders of the blocks enclosing the current one
         self.owned: set[int] = set()       # arrays made here that are not views (see is_owned)
+        self.hints: dict[str, str] = {}    # display names of the flags of loops with exits
+        self.exit_level = 0                # loops with exits being lowered around this point
+        self.ret_tree: Any = MISSING       # nesting of what `return` inside a loop returns
 
     # ------------------------------------------------------------------------------ entry
 
@@ -280,6 +303,8 @@ class Lowering:
                     return result
                 continue
             self.stmt(stmt)
+            if isinstance(stmt, (gast.For, gast.While)) and _RETURNED in self.env:
+                return self.after_returning_loop(stmt, stmts[i + 1:])
         return None
 
     # ---------------------------------------------------------------------- control flow
@@ -311,27 +336,39 @@ class Lowering:
         """Lower an `if`; True when it consumed `rest` (then its value is the block's)."""
         test = self.expr(node.test)
         if isinstance(test, Static):  # decided now: only the branch taken exists
-            return True, self.block(list(node.body if test.value else node.orelse) + rest)
+            taken = list(node.body if test.value else node.orelse)
+            return True, self.block(taken if _always_returns(taken) else taken + rest)
         cond = self.condition(test, node)
         branches = [list(node.body), list(node.orelse)]
         if _may_return(branches[0]) or _may_return(branches[1]):
             # Early return: the statements after the `if` run on the paths that fall through.
             branches = [b if _always_returns(b) else b + rest for b in branches]
-            lowered = [self.sub_block(self.env, lambda b=b: self.block(b)) for b in branches]
-            for (result, _, _), b in zip(lowered, branches):
-                if result is None:
-                    raise unsupported(node, self.src, "a path through this `if` that does not "
-                                      "return", "end every path with `return`")
-            flat = [_flatten_result(r) for r, _, _ in lowered]
-            if len(flat[0]) != len(flat[1]):
-                raise TypeMismatch("the branches of this `if` return different numbers of "
-                                   "values", loc_of(node, self.src))
-            then_res = tuple(self.atom(v, node) for v in flat[0])
-            else_res = tuple(self.atom(v, node) for v in flat[1])
-            outs = self.emit_if(cond, lowered, then_res, else_res, ["out"] * len(then_res), node)
-            tree = _tree_of(lowered[0][0])
-            return True, _rebuild(tree, [Sym(o) for o in outs])
-        lowered = [self.sub_block(self.env, lambda b=b: self.block(b)) for b in branches]
+            return True, self.fork_results(cond, [partial(self.block, b) for b in branches],
+                                           node)
+        self.fork(cond, [partial(self.block, b) for b in branches], node)
+        return False, None
+
+    def fork_results(self, cond: Any, paths: list[Callable[[], Value | None]], node: Any) -> Value:
+        """An `if` on `cond` whose two paths each end the function: its joined result."""
+        lowered = [self.sub_block(self.env, f) for f in paths]
+        for result, _, _ in lowered:
+            if result is None:
+                raise unsupported(node, self.src, "a path through this `if` that does not "
+                                  "return", "end every path with `return`")
+        flat = [_flatten_result(r) for r, _, _ in lowered]
+        if len(flat[0]) != len(flat[1]):
+            raise TypeMismatch("the branches of this `if` return different numbers of "
+                               "values", loc_of(node, self.src))
+        then_res = tuple(self.atom(v, node) for v in flat[0])
+        else_res = tuple(self.atom(v, node) for v in flat[1])
+        outs = self.emit_if(cond, lowered, then_res, else_res, ["out"] * len(then_res), node)
+        tree = _tree_of(lowered[0][0])
+        return _rebuild(tree, [Sym(o) for o in outs])
+
+    def fork(self, cond: Any, paths: list[Callable[[], Any]], node: Any) -> None:
+        """An `if` on `cond` running `paths[0]` or `paths[1]`; the variables they change
+        become the values the `if` joins."""
+        lowered = [self.sub_block(self.env, f) for f in paths]
         names = [n for n in sorted(set(lowered[0][2]) | set(lowered[1][2]))
                  if n in lowered[0][2] and n in lowered[1][2] and
                  not (lowered[0][2][n] is self.env.get(n) and lowered[1][2][n] is self.env.get(n))]
@@ -345,10 +382,10 @@ class Lowering:
             joined.append(n)
             then_res_l.append(self.atom(a, node))
             else_res_l.append(self.atom(b, node))
-        outs = self.emit_if(cond, lowered, tuple(then_res_l), tuple(else_res_l), joined, node)
+        outs = self.emit_if(cond, lowered, tuple(then_res_l), tuple(else_res_l),
+                            [self.hints.get(n, n) for n in joined], node)
         for n, o in zip(joined, outs):
             self.env[n] = Sym(o)
-        return False, None
 
     def emit_if(self, cond: Any, lowered: list[Any], then_res: tuple[Any, ...],
                 else_res: tuple[Any, ...], names: list[str], node: Any) -> tuple[Var, ...]:
@@ -361,14 +398,6 @@ class Lowering:
 
     def loop_carried(self, node: Any) -> list[str]:
         """Names the loop body assigns that exist before the loop: its carried values."""
-        for inner in gast.walk(node):
-            if isinstance(inner, (gast.Break, gast.Continue)):
-                raise unsupported(inner, self.src, f"`{type(inner).__name__.lower()}`",
-                                  "use a `while` loop with the exit in its condition (break and "
-                                  "continue come with a later release)")
-            if isinstance(inner, gast.Return):
-                raise unsupported(inner, self.src, "`return` inside a loop",
-                                  "keep the result in a variable and return after the loop")
         assigned = _assigned_names(node.body)
         return [n for n in sorted(assigned) if n in self.env]
 
@@ -384,12 +413,13 @@ class Lowering:
         return inits
 
     def run_loop_body(self, names: list[str], types: list[Any], bind: dict[str, Value],
-                      stmts: list[Any], node: Any, extra: Callable[[], Any] | None = None
-                      ) -> tuple[list[Var], Builder, list[Any], Any]:
-        """Lower a loop body for carried `names` of `types`, until the types are stable."""
+                      stmts: list[Any], node: Any, extra: Callable[[], Any] | None = None,
+                      exits: _Exits | None = None) -> tuple[list[Var], Builder, list[Any], Any]:
+        """Lower a loop body for carried `names` of `types`, until the types are stable.
+        With `exits`, the body has `break`, `continue` or `return` (see :meth:`trip`)."""
         owned = [self.is_owned(self.atom(self.env[n], node)) for n in names]
         for _ in range(4):
-            carried = [Var(t, n) for n, t in zip(names, types)]
+            carried = [Var(t, self.hints.get(n, n)) for n, t in zip(names, types)]
             self.owned.update(c.id for c, o in zip(carried, owned) if o)
             env = dict(self.env)
             env.update({n: Sym(c) for n, c in zip(names, carried)})
@@ -397,7 +427,10 @@ class Lowering:
 
             def lower_body() -> Any:
                 pre = extra() if extra is not None else None
-                self.block(stmts)
+                if exits is None:
+                    self.block(stmts)
+                else:
+                    self.trip(stmts, exits)
                 return pre
             pre, builder, env_after = self.sub_block(env, lower_body)
             results = [self.atom(env_after[n], node) for n in names]
@@ -447,6 +480,9 @@ class Lowering:
             raise unsupported(node, self.src, "appending to a list in a loop whose trip count "
                               "is known only at run time", "fill a preallocated array: "
                               "buf = np.zeros((n, ...)); buf[i] = ...")
+        done, exits = self.loop_exits(node, (start, stop, step, element))
+        if done:
+            return  # lowered as a loop that can stop early
         names = self.loop_carried(node)
         inits = self.carried_inits(names, node)
         index = Var(Scalar("int64"), node.target.id if element is None else "i")
@@ -456,7 +492,7 @@ class Lowering:
                 self.env[node.target.id] = apply("getitem", element, Sym(index), spec=(Dyn(0),))
         carried, builder, results, _ = self.run_loop_body(
             names, [a.type for a in inits], {node.target.id: Sym(index)} if element is None else {},
-            list(node.body), node, row)
+            list(node.body), node, row, exits)
         outs = tuple(Var(c.type, c.hint) for c in carried)
         self.owned.update(o.id for o, c in zip(outs, carried) if c.id in self.owned)
         self.builder.stmts.append(ForRange(outs, index, start, stop, step, tuple(carried),
@@ -482,13 +518,29 @@ class Lowering:
             raise unsupported(node.iter, self.src, f"looping over a {_kind(seq)}",
                               "loop over range(...), over the rows of an array, or over a "
                               "tuple or list")
-        for inner in gast.walk(node):
-            if isinstance(inner, (gast.Break, gast.Continue, gast.Return)):
-                raise unsupported(inner, self.src, f"`{type(inner).__name__.lower()}` in a loop "
-                                  "over a tuple or list", "restructure the loop")
-        for item in items:
-            self.assign(node.target, item)
-            self.block(list(node.body))
+        exits = _exits(node.body)
+        if "return" in exits:
+            inner = next(n for n in gast.walk(node) if isinstance(n, gast.Return))
+            raise unsupported(inner, self.src, "`return` in a loop over a tuple or list",
+                              "keep the result in a variable, `break`, and return after the "
+                              "loop")
+        ex = _Exits(None, unrolled=True)
+        if "break" not in exits:  # trips one after the other; `continue` skips the rest of one
+            for item in items:
+                self.assign(node.target, item)
+                self.trip(list(node.body), ex) if exits else self.block(list(node.body))
+            return
+
+        def run(k: int) -> None:  # this trip and, on the paths that go on, the next ones
+            if k == len(items):
+                return
+            saved, ex.advance = ex.advance, lambda: run(k + 1)
+            try:
+                self.assign(node.target, items[k])
+                self.trip(list(node.body), ex)
+            finally:
+                ex.advance = saved
+        run(0)
 
     def int_operand(self, value: Value, node: Any) -> Any:
         atom = self.operand(value, node).atom
@@ -496,14 +548,242 @@ class Lowering:
             raise TypeMismatch(f"range() needs integers, not {atom.type}", loc_of(node, self.src))
         return atom
 
+    # ---------------------------------------------------------------- loops with exits
+
+    def loop_exits(self, node: Any, rng: tuple[Any, Any, Any, Any] | None
+                   ) -> tuple[bool, _Exits | None]:
+        """For a loop with `break`, `continue` or `return` (`rng`: the start, stop and step
+        of a `for` and the array it walks, None for a `while`).
+
+        Whether an exit can happen at all is found by lowering the body once first (one
+        behind a test known now may not).  A loop whose trips can only `continue` keeps its
+        form: the :class:`_Exits` returned tells the caller to lower its body with
+        :meth:`trip` (None: the loop has no exits).  One that can stop early is lowered here
+        (:meth:`stopping_loop`), and the first item returned, `done`, is True.
+        """
+        if not _exits(node.body):
+            return False, None
+        probe, _, _ = self.sub_block(self.env, lambda: self.stopping_loop(node, rng, None))
+        if not probe.hits & {"break", "return"}:
+            return False, _Exits(None)
+        ret_types = None
+        if "return" in probe.hits:
+            ret_types = probe.ret_types[0]
+            for more in probe.ret_types[1:]:
+                ret_types = [join_types(a, b, loc_of(node, self.src))
+                             for a, b in zip(ret_types, more)]
+        self.stopping_loop(node, rng, ret_types)
+        return True, None
+
+    def stopping_loop(self, node: Any, rng: tuple[Any, Any, Any, Any] | None,
+                      ret_types: list[Any] | None) -> _Exits:
+        """A loop that `break` or `return` can stop: ``while going:``, carrying the flag
+        `going`, which is the loop's test (``i < n`` for a `for` over a range, with the index
+        `i` carried), recomputed at the end of each trip that goes on, and False after a
+        `break`.  A `return` sets it too, with `returned` and the values returned (carried
+        when `ret_types` says what they are), which the code after the loop tests.
+        """
+        self.exit_level += 1
+        try:
+            level = self.exit_level
+            going, count = f".going{level}", f".count{level}"
+            ex = _Exits(going)
+            flags: dict[str, Value] = {}
+            self.builder.loc = loc_of(node, self.src)
+            if rng is not None:
+                start, stop, step, element = rng
+                target = node.target.id
+                self.hints[count] = target if element is None else "i"
+                flags[count] = Sym(start)
+                first = self.range_test(Sym(start), stop, step, node)
+            else:
+                first = self.loop_test(node)
+            if isinstance(first, Static) and not first.value:
+                return ex  # the loop never runs
+            self.hints[going] = "going"
+            flags[going] = first
+            if ret_types is not None:
+                self.hints[_RETURNED] = "returned"
+                flags[_RETURNED] = self.env.get(_RETURNED, Static(False))
+                for k, t in enumerate(ret_types):
+                    self.hints[_ret_slot(k)] = "ret" if len(ret_types) == 1 else f"ret{k}"
+                    flags[_ret_slot(k)] = self.env.get(_ret_slot(k), Sym(_unset(t)))
+            self.env.update(flags)
+            names = self.loop_carried(node) + list(flags)
+            inits = self.carried_inits(names, node)
+
+            def start_trip() -> None:
+                if rng is None:
+                    return
+                index = self.env[count]
+                if element is None:
+                    self.env[target] = index
+                else:
+                    self.env[target] = apply("getitem", element, index, spec=(Dyn(0),))
+
+            def advance() -> None:
+                self.builder.loc = loc_of(node, self.src)
+                if rng is None:
+                    self.env[going] = self.loop_test(node)
+                    return
+                nxt = apply("add", self.env[count], Sym(step))
+                self.env[count] = Sym(self.builder.rename_last(nxt.atom, self.hints[count]))
+                self.env[going] = self.range_test(self.env[count], stop, step, node)
+            ex.advance = advance
+            carried, builder, results, _ = self.run_loop_body(
+                names, [a.type for a in inits], {}, list(node.body), node, start_trip, ex)
+            inits = [_unset(c.type) if isinstance(i, Const) and n.startswith(".ret") else i
+                     for n, i, c in zip(names, inits, carried)]
+            last = results[names.index(going)]
+            if isinstance(first, Static) and isinstance(last, Const) and last.value is False:
+                # every trip stops the loop, and the first one runs: it is its body, once
+                once = {c.id: i for c, i in zip(carried, inits)}
+                self.builder.stmts.extend(substitute(builder.stmts, once))  # type: ignore[arg-type]
+                for n, r in zip(names, results):
+                    self.env[n] = Sym(once.get(r.id, r) if isinstance(r, Var) else r)
+                for n in (going, count):
+                    self.env.pop(n, None)
+                return ex
+            outs = tuple(Var(c.type, c.hint) for c in carried)
+            self.owned.update(o.id for o, c in zip(outs, carried) if c.id in self.owned)
+            test = carried[names.index(going)]
+            self.builder.stmts.append(While(outs, tuple(carried), tuple(inits), Block(()), test,
+                                            Block(tuple(builder.stmts)), tuple(results),
+                                            loc_of(node, self.src)))
+            for n, o in zip(names, outs):
+                self.env[n] = Sym(o)
+            for n in (going, count):
+                self.env.pop(n, None)
+            if rng is None and _known_true(first) and "break" not in ex.hits and \
+                    ret_types is not None:
+                self.env[_RETURNED] = Static(True)  # `while True:` left only by `return`
+            return ex
+        finally:
+            self.exit_level -= 1
+
+    def loop_test(self, node: Any) -> Value:
+        """The test of a `while`: a bool handle, or a Static when known now."""
+        test = self.expr(node.test)
+        if isinstance(test, Static):
+            return Static(bool(test.value))
+        return Sym(self.condition(test, node.test))
+
+    def range_test(self, index: Value, stop: Any, step: Any, node: Any) -> Value:
+        """Whether a `for` over range(start, stop, step) runs a trip with `index`."""
+        def cmp(name: str) -> Value:
+            if isinstance(index, Sym) and isinstance(index.atom, Const) and isinstance(stop, Const):
+                op = operator.lt if name == "lt" else operator.gt
+                return Static(op(index.atom.value, stop.value))
+            return apply(name, self.operand(index, node), Sym(stop))
+        if isinstance(step, Const):
+            return cmp("lt" if step.value > 0 else "gt")
+        up = apply("gt", Sym(step), Sym(Const(0, Scalar("int64")))).atom
+        return self.choose(up, lambda: cmp("lt"), lambda: cmp("gt"), node)
+
+    def trip(self, stmts: list[Any], ex: _Exits) -> None:
+        """Lower `stmts`, the rest of one trip of a loop with exits, to the trip's end.
+
+        Each path through the trip ends at a `break`, `continue` or `return`, or at the end
+        of the body (:meth:`leave`).  As for an early `return` out of the function, the
+        statements after an `if` that may leave the trip run on the paths that fall through
+        its branches, so nothing needs a flag to skip them.
+        """
+        for i, stmt in enumerate(stmts):
+            self.builder.loc = loc_of(stmt, self.src)
+            rest = stmts[i + 1:]
+            if isinstance(stmt, (gast.Break, gast.Continue, gast.Return)):
+                if rest:
+                    raise unsupported(rest[0], self.src, "code after "
+                                      f"`{type(stmt).__name__.lower()}`",
+                                      "remove the unreachable statements")
+                self.leave(stmt, ex)
+                return
+            if isinstance(stmt, gast.If) and _exits([stmt]):
+                test = self.expr(stmt.test)
+                if isinstance(test, Static):
+                    taken = list(stmt.body if test.value else stmt.orelse)
+                    self.trip(taken if _always_exits(taken) else taken + rest, ex)
+                    return
+                cond = self.condition(test, stmt)
+                branches = [b if _always_exits(b) else b + rest
+                            for b in (list(stmt.body), list(stmt.orelse))]
+                self.fork(cond, [partial(self.trip, b, ex) for b in branches], stmt)
+                return
+            if isinstance(stmt, gast.If):
+                self.if_stmt(stmt, [])
+                continue
+            self.stmt(stmt)
+            returned = self.env.get(_RETURNED)
+            if isinstance(stmt, (gast.For, gast.While)) and _known_true(returned):
+                self.leave(None, ex, passing=True)  # it always returns: `rest` never runs
+                return
+            if isinstance(stmt, (gast.For, gast.While)) and isinstance(returned, Sym) and \
+                    "return" in _exits([stmt]):
+                # a `return` in the inner loop leaves this loop too
+                self.fork(returned.atom, [partial(self.leave, None, ex, passing=True),
+                                          partial(self.trip, rest, ex)], stmt)
+                return
+        self.leave(None, ex)
+
+    def leave(self, stmt: Any, ex: _Exits, passing: bool = False) -> None:
+        """End a path through a trip: at `stmt` (a `break`, `continue` or `return`), at the
+        end of the body (None), or `passing` on a `return` from an inner loop."""
+        kind = "return" if passing else "next" if stmt is None else type(stmt).__name__.lower()
+        ex.hits.add(kind)
+        if kind in ("next", "continue"):
+            if ex.advance is not None:
+                ex.advance()
+            return
+        if ex.unrolled and kind == "break":
+            return  # the trips after this one are not lowered on this path
+        if ex.going is None:  # the probe of the loop found no such exit
+            raise unsupported(stmt, self.src, f"`{kind}` behind a test whose outcome depends "
+                              "on the types the loop's variables take", "restructure the loop")
+        self.env[ex.going] = Static(False)
+        if kind == "break":
+            return
+        if not passing:
+            if stmt.value is None:
+                raise unsupported(stmt, self.src, "`return` without a value",
+                                  "return the value to differentiate")
+            value = self.expr(stmt.value)
+            tree, flat = _tree_of(value), _flatten_result(value)
+            if self.ret_tree is MISSING:
+                self.ret_tree = (tree, len(flat))
+            elif self.ret_tree != (tree, len(flat)):
+                raise TypeMismatch("the `return` statements inside this loop return different "
+                                   "numbers of values", loc_of(stmt, self.src))
+            for k, v in enumerate(flat):
+                self.env[_ret_slot(k)] = Sym(self.atom(v, stmt))
+            self.env[_RETURNED] = Static(True)
+        n = self.ret_tree[1] if self.ret_tree is not MISSING else 0
+        if all(_ret_slot(k) in self.env for k in range(n)):
+            ex.ret_types.append([self.atom(self.env[_ret_slot(k)], stmt).type
+                                 for k in range(n)])
+
+    def after_returning_loop(self, node: Any, rest: list[Any]) -> Value:
+        """The function's value after a loop that may `return`: what it returned, or what
+        the statements after it do."""
+        tree, n = self.ret_tree
+        values = [self.env.pop(_ret_slot(k)) for k in range(n)]
+        returned = self.env.pop(_RETURNED)
+        if _known_true(returned):  # the loop always returns: `rest` never runs
+            return _rebuild(tree, values)
+        return self.fork_results(returned.atom, [lambda: _rebuild(tree, values),
+                                                 lambda: self.block(rest)], node)
+
     def while_stmt(self, node: Any) -> None:
         if node.orelse:
             raise unsupported(node, self.src, "`while ... else`", "move the else part after the loop")
+        done, exits = self.loop_exits(node, None)
+        if done:
+            return  # lowered as a loop that can stop early
         names = self.loop_carried(node)
         inits = self.carried_inits(names, node)
         types = [a.type for a in inits]
         for _ in range(4):
-            carried, builder, results, _ = self.run_loop_body(names, types, {}, list(node.body), node)
+            carried, builder, results, _ = self.run_loop_body(names, types, {}, list(node.body), node,
+                                                              exits=exits)
             if [c.type for c in carried] == types:
                 break
             types = [c.type for c in carried]
@@ -812,7 +1092,7 @@ class Lowering:
             raise unsupported(node, self.src, "recursion deeper than 20 calls",
                               "write the recursion as a loop")
         sub = Lowering(self.src, self.builder, self.depth + 1)
-        sub.env = dict(self.env)
+        sub.env = {k: v for k, v in self.env.items() if not k.startswith(".")}
         sub.parents, sub.owned = self.parents, self.owned
         names = [a.id for a in fn.node.args.args]
         bound: dict[str, Value] = dict(zip(names, args))
@@ -1289,6 +1569,49 @@ def _holds(value: Any, atom: Any) -> bool:
     items = value.items
     return any(isinstance(i, Sym) and i.atom is atom or
                isinstance(i, (TupleVal, Record)) and _holds(i, atom) for i in items)
+
+
+def _exits(stmts: list[Any]) -> set[str]:
+    """The exits among `stmts` that leave the loop they are in: its `break` and `continue`
+    (not those of loops inside it) and any `return` (not those of nested functions)."""
+    found: set[str] = set()
+
+    def visit(node: Any, inner: bool) -> None:
+        if isinstance(node, (gast.FunctionDef, gast.Lambda)):
+            return
+        if isinstance(node, gast.Return) or \
+                isinstance(node, (gast.Break, gast.Continue)) and not inner:
+            found.add(type(node).__name__.lower())
+        for child in gast.iter_child_nodes(node):
+            visit(child, inner or isinstance(node, (gast.For, gast.While)))
+    for stmt in stmts:
+        visit(stmt, False)
+    return found
+
+
+def _always_exits(stmts: list[Any]) -> bool:
+    """True when every path through `stmts` ends at a `break`, `continue` or `return`."""
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, (gast.Break, gast.Continue, gast.Return)):
+        return True
+    if isinstance(last, gast.If):
+        return _always_exits(last.body) and _always_exits(last.orelse)
+    return False
+
+
+def _known_true(value: Value) -> bool:
+    if isinstance(value, Sym) and isinstance(value.atom, Const):
+        value = Static(value.atom.value)
+    return isinstance(value, Static) and value.value is True
+
+
+def _unset(t: Any) -> Const:
+    """The value a `return` slot holds before the loop returns (never read then)."""
+    if isinstance(t, Scalar):
+        return Const(False if t.dtype == "bool" else 0 if "int" in t.dtype else 0.0, t)
+    return Const(None, t)
 
 
 def _may_return(stmts: list[Any]) -> bool:

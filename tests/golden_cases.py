@@ -68,3 +68,12 @@ def fill_buffer(x, w):
     for i in range(4):
         buf[i] = np.sin(x * i) * w
     return np.sum(buf ** 2)
+
+
+def newton_break(a, x):
+    for i in range(50):
+        step = (x * x - a) / (2.0 * x)
+        x = x - step
+        if abs(step) < 1e-12:
+            break
+    return x

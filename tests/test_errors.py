@@ -93,28 +93,6 @@ def uses_setitem(x):
     return np.sum(x)
 
 
-def stops_early(x):
-    while x > 1:
-        x = x / 2
-        if x < 3:
-            break
-    return x
-
-
-def skips_a_trip(x):
-    for i in range(3):
-        if i == 1:
-            continue
-        x = x * 2
-    return x
-
-
-def returns_in_loop(x):
-    for i in range(3):
-        return x
-    return x
-
-
 def uses_for_else(x):
     for i in range(3):
         x = x * 2
@@ -150,9 +128,6 @@ UNSUPPORTED = [
     (uses_bitand, "(x > 0) & (x < 1)", "np.logical_and"),
     (reseeds, "np.random.seed(0)", "side effects"),
     (uses_setitem, "x[0]", "make a copy first: x = x.copy()"),
-    (stops_early, "break", "condition"),
-    (skips_a_trip, "continue", "condition"),
-    (returns_in_loop, "return x", "return after the loop"),
     (uses_for_else, "for i in range(3)", "after the loop"),
     (if_on_array, "if x > 0", "np.where"),
     (uses_no_return, "def uses_no_return", "return the value"),

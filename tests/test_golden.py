@@ -42,6 +42,8 @@ CASES = {
     "fill_buffer_reverse": lambda: s2sad.emit(gc.fill_buffer, 0.7, np.ones(3), wrt=(0, 1)),
     "fill_buffer_forward": lambda: s2sad.emit(gc.fill_buffer, 0.7, np.ones(3), mode="forward",
                                               wrt=(0, 1)),
+    "newton_break_reverse": lambda: s2sad.emit(gc.newton_break, wrt=(0, 1)),
+    "newton_break_forward": lambda: s2sad.emit(gc.newton_break, mode="forward", wrt=(0, 1)),
 }
 
 
