@@ -58,6 +58,7 @@ from .rules import (
     defprim,
     elementwise,
     elementwise_bool,
+    no_derivative,
     promote,
     same_as_first,
 )
@@ -1267,10 +1268,12 @@ def _interp_fp_vjp(g: Sym, ans: Sym, x: Sym, xp: Sym, fp: Sym) -> Sym:
 # np.interp(x, xp, fp) (increasing xp, at least two knots): the slope of the segment x falls
 # in (the right one at a knot, the last at xp[-1]), 0 outside [xp[0], xp[-1]] where the
 # result is constant; linear in fp.  Not differentiated with respect to the knots xp.
+_XP = no_derivative("the knots `xp` of np.interp", "pass knots that do not depend on the "
+                    "differentiated inputs, or wrap them in s2sad.stop_gradient")
 defprim("interp", np.interp, arity=3, infer=lambda ts, ps: broadcast_types(
         ts[:1], promote(ts, to_float=True)),
-        jvp=[_interp_x, None, lambda g, ans, x, xp, fp: apply("interp", x, xp, g)],
-        vjp=[_interp_x, None, _interp_fp_vjp])
+        jvp=[_interp_x, _XP, lambda g, ans, x, xp, fp: apply("interp", x, xp, g)],
+        vjp=[_interp_x, _XP, _interp_fp_vjp])
 
 
 def _polyder(p: Sym) -> Sym:
@@ -1486,7 +1489,7 @@ def _interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
         raise TypeError("np.interp with left=, right= or period= is not supported")
     xp = np.asarray(xp, dtype=float) if isinstance(xp, (list, tuple)) else xp
     fp = np.asarray(fp, dtype=float) if isinstance(fp, (list, tuple)) else fp
-    return apply("interp", x, apply("stop_gradient", xp) if isinstance(xp, Sym) else xp, fp)
+    return apply("interp", x, xp, fp)
 
 
 def _nan_to_num(x: Any, copy: bool = True, nan: Any = 0.0, posinf: Any = None,

@@ -443,6 +443,17 @@ def defprim(name: str, impl: Callable[..., Any], *, arity: int | None = 1,
     return prim
 
 
+def no_derivative(what: str, hint: str) -> Rule:
+    """A rule for an argument whose derivative s2sad does not compute (as opposed to None,
+    which says the derivative is zero or the argument only gives a shape): reaching it with
+    a derivative raises a located NotDifferentiable instead of dropping the term."""
+    from .errors import NotDifferentiable
+
+    def rule(g: Any, ans: Any, *args: Any, **params: Any) -> Sym:
+        raise NotDifferentiable(f"no derivative with respect to {what}", current().loc, hint)
+    return rule
+
+
 # Surface functions: Python callables (by identity) -> functions over handles.
 SURFACE: dict[int, tuple[Any, Callable[..., Any]]] = {}
 # Methods and attributes of arrays: name -> function over handles taking the array first.

@@ -252,3 +252,25 @@ def test_error_rendering_without_location():
     assert str(err) == "Error: plain message\nhint: a hint"
     err = s2sad.UnsupportedSyntax("m", Loc("a.py", 3, 5, "    y = x\n"))
     assert str(err).splitlines() == ["a.py:3:5: UnsupportedSyntax: m", "    y = x", "    ^"]
+
+
+def interp_with_moving_knots(x, xp):
+    knots = xp * 2.0
+    return np.sum(np.interp(x, knots, np.sin(xp)))
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_argument_without_a_derivative_rule(mode):
+    # np.interp has no derivative in its knots: an error, never a dropped term
+    x, xp = np.array([0.5, 1.5]), np.array([0.0, 1.0, 2.0])
+    with pytest.raises(s2sad.NotDifferentiable) as info:
+        if mode == "reverse":
+            s2sad.grad(interp_with_moving_knots, wrt=1)(x, xp)
+        else:
+            s2sad.jvp(interp_with_moving_knots, (x, xp), (np.zeros(2), np.ones(3)))
+    check(info.value, interp_with_moving_knots, "return np.sum", "NotDifferentiable",
+          "s2sad.stop_gradient")
+    assert "knots `xp` of np.interp" in str(info.value)
+    # with respect to x alone it differentiates: both points lie between knots 0 and 2
+    np.testing.assert_allclose(s2sad.grad(interp_with_moving_knots)(x, xp),
+                               np.full(2, np.sin(1.0) / 2.0))
