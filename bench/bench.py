@@ -11,6 +11,9 @@ calls it (after one warm-up call that generates and caches the code), a gradient
 in this file, and HIPS autograd's ``grad`` (skipped when autograd is not installed).  Before any
 timing, the gradients are checked against each other with ``np.allclose``.
 
+Last, the Jacobian of a function of a 100-vector in forward mode: vector mode (all 100
+tangent directions in one sweep) against one forward sweep per column.
+
 Timing uses ``timeit``: each candidate's loop count is chosen so that one measurement lasts at
 least ~0.2 s (scalar) or ~0.1 s (MLP), then the candidates are measured in turn, round-robin, and
 the best repeat is kept; interleaving keeps the ratios comparable on a noisy shared machine.
@@ -166,6 +169,34 @@ def hvp_row(target: float, repeats: int) -> dict[str, float]:
     return times
 
 
+def jac_target(x: Any) -> Any:
+    """A function of a 100-vector with a 100-vector result, for Jacobians."""
+    y = np.tanh(x) * x
+    return np.cumsum(y) + np.sin(x[::-1]) * np.sum(x * x) + JAC_W @ y
+
+
+JAC_W = np.random.default_rng(2).standard_normal((100, 100)) / 10.0
+
+
+def jacobian_row(target: float, repeats: int) -> dict[str, float]:
+    """Jacobian of a function of a 100-vector: vector forward mode (one sweep carrying all 100
+    directions) against one forward sweep per column, checked against each other and reverse
+    mode first."""
+    x = np.random.default_rng(3).standard_normal(100)
+    vector = s2sad.jacobian(jac_target, mode="forward")
+    eye = np.eye(x.size)
+
+    def columns(a: Any) -> Any:
+        return np.stack([s2sad.jvp(jac_target, (a,), (e,))[1] for e in eye], axis=-1)
+    J = vector(x)
+    assert s2sad.api.vector_stats["fallbacks"] == 0, "vector mode fell back to columns"
+    assert np.allclose(J, columns(x), rtol=1e-10, atol=1e-12), "vector and columns disagree"
+    assert np.allclose(J, s2sad.jacobian(jac_target, mode="reverse")(x), rtol=1e-10,
+                       atol=1e-12), "vector and reverse mode disagree"
+    return best_time({"vector": vector, "columns": columns, "function": jac_target}, (x,),
+                     target, repeats)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short measurements (smoke run)")
@@ -215,6 +246,12 @@ def main() -> None:
     print("\nHessian-vector product, f of a 1000-vector (forward over reverse):")
     print(f"- function {fmt_time(h['function'])}, gradient {fmt_time(h['grad'])}, "
           f"HVP {fmt_time(h['hvp'])}: HVP/gradient = {fmt_ratio(ratio(h['hvp'], h['grad']))}")
+
+    j = jacobian_row(0.1 * scale, repeats)
+    print("\nJacobian 100x100, f of a 100-vector (forward mode):")
+    print(f"- function {fmt_time(j['function'])}, vector mode (one sweep) "
+          f"{fmt_time(j['vector'])}, column by column (100 sweeps) {fmt_time(j['columns'])}: "
+          f"columns/vector = {fmt_ratio(ratio(j['columns'], j['vector']))}")
 
 
 if __name__ == "__main__":

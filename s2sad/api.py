@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .batching import BatchError
 from .codegen import RUNTIME_NAMES, Entry, Generated, generate, trampoline
 from .compile import compile_entry, compile_generated, runtime_cells, swap_code
 from .display import Source
@@ -24,6 +25,7 @@ from .ir import Array, Function, Scalar, format_wengert, is_float
 from .lower import Static, Tree, lower, param_locs, tree_spec
 from .rules import type_of_value
 from .source import get_source, unwrap
+from .transforms.batch import batch as batch_transform
 from .transforms.dce import dce
 from .transforms.jvp import jvp as jvp_transform
 from .transforms.simplify import simplify
@@ -45,7 +47,7 @@ config = Config()
 # ------------------------------------------------------------------------------- the pipeline
 
 MODES = ("grad", "value_and_grad", "grad_aux", "value_and_grad_aux", "vjp", "jvp", "hvp",
-         "primal")
+         "primal", "vector")
 
 
 def derive(fn: Callable[..., Any], mode: str, wrt: tuple[int, ...], specs: Sequence[Any],
@@ -89,6 +91,11 @@ def _transform(ir: Function, mode: str, wrt: tuple[int, ...], nested: bool = Fal
         return vjp_transform(ir, wrt, seed="param")
     if mode == "jvp":
         return jvp_transform(ir, wrt)
+    if mode == "vector":  # vector forward mode: the jvp on a batch of directions
+        d = _check(dce(_check(simplify(_check(jvp_transform(ir, wrt), "jvp")), "simplify")),
+                   "dce")
+        n, m = len(ir.params), len(ir.results)
+        return batch_transform(d, range(n, n + len(wrt)), range(m, 2 * m))
     return ir
 
 
@@ -101,7 +108,7 @@ def _generated_name(name: str, mode: str) -> str:
     return {"grad": f"{base}_grad", "value_and_grad": f"{base}_value_and_grad",
             "grad_aux": f"{base}_grad", "value_and_grad_aux": f"{base}_value_and_grad",
             "vjp": f"{base}_vjp", "jvp": f"{base}_jvp", "hvp": f"{base}_hvp",
-            "primal": base}[mode]
+            "primal": base, "vector": f"{base}_jvp_vector"}[mode]
 
 
 # --------------------------------------------------------------------------- specialisation
@@ -498,9 +505,11 @@ def hessian(fn: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
 def jacobian(fn: Callable[..., Any], wrt: Any = 0, mode: str = "auto") -> Callable[..., Any]:
     """The Jacobian of `fn` (one result, a float or an array) with respect to `wrt`.
 
-    ``mode="forward"`` builds it column by column with jvp, ``"reverse"`` row by row with
-    vjp, ``"auto"`` picks the one with fewer sweeps.  The result has shape
-    ``out.shape + x.shape`` (a tuple of those for a tuple `wrt`).
+    ``mode="forward"`` builds it in one sweep of vector forward mode (the tangents of all n
+    input components at once, along a leading axis of length n), ``"reverse"`` row by row
+    with vjp, ``"auto"`` picks forward where an argument has no more components than the
+    result.  Code that vector mode cannot batch is differentiated column by column instead.
+    The result has shape ``out.shape + x.shape`` (a tuple of those for a tuple `wrt`).
     """
     if mode not in ("auto", "forward", "reverse"):
         raise TypeMismatch(f"jacobian mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
@@ -508,37 +517,121 @@ def jacobian(fn: Callable[..., Any], wrt: Any = 0, mode: str = "auto") -> Callab
 
     def run(*args: Any) -> Any:
         primals = _bind_args(fn, args, {})
-        out = unwrap(fn)(*primals)
-        if isinstance(out, tuple):
-            raise TypeMismatch("jacobian needs a function with one result (a float or an array)")
-        results = []
+        out: Any = _MISSING
+        if mode == "auto":
+            out = _one_result(unwrap(fn)(*primals))
+        forward = [i for i in positions if mode == "forward" or
+                   mode == "auto" and np.size(primals[i]) <= np.size(out)]
+        blocks: dict[int, Any] = {}
+        if forward:
+            got = _jacobian_vector(fn, primals, forward)
+            if got is not None:
+                value, parts = got
+                blocks.update(zip(forward, parts))
+                out = value if out is _MISSING else out
+        if out is _MISSING:
+            out = _one_result(unwrap(fn)(*primals))
         for i in positions:
+            if i in blocks:
+                continue
             x = primals[i]
-            use_forward = mode == "forward" or mode == "auto" and np.size(x) <= np.size(out)
             scalar = not isinstance(x, np.ndarray) and not isinstance(out, np.ndarray)
-            if use_forward:
+            if i in forward:  # not batched: one forward sweep per column
                 cols = []
                 for e in _basis(x):
                     tangents = [None] * len(primals)
                     tangents[i] = e
                     cols.append(jvp(fn, primals, tangents)[1])
-                results.append(_stack(cols, np.shape(out), np.shape(x), scalar))
+                blocks[i] = _stack(cols, np.shape(out), np.shape(x), scalar)
             else:
                 _, pullback = vjp(fn, *primals)
                 rows = [np.asarray(pullback(c)[i], dtype=float).reshape(-1)
                         for c in _basis(out)]
-                results.append(rows[0].reshape(np.shape(x)) if not isinstance(out, np.ndarray)
-                               else np.stack(rows).reshape(np.shape(out) + np.shape(x))
-                               if not scalar else rows[0][0])
-        return results[0] if single else tuple(results)
+                blocks[i] = rows[0].reshape(np.shape(x)) if not isinstance(out, np.ndarray) \
+                    else np.stack(rows).reshape(np.shape(out) + np.shape(x)) \
+                    if not scalar else rows[0][0]
+        return blocks[positions[0]] if single else tuple(blocks[i] for i in positions)
     run.__name__ = f"{getattr(fn, '__name__', 'f')}_jacobian"
     return run
 
 
-def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+def _one_result(out: Any) -> Any:
+    if isinstance(out, tuple):
+        raise TypeMismatch("jacobian needs a function with one result (a float or an array)")
+    return out
+
+
+vector_stats = {"fallbacks": 0}  # vector-mode sweeps that fell back to one sweep per direction
+_VECTOR_FAILED: set[Any] = set()
+
+
+def _vector_sweep(fn: Any, primals: tuple[Any, ...], wrt: tuple[int, ...],
+                  seeds: Sequence[Any]) -> tuple[_Entry, tuple[Any, ...], tuple[Any, ...]] | None:
+    """One sweep of vector forward mode: the results, and their tangents for the batch of
+    directions `seeds` (flat, one per IR tangent parameter); None when the code cannot be
+    batched (the caller then makes one sweep per direction)."""
+    specs = tuple(arg_spec(a) for a in primals)
+    target, chain = root_and_chain(fn)
+    key = (target.__code__, tuple(id(c) for c in target.__closure__ or ()), chain, wrt,
+           tuple(_spec_key(s) for s in specs))
+    if key in _VECTOR_FAILED:
+        vector_stats["fallbacks"] += 1
+        return None
+    try:
+        entry = _lookup(fn, "vector", wrt, primals, specs=specs)
+    except BatchError:
+        _VECTOR_FAILED.add(key)
+        vector_stats["fallbacks"] += 1
+        return None
+    res = entry.compiled(*flat_args(primals, specs), *seeds)
+    n = len(entry.ir.results) // 2
+    flat = res if isinstance(res, tuple) else (res,)
+    return entry, tuple(flat[:n]), tuple(flat[n:])
+
+
+def _float_dtype(x: Any) -> Any:
+    dt = np.result_type(x)
+    return dt if dt.kind == "f" else np.dtype("float64")
+
+
+def _jacobian_vector(fn: Any, primals: tuple[Any, ...],
+                     positions: Sequence[int]) -> tuple[Any, list[Any]] | None:
+    """The value of `fn` and its Jacobian blocks for `positions`, from one vector-mode sweep
+    seeded with the identity (None where vector mode is not available)."""
+    xs = [primals[i] for i in positions]
+    if not all(isinstance(x, (float, np.ndarray, np.floating)) for x in xs):
+        return None
+    sizes = [int(np.size(x)) for x in xs]
+    n = sum(sizes)
+    seeds, off = [], 0
+    for x, size in zip(xs, sizes):
+        e = np.zeros((n, size), dtype=_float_dtype(x))
+        e[off:off + size] = np.eye(size, dtype=e.dtype)
+        seeds.append(e.reshape((n,) + np.shape(x)))
+        off += size
+    got = _vector_sweep(fn, primals, tuple(positions), seeds)
+    if got is None:
+        return None
+    entry, outs, dots = got
+    if entry.ir.result_tree is not None or len(outs) != 1:
+        raise TypeMismatch("jacobian needs a function with one result (a float or an array)")
+    out, tangent = outs[0], np.asarray(dots[0])
+    blocks, off = [], 0
+    for x, size in zip(xs, sizes):
+        J = np.moveaxis(tangent[off:off + size], 0, -1).reshape(np.shape(out) + np.shape(x))
+        blocks.append(J[()] if J.ndim == 0 else J)
+        off += size
+    return out, blocks
+
+
+def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
+        batched: bool = False) -> tuple[Any, Any]:
     """Forward mode: ``(fn(*primals), J @ tangents)``.
 
     Every float argument needs a tangent; give ``None`` for arguments not to differentiate.
+    With ``batched=True`` each tangent holds k directions stacked along a leading axis (shape
+    ``(k, *x.shape)``), all carried in one sweep of vector forward mode, and the output
+    tangent has shape ``(k, *out.shape)``.
     """
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
@@ -547,6 +640,8 @@ def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any])
     tangents = tangents + (None,) * (len(full) - len(primals))
     primals = full
     wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
+    if batched:
+        return _jvp_batched(fn, primals, tangents, wrt)
     specs = tuple(arg_spec(a) for a in primals)
     entry = _lookup(fn, "jvp", wrt, primals, specs=specs)
     dots = flat_args([tangents[i] for i in wrt], [specs[i] for i in wrt])
@@ -555,6 +650,29 @@ def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any])
     flat = out if isinstance(out, tuple) else (out,)
     return (_restructure(flat[:n], entry.ir.result_tree),
             _restructure(flat[n:], entry.ir.result_tree))
+
+
+def _jvp_batched(fn: Any, primals: tuple[Any, ...], tangents: tuple[Any, ...],
+                 wrt: tuple[int, ...]) -> tuple[Any, Any]:
+    specs = tuple(arg_spec(a) for a in primals)
+    dots = flat_args([tangents[i] for i in wrt], [specs[i] for i in wrt])
+    got = _vector_sweep(fn, primals, wrt, dots) if wrt else None
+    if got is not None:
+        entry, outs, douts = got
+        return (_restructure(outs, entry.ir.result_tree),
+                _restructure(douts, entry.ir.result_tree))
+    if any(isinstance(specs[i], Tree) for i in wrt):
+        raise TypeMismatch("jvp(batched=True) of this function takes arrays, not containers")
+    k = len(tangents[wrt[0]]) if wrt else 0
+    sweeps = [jvp(fn, primals, [None if t is None else t[j] for t in tangents]) for j in range(k)]
+    if not sweeps:
+        raise TypeMismatch("jvp(batched=True) needs at least one direction")
+
+    def stack(parts: list[Any]) -> Any:
+        if isinstance(parts[0], tuple):
+            return tuple(stack([p[m] for p in parts]) for m in range(len(parts[0])))
+        return np.stack([np.asarray(p) for p in parts])
+    return sweeps[0][0], stack([s[1] for s in sweeps])
 
 
 def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple[Any, ...]]]:
