@@ -1273,6 +1273,13 @@ class Lowering:
         if isinstance(value, Static) and (value.value is None or value.value is Ellipsis or
                                           isinstance(value.value, int)):
             return value.value
+        items = _items(value) if isinstance(value, TupleVal) or isinstance(value, Static) and \
+            isinstance(value.value, (list, tuple)) else None
+        if items is not None:  # x[[0, 2]]: a list of indices is an integer array index
+            value = apply("pack", *[self.operand(i, node) for i in items])
+            if value.type.dtype not in ("int64", "int32", "bool"):  # type: ignore[union-attr]
+                raise unsupported(node, self.src, "a list of non-integer indices",
+                                  "index with integers")
         dyn.append(self.operand(value, node))
         return Dyn(len(dyn) - 1)
 

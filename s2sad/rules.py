@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .errors import Loc, S2SADError
-from .ir import FLOAT_DTYPES, Array, Atom, Const, Eqn, Opaque, Scalar, Stmt, Ty, Var
+from .ir import FLOAT_DTYPES, Array, Atom, Const, Eqn, Opaque, Scalar, Stmt, Ty, Var, is_float
 
 Rule = Callable[..., "Sym"]
 
@@ -135,7 +135,12 @@ def to_atom(x: Any) -> Atom:
         return x.atom
     if isinstance(x, (Var, Const)):
         return x
-    if isinstance(x, tuple) and any(isinstance(i, (Sym, Var)) for i in x):
+    if isinstance(x, (tuple, list)) and any(isinstance(i, (Sym, Var)) for i in x):
+        types = [S(i).type for i in x]
+        if any(isinstance(t, Array) for t in types):
+            raise TypeError("a list of arrays where an array is expected: use np.stack")
+        if any(is_float(t) for t in types):  # [np.dot(x, x), 1.0]: numbers, as an array
+            return apply("pack", *x).atom
         return apply("tuple", *x).atom  # a shape with run-time entries
     return Const(x, type_of_value(x))
 

@@ -314,3 +314,28 @@ def average_returned(x):
 def test_unsupported_forms_say_so(fn):
     with pytest.raises(s2sad.TypeMismatch, match="bad call"):
         s2sad.grad(fn)(A)
+
+
+def rows_by_list(x):
+    return np.sum(x[[0, 2]] ** 2)
+
+
+def concat_with_number_list(a, x):
+    return np.sum(np.concatenate([a, [np.dot(x, x), 1.0]]) ** 2)
+
+
+def test_list_of_indices_is_an_integer_array_index():
+    # x[[0, 2]] picks rows 0 and 2 (not the element x[0, 2]), in both modes
+    m = np.arange(1.0, 13.0).reshape(4, 3)
+    want = np.zeros_like(m)
+    want[[0, 2]] = 2 * m[[0, 2]]
+    np.testing.assert_array_equal(s2sad.grad(rows_by_list)(m), want)
+    s2sad.check_grads(rows_by_list, m)
+    s2sad.check_grads(rows_by_list, np.arange(1.0, 5.0))
+
+
+def test_list_of_numbers_inside_an_array_call_keeps_its_derivative():
+    a, x = np.array([1.0, 2.0]), np.array([0.5, 1.5])
+    np.testing.assert_allclose(s2sad.grad(concat_with_number_list, wrt=1)(a, x),
+                               4 * np.dot(x, x) * x)
+    s2sad.check_grads(concat_with_number_list, a, x)
