@@ -21,7 +21,8 @@ from test_rules import (
     _compile,
     _primitive_function,
     binary,
-    check_rule,
+    cases,
+    check_row,
     const,
     unary,
 )
@@ -197,15 +198,9 @@ NOT_DIFFERENTIABLE = {
 }
 
 
-def _cases() -> list[Any]:
-    return [pytest.param(name, i, id=f"{name}-{i}") for name in TABLE
-            for i in range(len(TABLE[name]))]
-
-
-@pytest.mark.parametrize("name,case", _cases())
+@pytest.mark.parametrize("name,case", cases(TABLE))
 def test_rule(name: str, case: int) -> None:
-    specs, params, *reason = TABLE[name][case]
-    check_rule(name, specs, params, 4321 + case, second_order=not reason)
+    check_row(TABLE, name, case, 4321)
 
 
 def test_nan_entries_get_no_derivative() -> None:

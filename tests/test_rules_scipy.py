@@ -22,7 +22,8 @@ from test_rules import (
     _compile,
     _primitive_function,
     binary,
-    check_rule,
+    cases,
+    check_row,
     const,
     unary,
 )
@@ -61,15 +62,9 @@ TABLE: dict[str, list[Any]] = {
 NOT_DIFFERENTIABLE: set[str] = set()
 
 
-def _cases() -> list[Any]:
-    return [pytest.param(name, i, id=f"{name}-{i}") for name in TABLE
-            for i in range(len(TABLE[name]))]
-
-
-@pytest.mark.parametrize("name,case", _cases())
+@pytest.mark.parametrize("name,case", cases(TABLE))
 def test_rule(name: str, case: int) -> None:
-    specs, params, *reason = TABLE[name][case]
-    check_rule(name, specs, params, 5678 + case, second_order=not reason)
+    check_row(TABLE, name, case, 5678)
 
 
 def test_xlogy_where_x_is_zero() -> None:
