@@ -8,7 +8,7 @@ a fixed point.  Passes call these and receive their results as arguments.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .ir import Atom, Block, Eqn, Function, If, Opaque, Var, While, is_float, walk
 from .rules import REGISTRY
@@ -92,12 +92,19 @@ def _varied_block(block: Block, out: set[int], tapes: Tapes | None = None) -> No
 
 def varied(fn: Function, wrt: Iterable[int], tapes: Tapes | None = None) -> set[int]:
     """Ids of the variables that depend differentiably on the parameters numbered `wrt`."""
-    out = {fn.params[i].id for i in wrt}
     tapes = tapes if tapes is not None else Tapes.of(fn)
-    while True:  # a pop may come before its push only across loop trips: iterate to be sure
-        before = (len(out), sum(len(s) for s in tapes.varied.values()))
-        _varied_block(fn.body, out, tapes)
-        if (len(out), sum(len(s) for s in tapes.varied.values())) == before:
+    return _settle(lambda out: _varied_block(fn.body, out, tapes),
+                   {fn.params[i].id for i in wrt}, tapes.varied)
+
+
+def _settle(sweep: Callable[[set[int]], None], out: set[int],
+            slots: dict[int, set[int]]) -> set[int]:
+    """Repeat `sweep` over `out` until neither it nor the tapes' `slots` grow: a pop and its
+    push meet in program order only within one trip, so one sweep may not be enough."""
+    while True:
+        before = (len(out), sum(len(s) for s in slots.values()))
+        sweep(out)
+        if (len(out), sum(len(s) for s in slots.values())) == before:
             return out
 
 
@@ -136,13 +143,8 @@ def _useful_block(block: Block, out: set[int], tapes: Tapes) -> None:
 def useful(fn: Function, results: Iterable[Atom], tapes: Tapes | None = None) -> set[int]:
     """Ids of the variables whose derivative can reach one of `results`; a pushed value is
     useful where the value popped back in its place is."""
-    out = _ids(results)
     tapes = tapes if tapes is not None else Tapes.of(fn)
-    while True:  # a push may come after its pop only across loop trips: iterate to be sure
-        before = (len(out), sum(len(s) for s in tapes.useful.values()))
-        _useful_block(fn.body, out, tapes)
-        if (len(out), sum(len(s) for s in tapes.useful.values())) == before:
-            return out
+    return _settle(lambda out: _useful_block(fn.body, out, tapes), _ids(results), tapes.useful)
 
 
 def active(fn: Function, wrt: Iterable[int], results: Iterable[Atom],
