@@ -18,6 +18,14 @@ results"; Townsend 2016, "Differentiating the singular value decomposition"):
   matrices have a derivative (the extra columns of U or V are not unique), otherwise NumPy
   raises a shape error inside the rule.
 - ``slogdet``: the sign is piecewise constant, its derivative is zero.
+- ``lstsq`` (``x, residuals, rank, sv = np.linalg.lstsq(a, b, rcond)``, ``a`` one matrix, ``b``
+  a vector or a matrix of right-hand sides): the derivatives assume ``a`` has full rank (as
+  autograd and JAX do) and that the rank does not change nearby, so ``x = pinv(a) b``: the
+  least-squares solution for a tall or square ``a``, the minimum-norm one for a wide one.
+  ``residuals`` (``sum(r**2, axis=0)`` with ``r = b - a x``) is filled only when ``a`` is tall
+  and of full rank, and empty otherwise; the rules follow it at run time, so its derivative is
+  empty too.  ``rank`` is an integer, and ``sv`` the singular values, with the rules of
+  ``np.linalg.svd(a, compute_uv=False)``.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .ir import Array, Scalar, Ty
-from .prims import _swap_last, expand_dims, matmul, sum_
+from .prims import _swap_last, expand_dims, matmul, outer, size, sum_
 from .prims_numpy import (
     _concatenate,
     _drop_last_two,
@@ -36,11 +44,14 @@ from .prims_numpy import (
     _lower_adjoint,
     _min_one,
     _ones_of,
+    _svdvals_jvp,
+    _svdvals_vjp,
     _sym_lower,
     _tril,
     _zeros,
 )
-from .rules import DYNAMIC, Emit, S, Sym, apply, bind, defprim, promote
+from .rules import DYNAMIC, Emit, S, Sym, apply, bind, const_value, defprim, promote
+from .runtime import Dyn
 
 # ------------------------------------------------------------------------------------- types
 
@@ -85,6 +96,16 @@ def _svd_type(types: Sequence[Ty], params: dict[str, Any]) -> tuple[Ty, ...]:
 def _slogdet_type(types: Sequence[Ty], params: dict[str, Any]) -> tuple[Ty, ...]:
     t = _drop_last_two(types, params)
     return t, t
+
+
+def _lstsq_type(types: Sequence[Ty], params: dict[str, Any]) -> tuple[Ty, ...]:
+    """x shaped (n,) or (n, k) like b, the residuals (k of them, 1 for a vector b, or none),
+    the rank (NumPy's C int) and the min(m, n) singular values of the m x n matrix a."""
+    dt = promote(types, to_float=True)
+    ao, bo = _ones_of(types[0]), _ones_of(types[1])
+    m, n = ao if ao is not None and len(ao) == 2 else (None, None)
+    x = Array(dt, (n,) + bo[1:]) if bo is not None and len(bo) in (1, 2) else Array(dt, None)
+    return x, Array(dt, (None,)), Scalar("int32", weak=False), Array(dt, (_min_one(m, n),))
 
 
 def _pieces(params: dict[str, Any]) -> int:
@@ -206,6 +227,78 @@ def _slogdet_vjp(g: tuple[Sym | None, Sym | None], ans: tuple[Sym, Sym], a: Sym)
     return glog * _swap_last(_inv(a))
 
 
+def _columns_outer(u: Sym, v: Sym) -> Sym:
+    """u v^T, column by column: np.outer for vectors (a vector b), u @ v.T for matrices."""
+    return outer(u, v) if u.ndim == 1 else matmul(u, _swap_last(v))
+
+
+def _lstsq_residual(a: Sym, b: Sym, x: Sym) -> tuple[Sym, bool]:
+    """r = b - a x, and whether b is a vector (its residual is then a 1-vector)."""
+    return b - matmul(a, x), b.ndim == 1
+
+
+def _filled(full: Sym, res: Sym) -> Sym:
+    """``full[:res.size]``: the tangent of the residuals where NumPy filled them (all k of
+    them for a tall matrix of full rank), nothing where it returned an empty array."""
+    return apply("getitem", full, size(res), spec=(slice(None, Dyn(0)),))
+
+
+def _lstsq_jvp_a(g: Sym, ans: tuple[Sym, ...], a: Sym, b: Sym,
+                 rcond: Any = None) -> tuple[Sym, Sym, None, Sym]:
+    # dx = P (db - dA x) + P P^T dA^T r + (I - P A) dA^T P^T x, P = pinv(a), r = b - a x
+    x, res, _rank, _sv = ans
+    p = apply("pinv", a)
+    r, vector = _lstsq_residual(a, b, x)
+    gx = matmul(g, x)                                        # dA x
+    w = matmul(_swap_last(g), matmul(_swap_last(p), x))      # dA^T P^T x
+    dx = matmul(p, matmul(_swap_last(p), matmul(_swap_last(g), r)) - gx - matmul(a, w)) + w
+    # d sum(r**2) = 2 r^T dr = 2 r^T (db - dA x), since a^T r = 0 when residuals are filled
+    dres = -2.0 * sum_(r * gx, axis=0, keepdims=vector)
+    return dx, _filled(dres, res), None, _svdvals_jvp(g, None, a)  # type: ignore[arg-type]
+
+
+def _lstsq_jvp_b(g: Sym, ans: tuple[Sym, ...], a: Sym, b: Sym,
+                 rcond: Any = None) -> tuple[Sym, Sym, None, None]:
+    x, res, _rank, _sv = ans
+    r, vector = _lstsq_residual(a, b, x)
+    dres = 2.0 * sum_(r * g, axis=0, keepdims=vector)
+    return matmul(apply("pinv", a), g), _filled(dres, res), None, None
+
+
+def _lstsq_vjp(g: tuple[Sym | None, ...], ans: tuple[Sym, ...], a: Sym, b: Sym,
+               wrt_a: bool) -> Sym | None:
+    """The transpose of the tangent rules, with P = pinv(a) and r = b - a x:
+    b_bar = q = P^T gx + 2 r gres, and a_bar = -q x^T + r (P P^T gx)^T + P^T x (gx - a^T P^T gx)^T
+    (the last two from P P^T dA^T r + (I - P A) dA^T P^T x), plus the singular values' term."""
+    (gx, gres, _grank, gsv), (x, _res, _rank, _sv) = g, ans
+    q = pg = p = r = None
+    vector = b.ndim == 1
+    if gres is not None or (wrt_a and gx is not None):
+        r, _ = _lstsq_residual(a, b, x)
+    if gx is not None:
+        p = apply("pinv", a)
+        q = pg = matmul(_swap_last(p), gx)
+    if gres is not None:
+        assert r is not None
+        full = sum_(r * r, axis=0, keepdims=vector)  # the residuals of a tall a of full rank
+        # gres where NumPy filled the residuals, zeros for those it left out (all or none)
+        padded = apply("scatter", gres, full, size(gres), spec=(slice(None, Dyn(0)),))
+        q = 2.0 * r * padded if q is None else q + 2.0 * r * padded
+    if not wrt_a:
+        return q
+    terms = [] if q is None else [-_columns_outer(q, x)]
+    if gx is not None:
+        assert p is not None and pg is not None and r is not None
+        terms.append(_columns_outer(r, matmul(p, pg)))
+        terms.append(_columns_outer(matmul(_swap_last(p), x), gx - matmul(_swap_last(a), pg)))
+    if gsv is not None:
+        terms.append(_svdvals_vjp(gsv, None, a))  # type: ignore[arg-type]
+    total = None
+    for term in terms:
+        total = term if total is None else total + term
+    return total
+
+
 def _split_rules(name: str) -> tuple[Any, Any]:
     def tangent(g: Sym, ans: tuple[Sym, ...], x: Sym, sections: Any = None,
                 axis: Any = 0) -> tuple[Sym, ...]:
@@ -226,6 +319,11 @@ defprim("svd", np.linalg.svd, params=(("full_matrices", True),), infer=_svd_type
 defprim("slogdet", np.linalg.slogdet, infer=_slogdet_type,
         emit=Emit("call", "np.linalg.slogdet"), jvp=[_slogdet_jvp], vjp=[_slogdet_vjp],
         multi=True)
+# rcond's default is one no call passes, so it is always printed (NumPy 1 warns without it).
+defprim("lstsq", np.linalg.lstsq, arity=2, params=(("rcond", "warn"),), infer=_lstsq_type,
+        emit=Emit("call", "np.linalg.lstsq"), jvp=[_lstsq_jvp_a, _lstsq_jvp_b],
+        vjp=[lambda g, ans, a, b, rcond=None: _lstsq_vjp(g, ans, a, b, True),
+             lambda g, ans, a, b, rcond=None: _lstsq_vjp(g, ans, a, b, False)], multi=True)
 for _name, _impl in (("split", np.split), ("array_split", np.array_split)):
     _tangent, _adjoint = _split_rules(_name)
     defprim(_name, _impl, params=(("sections", None), ("axis", 0)), infer=_split_type,
@@ -273,6 +371,18 @@ def _eigh_surface(a: Any, UPLO: str = "L") -> Any:
     return apply("eigh", a)
 
 
+def _lstsq_surface(a: Any, b: Any, rcond: Any = None) -> Any:
+    value = const_value(rcond)
+    if not (value is None or isinstance(value, (int, float, np.integer, np.floating)) and
+            not isinstance(value, (bool, np.bool_))):
+        raise TypeError("np.linalg.lstsq takes rcond=None or a number known when the code is "
+                        "generated")
+    a, b = S(a), S(b)
+    if a.ndim not in (None, 2) or b.ndim not in (None, 1, 2):
+        raise TypeError("np.linalg.lstsq takes one matrix `a` and a vector or a matrix `b`")
+    return apply("lstsq", a, b, rcond=None if value is None else float(value))
+
+
 bind(np.split, _split("split"))
 bind(np.array_split, _split("array_split"))
 bind(np.hsplit, lambda x, s: _split("split", None)(x, s))
@@ -282,3 +392,4 @@ bind(np.linalg.eigh, _eigh_surface)
 bind(np.linalg.qr, _qr_surface)
 bind(np.linalg.svd, _svd_surface)
 bind(np.linalg.slogdet, lambda a: apply("slogdet", a))
+bind(np.linalg.lstsq, _lstsq_surface)

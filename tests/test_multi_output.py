@@ -276,3 +276,126 @@ def test_run_time_sections_are_located_error():
 
     with pytest.raises(S2SADError, match="known when the code is generated"):
         s2sad.grad(f)(RNG.normal(size=4), 2)
+
+
+# ----------------------------------------------------------------------------- lstsq
+
+LSTSQ_SHAPES = [((4, 4), (4,)), ((6, 3), (6,)), ((6, 3), (6, 2)), ((3, 5), (3,)),
+                ((3, 5), (3, 2))]
+LSTSQ_IDS = ["square", "tall", "tall-matrix-b", "wide", "wide-matrix-b"]
+
+
+def lstsq_args(shape_a, shape_b):
+    a = RNG.normal(size=shape_a)
+    return a + 2.0 * np.eye(*shape_a), RNG.normal(size=shape_b)  # well conditioned
+
+
+def lstsq_results(a, b):
+    x, residuals, rank, sv = np.linalg.lstsq(a, b, rcond=None)
+    return x, residuals, sv
+
+
+def lstsq_x_only(a, b):
+    x, residuals, rank, sv = np.linalg.lstsq(a, b, rcond=None)
+    return np.sum(np.sin(x)) + np.sum(x ** 2)
+
+
+def lstsq_residuals_only(a, b):
+    x, residuals, rank, sv = np.linalg.lstsq(a, b, rcond=1e-10)
+    return np.sum(np.sqrt(residuals + 1.0))
+
+
+def lstsq_sv_only(a, b):
+    x, residuals, rank, sv = np.linalg.lstsq(a, b)
+    return np.sum(sv ** 3)
+
+
+def lstsq_everything(a, b):
+    x, residuals, rank, sv = np.linalg.lstsq(a, b, rcond=None)
+    return np.sum(x * np.cos(x)) + np.sum(residuals) * np.max(sv) + rank
+
+
+@pytest.mark.parametrize("shapes", LSTSQ_SHAPES, ids=LSTSQ_IDS)
+def test_lstsq_results(shapes):
+    s2sad.check_grads(lstsq_results, *lstsq_args(*shapes))
+
+
+@pytest.mark.parametrize("fn", [lstsq_x_only, lstsq_residuals_only, lstsq_sv_only,
+                                lstsq_everything])
+@pytest.mark.parametrize("shapes", LSTSQ_SHAPES, ids=LSTSQ_IDS)
+def test_lstsq_losses_second_order(fn, shapes):
+    s2sad.check_grads(fn, *lstsq_args(*shapes), order=2)
+
+
+def test_lstsq_tangent_is_the_full_rank_formula():
+    # dx = pinv(a) (db - da x) + (a^T a)^-1 da^T r, with r = b - a x
+    a, b = lstsq_args((6, 3), (6, 2))
+    da, db = RNG.normal(size=a.shape), RNG.normal(size=b.shape)
+    (x, _, sv), (dx, _, _) = s2sad.jvp(lstsq_results, (a, b), (da, db))
+    r = b - a @ x
+    want = np.linalg.pinv(a) @ (db - da @ x) + np.linalg.solve(a.T @ a, da.T @ r)
+    np.testing.assert_allclose(dx, want, rtol=1e-10, atol=1e-12)
+
+
+def test_lstsq_residuals_gradient():
+    # sum(r**2) with r = b - a x and a^T r = 0: the gradients are -2 r x^T and 2 r
+    def total(a, b):
+        return np.sum(np.linalg.lstsq(a, b, rcond=None)[1])
+
+    a, b = lstsq_args((6, 3), (6,))
+    ga, gb = s2sad.grad(total, wrt=(0, 1))(a, b)
+    r = b - a @ np.linalg.lstsq(a, b, rcond=None)[0]
+    np.testing.assert_allclose(ga, -2.0 * np.outer(r, np.linalg.lstsq(a, b, rcond=None)[0]),
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(gb, 2.0 * r, rtol=1e-10, atol=1e-12)
+
+
+def test_lstsq_wide_is_minimum_norm_and_has_no_residuals():
+    a, b = lstsq_args((3, 5), (3,))
+    x, res, sv = lstsq_results(a, b)
+    assert res.shape == (0,)
+    _, (_, res_dot, _) = s2sad.jvp(lstsq_results, (a, b), (a, b))
+    assert np.shape(res_dot) == (0,)
+    assert not np.any(s2sad.grad(lstsq_residuals_only, wrt=(0, 1))(a, b)[0])
+    # the minimum-norm solution moves with b as pinv(a) does
+    jac = s2sad.jacobian(lambda a, b: np.linalg.lstsq(a, b, rcond=None)[0], wrt=1)(a, b)
+    np.testing.assert_allclose(jac, np.linalg.pinv(a), rtol=1e-10, atol=1e-12)
+
+
+def test_lstsq_reads_only_what_the_loss_needs():
+    a, b = lstsq_args((6, 3), (6,))
+    text = s2sad.emit(lstsq_x_only, a, b, wrt=(0, 1))
+    assert "x, residuals, rank, sv = np.linalg.lstsq(a, b, rcond=None)" in text
+    assert "np.linalg.svd" not in text and "np.size(" not in text
+    text = s2sad.emit(lstsq_sv_only, a, b)
+    assert "np.linalg.svd(a, full_matrices=False)" in text and "pinv" not in text
+
+
+def test_lstsq_tangent_names():
+    text = s2sad.emit(lstsq_everything, *lstsq_args((6, 3), (6,)), mode="forward")
+    assert "x_dot" in text and "residuals_dot" in text and "sv_dot" in text
+    assert "rank_dot" not in text
+
+
+def lstsq_run_time_rcond(a, b, c):
+    return np.sum(np.linalg.lstsq(a, b, rcond=c)[0])
+
+
+def lstsq_string_rcond(a, b, c):
+    return np.sum(np.linalg.lstsq(a, b, rcond="warn")[0])
+
+
+def lstsq_stack_of_matrices(a, b, c):
+    return np.sum(np.linalg.lstsq(a[None], b)[0])
+
+
+@pytest.mark.parametrize("fn, message", [
+    (lstsq_run_time_rcond, "rcond=None or a number known when the code is generated"),
+    (lstsq_string_rcond, "rcond=None or a number known when the code is generated"),
+    (lstsq_stack_of_matrices, "one matrix `a` and a vector or a matrix `b`"),
+], ids=lambda v: getattr(v, "__name__", "message"))
+def test_lstsq_unsupported_calls_are_located_errors(fn, message):
+    with pytest.raises(S2SADError, match="bad call to lstsq") as info:
+        s2sad.grad(fn)(*lstsq_args((4, 3), (4,)), 1e-3)
+    assert message in str(info.value)
+    assert "test_multi_output.py" in str(info.value)

@@ -174,9 +174,12 @@ def render() -> str:
          "none (indices)."),
         "",
         ("Functions with several results (`np.linalg.eigh`, `np.linalg.qr`, `np.linalg.svd`, "
-         "`np.linalg.slogdet`, `np.split` and its kin) are one primitive each, printed as "
-         "NumPy writes them (`w, v = np.linalg.eigh(a)`); their rules skip the results "
-         "nothing reads."),
+         "`np.linalg.slogdet`, `np.linalg.lstsq`, `np.split` and its kin) are one primitive "
+         "each, printed as NumPy writes them (`w, v = np.linalg.eigh(a)`); their rules skip "
+         "the results nothing reads. The derivatives of `np.linalg.lstsq` (tall, square or "
+         "wide `a`, `rcond=None` or a constant) assume `a` of full rank, as autograd and JAX "
+         "do; its residuals, filled only for a tall `a` of full rank, are differentiable where "
+         "NumPy fills them."),
         "",
         ("Not covered yet: `np.linalg.qr` modes other than `reduced`, `np.linalg.svd` with "
          "`hermitian=True`, `np.einsum` with `...`, `np.pad` modes other than `constant`, "
