@@ -22,6 +22,7 @@ from .rules import (
     DYNAMIC,
     METHODS,
     Emit,
+    Rule,
     S,
     Sym,
     apply,
@@ -32,6 +33,7 @@ from .rules import (
     elementwise,
     elementwise_bool,
     elementwise_float,
+    no_derivative,
     promote,
     same_as_first,
     surface_of,
@@ -600,9 +602,27 @@ defprim("tuple", lambda *xs: tuple(xs), arity=None, infer=_shape_type, emit=Emit
 defprim("floordiv", operator.floordiv, arity=2, infer=elementwise, emit=Emit("binop", "//"))
 defprim("mod", operator.mod, arity=2, infer=elementwise, emit=Emit("binop", "%"),
         lin=[lambda g, ans, x, y: g, lambda g, ans, x, y: -g * apply("floor", x / y)])
+
+
+def _construct_rule(adjoint: bool) -> Rule:
+    """``np.full(shape, v)`` is linear in v; the other constructors take shapes and counts,
+    and a derivative reaching a float argument of theirs (``np.linspace(0.0, x, n)``) is an
+    error, never a dropped term."""
+    def rule(g: Sym, ans: Sym, *args: Sym, argnum: int, fn: Any = None, keywords: Any = (),
+             ones: Any = None) -> Sym:
+        if fn is np.full and argnum == 1:
+            return _unbroadcast(g, args[1]) if adjoint else apply("fill", g, ans)
+        name = getattr(fn, "__name__", "?")
+        return no_derivative(f"argument {argnum + 1} of np.{name}",
+                             "scale a constant instead, e.g. start + (stop - start) * "
+                             "np.linspace(0.0, 1.0, n)")(g, ans)
+    return rule
+
+
 defprim("construct", lambda *a, fn, keywords=(), ones=None: fn(*a, **dict(keywords)),
         arity=None, params=(("fn", None), ("keywords", ()), ("ones", None)),
-        infer=_construct_type, emit=Emit("construct"), foldable=False)
+        infer=_construct_type, emit=Emit("construct"), foldable=False,
+        jvp=[_construct_rule(False)], vjp=[_construct_rule(True)])
 # The tape of a loop in reverse mode: the forward sweep pushes, once per trip, the values the
 # backward sweep will read after the next trip has overwritten them; the backward sweep pops.
 defprim("tape", list, arity=0, infer=lambda ts, ps: Opaque("tape"), emit=Emit("tape"),

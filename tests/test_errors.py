@@ -274,3 +274,31 @@ def test_argument_without_a_derivative_rule(mode):
     # with respect to x alone it differentiates: both points lie between knots 0 and 2
     np.testing.assert_allclose(s2sad.grad(interp_with_moving_knots)(x, xp),
                                np.full(2, np.sin(1.0) / 2.0))
+
+
+def linspace_to_x(x):
+    return np.sum(np.linspace(0.0, x, 4) ** 2)
+
+
+def full_of_x(x, w):
+    return np.sum(np.full((2, 3), x) * w)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_constructors_differentiate_their_fill_value_and_refuse_the_rest(mode):
+    # np.full(shape, x) carries x's derivative (it used to be dropped: a zero gradient)
+    w = np.arange(6.0).reshape(2, 3)
+    if mode == "reverse":
+        assert s2sad.grad(full_of_x)(1.5, w) == pytest.approx(15.0)
+        np.testing.assert_allclose(s2sad.grad(full_of_x)(np.array([1.0, 2.0, 3.0]), w),
+                                   [3.0, 5.0, 7.0])
+    else:
+        assert s2sad.jvp(full_of_x, (1.5, w), (1.0, None))[1] == pytest.approx(15.0)
+    with pytest.raises(s2sad.NotDifferentiable) as info:
+        if mode == "reverse":
+            s2sad.grad(linspace_to_x)(1.0)
+        else:
+            s2sad.jvp(linspace_to_x, (1.0,), (1.0,))
+    check(info.value, linspace_to_x, "return np.sum", "NotDifferentiable",
+          "np.linspace(0.0, 1.0, n)")
+    assert "argument 2 of np.linspace" in str(info.value)

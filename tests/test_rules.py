@@ -140,13 +140,15 @@ TABLE: dict[str, list[Any]] = {
                 ([(R, (5,)), (R, (2,)), const(np.array([0, 3]))], {"spec": (Dyn(0),)})],
     # float32 round-off would swamp the finite differences; dtypes are tested in test_surface
     "astype": [([(R, (2, 3))], {"dtype": np.dtype("float64")})],
+    "construct": [([const((2, 3)), (R, SCALAR)], {"fn": np.full}),
+                  ([const((2, 3)), (R, (3,))], {"fn": np.full})],
 }
 
 # Primitives with no derivative (comparisons, rounding, shapes) or that only print code.
 NOT_DIFFERENTIABLE = {
     "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "sign", "floor", "ceil", "round",
     "trunc", "rint", "shape", "size", "len", "int", "zeros_like", "ones_like", "tuple", "floordiv",
-    "construct", "comment", "stop_gradient", "tape", "push", "pop", "print", "breakpoint",
+    "comment", "stop_gradient", "tape", "push", "pop", "print", "breakpoint",
 }
 
 
