@@ -27,6 +27,7 @@ from .rules import type_of_value
 from .source import get_source, unwrap
 from .transforms.batch import batch as batch_transform
 from .transforms.dce import dce
+from .transforms.jacobian import jacobian as jacobian_transform
 from .transforms.jvp import jvp as jvp_transform
 from .transforms.simplify import simplify
 from .transforms.vjp import vjp as vjp_transform
@@ -47,7 +48,7 @@ config = Config()
 # ------------------------------------------------------------------------------- the pipeline
 
 MODES = ("grad", "value_and_grad", "grad_aux", "value_and_grad_aux", "vjp", "jvp", "hvp",
-         "primal", "vector")
+         "primal", "vector", "jacobian")
 
 
 def derive(fn: Callable[..., Any], mode: str, wrt: tuple[int, ...], specs: Sequence[Any],
@@ -96,6 +97,8 @@ def _transform(ir: Function, mode: str, wrt: tuple[int, ...], nested: bool = Fal
                    "dce")
         n, m = len(ir.params), len(ir.results)
         return batch_transform(d, range(n, n + len(wrt)), range(m, 2 * m))
+    if mode == "jacobian":
+        return jacobian_transform(ir, wrt)
     return ir
 
 
@@ -108,7 +111,8 @@ def _generated_name(name: str, mode: str) -> str:
     return {"grad": f"{base}_grad", "value_and_grad": f"{base}_value_and_grad",
             "grad_aux": f"{base}_grad", "value_and_grad_aux": f"{base}_value_and_grad",
             "vjp": f"{base}_vjp", "jvp": f"{base}_jvp", "hvp": f"{base}_hvp",
-            "primal": base, "vector": f"{base}_jvp_vector"}[mode]
+            "primal": base, "vector": f"{base}_jvp_vector",
+            "jacobian": f"{base}_jacobian"}[mode]
 
 
 # --------------------------------------------------------------------------- specialisation
@@ -206,7 +210,7 @@ def _describe(spec: Any) -> str:
 
 def resolve_wrt(fn: Any, wrt: int | str | Sequence[int | str]) -> tuple[tuple[int, ...], bool]:
     """`wrt` as parameter positions, and whether the caller asked for a single one."""
-    names = list(inspect.signature(unwrap(fn)).parameters)
+    names = list(inspect.signature(root_and_chain(fn)[0]).parameters)
     if not isinstance(wrt, (int, str, tuple, list)):
         raise TypeMismatch(f"wrt must be an int, a parameter name or a tuple of them, not {wrt!r}")
     single = isinstance(wrt, (int, str))
@@ -287,11 +291,12 @@ def root_and_chain(fn: Any) -> tuple[Any, tuple[tuple[str, tuple[int, ...]], ...
 
 
 def _bind_args(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    target = root_and_chain(fn)[0]  # a derivative takes the arguments of its user function
     if not kwargs:
-        code = unwrap(fn).__code__
+        code = target.__code__
         if len(args) == code.co_argcount:
             return args
-    sig = inspect.signature(unwrap(fn))
+    sig = inspect.signature(target)
     try:
         bound = sig.bind(*args, **kwargs)
     except TypeError as exc:
@@ -393,6 +398,27 @@ class _Dispatcher:
         gen = generate(entry.ir, self.entry.__name__, returns=self.returns,
                        entry=self._entry_spec(guards))  # type: ignore[arg-type]
         swap_code(self.entry, gen.source, self.keep)
+
+
+class _Composable:
+    """What `jacobian(f)` and `hessian(f)` tell s2sad about themselves, so that they can be
+    differentiated again or called inside differentiated code: the user's function, the
+    transforms behind them, and the IR that computes them (:mod:`.transforms.jacobian`)."""
+
+    def __init__(self, fn: Callable[..., Any], mode: str, wrt: tuple[int, ...]) -> None:
+        self.fn, self.chain = root_and_chain(fn)
+        self.ir_mode, self.wrt = mode, wrt
+
+    def derivative_ir(self, specs: Sequence[Any]) -> tuple[Function, Any]:
+        if any(isinstance(s, Tree) for s in specs):
+            raise TypeMismatch("calling a Jacobian with container arguments inside "
+                               "differentiated code is not supported yet")
+        ir, _ = derive(self.fn, self.ir_mode, self.wrt, specs, True, None, self.chain)
+        count = iter(range(len(ir.results)))
+
+        def number(tree: Any) -> Any:
+            return next(count) if tree is None else tuple(number(t) for t in tree)
+        return ir, number(ir.result_tree)
 
 
 def _restructure(flat: Any, tree: Any) -> Any:
@@ -499,6 +525,8 @@ def hessian(fn: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
                                       not isinstance(xj, np.ndarray))
         return blocks[0][0] if single else tuple(tuple(row) for row in blocks)
     run.__name__ = f"{getattr(fn, '__name__', 'f')}_hessian"
+    run.__s2sad_dispatcher__ = _Composable(grad(fn, wrt), "jacobian",  # type: ignore[attr-defined]
+                                           positions)
     return run
 
 
@@ -548,10 +576,11 @@ def jacobian(fn: Callable[..., Any], wrt: Any = 0, mode: str = "auto") -> Callab
                 rows = [np.asarray(pullback(c)[i], dtype=float).reshape(-1)
                         for c in _basis(out)]
                 blocks[i] = rows[0].reshape(np.shape(x)) if not isinstance(out, np.ndarray) \
-                    else np.stack(rows).reshape(np.shape(out) + np.shape(x)) \
+                    else np.array(rows, dtype=float).reshape(np.shape(out) + np.shape(x)) \
                     if not scalar else rows[0][0]
         return blocks[positions[0]] if single else tuple(blocks[i] for i in positions)
     run.__name__ = f"{getattr(fn, '__name__', 'f')}_jacobian"
+    run.__s2sad_dispatcher__ = _Composable(fn, "jacobian", positions)  # type: ignore[attr-defined]
     return run
 
 

@@ -851,3 +851,10 @@ def _prim_name(helper: str) -> str:
     like the user functions the code calls by name (``custom:module.name``)."""
     return f"{USER_PREFIX}{__name__}.{helper}"
 
+
+
+@batch_rule("jacobian_block", "jacobian_unblock")
+def _jacobian_block(c: Call) -> Result:
+    """Linear in its first operand: the batch axis is one more axis in front."""
+    c.only(0)
+    return apply(c.prim, *c.args, lead=c.param("lead") + 1)

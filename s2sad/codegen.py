@@ -41,7 +41,8 @@ from .rules import REGISTRY
 from .runtime import Dyn
 
 # Names the generated code gets from s2sad, never shadowed by a variable.
-RUNTIME_NAMES = ("np", "math", "unbroadcast", "erf", "stop_gradient")
+RUNTIME_NAMES = ("np", "math", "unbroadcast", "erf", "stop_gradient", "jacobian_seed",
+                 "jacobian_block", "jacobian_unblock")
 _COMMENT = "__s2sad_comment_"
 _STATEMENT_KINDS = ("scatter", "comment", "tape", "push", "pop", "setitem")
 _SHAPE_ONLY = frozenset({"zeros_like", "ones_like", "shape", "size", "len"})
@@ -526,7 +527,10 @@ class _Printer:
             self.constants.setdefault(emit.op, fn)
             return gast.Call(gast.Name(emit.op, gast.Load(), None, None), args, [])
         if kind == "runtime":
-            return _call(e.prim, args)
+            defaults = dict(REGISTRY[e.prim].params)
+            kws = [gast.keyword(k, self.atom(v)) for k, v in e.params
+                   if not (isinstance(v, Const) and v.value == defaults.get(k))]
+            return _call(e.prim, args, kws)
         if kind == "getitem":
             return gast.Subscript(args[0], self.index(e.param("spec"), args[1:]), gast.Load())
         if kind == "transpose":

@@ -486,6 +486,48 @@ def _unbroadcast(g: Sym, like: Sym) -> Sym:
     return unbroadcast_to(g, like)
 
 
+# The Jacobian of differentiated code, built inside generated code (transforms/jacobian.py):
+# seed vector forward mode with the unit directions of x, then move the direction axis last.
+def _ones(t: Ty) -> tuple[bool | None, ...] | None:
+    return () if isinstance(t, Scalar) else t.ones if isinstance(t, Array) else None
+
+
+def _seed_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    ones = _ones(types[0])
+    return Array(promote(types[:1], to_float=True), None if ones is None else (None,) + ones)
+
+
+def _block_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    t, out, x = types
+    dtype, lead = promote([t], to_float=True), params.get("lead", 0)
+    a, b = _ones(out), _ones(x)
+    if a is None or b is None:
+        return Array(dtype, None)
+    ones = (None,) * lead + a + b
+    return Array(dtype, ones) if ones else Scalar(dtype, weak=False)
+
+
+def _unblock_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    ones, lead = _ones(types[1]), params.get("lead", 0)
+    return Array(promote(types[:1], to_float=True),
+                 None if ones is None else (None,) * (lead + 1) + ones)
+
+
+def _blocks(name: str) -> Rule:
+    return lambda g, ans, t, out, x, lead=0: apply(name, g, out, x, lead=lead)
+
+
+defprim("jacobian_seed", rt.jacobian_seed, infer=_seed_type, emit=Emit("runtime"), foldable=False,
+        doc="the unit directions of x, stacked on a new first axis (no derivative)")
+defprim("jacobian_block", rt.jacobian_block, arity=3, params=(("lead", 0),), infer=_block_type,
+        emit=Emit("runtime"), jvp=[_blocks("jacobian_block"), None, None],
+        vjp=[_blocks("jacobian_unblock"), None, None],
+        doc="tangents along the unit directions of x, arranged as the Jacobian d out / d x")
+defprim("jacobian_unblock", rt.jacobian_unblock, arity=3, params=(("lead", 0),),
+        infer=_unblock_type, emit=Emit("runtime"), jvp=[_blocks("jacobian_unblock"), None, None],
+        vjp=[_blocks("jacobian_block"), None, None], doc="the transpose of jacobian_block")
+
+
 def _getitem_jvp(g: Sym, ans: Sym, x: Sym, *dyn: Sym, argnum: int, spec: Any = None) -> Sym | None:
     return apply("getitem", g, *dyn, spec=spec) if argnum == 0 else None
 

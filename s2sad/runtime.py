@@ -18,6 +18,9 @@ __all__ = [
     "erf",
     "getitem",
     "grad_of",
+    "jacobian_block",
+    "jacobian_seed",
+    "jacobian_unblock",
     "pack",
     "scatter",
     "setitem",
@@ -137,3 +140,35 @@ class grad_of:
 def stop_gradient(x: Any) -> Any:
     """Return `x`; s2sad treats the result as a constant when differentiating."""
     return x
+
+
+# The three helpers of a Jacobian built inside generated code (``s2sad.jacobian`` of a function
+# that is differentiated again): vector forward mode seeded with the identity.
+
+
+def _float(x: Any) -> Any:
+    dt = np.result_type(x)
+    return dt if dt.kind == "f" else np.dtype("float64")
+
+
+def jacobian_seed(x: Any) -> Any:
+    """The unit directions of `x`, stacked: shape ``(x.size,) + x.shape``."""
+    n = int(np.size(x))
+    return np.eye(n, dtype=_float(x)).reshape((n,) + np.shape(x))
+
+
+def jacobian_block(t: Any, out: Any, x: Any, lead: int = 0) -> Any:
+    """The Jacobian of `out` by `x` (shape ``out.shape + x.shape``) from the tangents `t` of
+    `out` along the unit directions of `x` (shape ``(x.size,) + out.shape``).  With `lead`,
+    `t` has that many more axes in front, kept in front."""
+    t = np.asarray(t)
+    j = np.moveaxis(t, lead, -1).reshape(t.shape[:lead] + np.shape(out) + np.shape(x))
+    return j[()] if j.ndim == 0 else j
+
+
+def jacobian_unblock(g: Any, out: Any, x: Any, lead: int = 0) -> Any:
+    """The transpose of :func:`jacobian_block`: from ``out.shape + x.shape`` back to
+    ``(x.size,) + out.shape`` (after `lead` axes in front)."""
+    g = np.asarray(g)
+    n = int(np.size(x))
+    return np.moveaxis(g.reshape(g.shape[:lead] + np.shape(out) + (n,)), -1, lead)

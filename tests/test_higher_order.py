@@ -135,6 +135,8 @@ def test_jacobian_shapes_and_scalars():
     np.testing.assert_allclose(J[0], [3.0, 6.0])
     np.testing.assert_allclose(J[1], [2.0, 4.0])
     assert s2sad.jacobian(lecture)(3.0, 4.0) == pytest.approx(24.0)
+    for mode in ("forward", "reverse", "auto"):  # an empty result has an empty Jacobian
+        assert s2sad.jacobian(lambda x: x[:0] * 2.0, mode=mode)(np.ones(3)).shape == (0, 3)
     with pytest.raises(s2sad.TypeMismatch, match="mode must be"):
         s2sad.jacobian(f, mode="sideways")
 
@@ -326,3 +328,72 @@ def test_calling_a_gradient_inside_differentiated_code():
     s2sad.check_grads(sgd_steps, 0.1, w, x)
     src = s2sad.emit(lecture_grad_x, 3.0, 4.0)
     assert src.count("backward sweep") == 1
+
+
+# ------------------------------------------------------------- Jacobians of Jacobians (#5)
+
+def _fd_jacobian(fn, x, h=1e-5):
+    """Central differences of `fn` (a float or array function of one float or array)."""
+    x = np.asarray(x, dtype=float)
+    cols = []
+    for idx in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[idx] = h
+        shift = (lambda d: x + d) if x.shape else (lambda d: float(x + d))
+        cols.append((np.asarray(fn(shift(e))) - np.asarray(fn(shift(-e)))) / (2 * h))
+    return np.stack(cols, axis=-1).reshape(np.shape(fn(x if x.shape else float(x))) + x.shape)
+
+
+def sin_times_first(x):
+    return np.sin(x) * x[0]
+
+
+def looped_map(x):
+    for i in range(3):
+        x = np.tanh(x * 1.3) + 0.1 * x[::-1]
+    return x
+
+
+@pytest.mark.parametrize("fn", [sin_times_first, looped_map])
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_jacobian_of_a_jacobian(fn, mode):
+    x = rng.standard_normal(3)
+    J = s2sad.jacobian(fn)
+    JJ = s2sad.jacobian(J, mode=mode)(x)
+    assert JJ.shape == (3, 3, 3)
+    np.testing.assert_allclose(JJ, _fd_jacobian(J, x), rtol=1e-6, atol=1e-8)
+
+
+def test_nested_jacobians_give_third_and_fourth_derivatives():
+    def quartic(x):
+        return x ** 4
+    d = quartic
+    for want in (32.0, 48.0, 48.0, 24.0):  # 4x^3, 12x^2, 24x, 24 at x = 2
+        d = s2sad.jacobian(d)
+        assert d(2.0) == pytest.approx(want, rel=1e-12)
+    third = s2sad.jacobian(s2sad.hessian(smooth))
+    x = rng.standard_normal(3)
+    T = third(x)
+    np.testing.assert_allclose(T, _fd_jacobian(s2sad.hessian(smooth), x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(T, np.swapaxes(T, 0, 2), rtol=1e-10, atol=1e-12)  # symmetric
+
+
+def test_jacobian_of_a_hessian_by_name_and_tuple():
+    H = s2sad.hessian(lecture)  # d2/dx2 of x*x*y + y + 2 is 2y
+    dH = s2sad.jacobian(H, wrt=("x", "y"))(3.0, 4.0)
+    assert dH == (pytest.approx(0.0), pytest.approx(2.0))
+
+
+J_OF_MAP = s2sad.jacobian(looped_map)
+
+
+def jacobian_penalty(x):
+    return np.sum(J_OF_MAP(x) ** 2)
+
+
+def test_a_jacobian_inside_differentiated_code():
+    x = rng.standard_normal(3)
+    s2sad.check_grads(jacobian_penalty, x)
+    src = s2sad.emit(jacobian_penalty, x)
+    assert "jacobian_seed(x)" in src and "jacobian_unblock(" in src
+    assert "backward sweep" in src

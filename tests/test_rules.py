@@ -142,13 +142,20 @@ TABLE: dict[str, list[Any]] = {
     "astype": [([(R, (2, 3))], {"dtype": np.dtype("float64")})],
     "construct": [([const((2, 3)), (R, SCALAR)], {"fn": np.full}),
                   ([const((2, 3)), (R, (3,))], {"fn": np.full})],
+    "jacobian_block": [([(R, (3, 2)), const(np.zeros(2)), const(np.zeros(3))], {}),
+                       ([(R, (6, 2)), const(np.zeros(2)), const(np.zeros((2, 3)))], {}),
+                       ([(R, (1,)), const(0.0), const(0.0)], {}),
+                       ([(R, (2, 4, 3)), const(np.zeros(3)), const(np.zeros(4))], {"lead": 1})],
+    "jacobian_unblock": [([(R, (2, 3)), const(np.zeros(2)), const(np.zeros(3))], {}),
+                         ([(R, (5, 2, 3)), const(np.zeros(2)), const(np.zeros(3))],
+                          {"lead": 1})],
 }
 
 # Primitives with no derivative (comparisons, rounding, shapes) or that only print code.
 NOT_DIFFERENTIABLE = {
     "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "sign", "floor", "ceil", "round",
     "trunc", "rint", "shape", "size", "len", "int", "zeros_like", "ones_like", "tuple", "floordiv",
-    "comment", "stop_gradient", "tape", "push", "pop", "print", "breakpoint",
+    "jacobian_seed", "comment", "stop_gradient", "tape", "push", "pop", "print", "breakpoint",
 }
 
 
