@@ -23,7 +23,10 @@ from typing import Any
 import gast
 import numpy as np
 
-from . import prims  # noqa: F401  (registers the primitives and surface bindings)
+from . import (
+    prims,  # noqa: F401  (registers the primitives and surface bindings)
+    recursion,
+)
 from .errors import NoRuleError, TypeMismatch
 from .ir import (
     Array,
@@ -209,6 +212,15 @@ _CMPOPS: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
 _CONSTRUCTORS = (np.zeros, np.ones, np.full, np.eye, np.identity, np.arange, np.linspace,
                  np.empty)
 _MAX_INLINE_DEPTH = 20
+_UNROLL = 6  # levels of a recursive call unrolled before calling it at run time instead
+_ACTIVE: list[Any] = []  # code objects of the functions being lowered, outermost first
+
+
+class _TooDeep(Exception):
+    """A recursive call went past :data:`_UNROLL` levels (caught where it began)."""
+
+    def __init__(self, code: Any) -> None:
+        self.code = code
 
 
 def param_locs(fn: Any) -> tuple[list[str], list[Any]]:
@@ -226,7 +238,12 @@ def lower(fn: Any, args: Sequence[Any]) -> Function:
     """
     src = get_source(fn)
     node = parse_function(src)
-    return Lowering(src).function(node, args)
+    outer = _ACTIVE[:]  # lowering may start inside another (recursion.result_type)
+    _ACTIVE[:] = [unwrap(fn).__code__]
+    try:
+        return Lowering(src).function(node, args)
+    finally:
+        _ACTIVE[:] = outer
 
 
 class Lowering:
@@ -1447,9 +1464,36 @@ class Lowering:
             (results[0] if len(results) == 1 else TupleVal(tuple(results)))
 
     def inline(self, fn: Any, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
+        """`fn`'s body lowered here, with the call's arguments for its parameters; a recursive
+        call unrolled while its depth is known now, else a call at run time (recursion.py)."""
+        code = fn.__code__
+        level = _ACTIVE.count(code)
+        if level >= _UNROLL:
+            raise _TooDeep(code)
+        _ACTIVE.append(code)
+        mark = len(self.builder.stmts)
+        try:
+            return self.inline_body(fn, args, kwargs, node)
+        except _TooDeep as exc:
+            if level != 1 or exc.code is not code:
+                raise
+        finally:
+            _ACTIVE.pop()
+        del self.builder.stmts[mark:]  # unrolling did not end: call fn at run time instead
+        if kwargs or not all(isinstance(a, (Sym, Static)) for a in args):
+            raise unsupported(node, self.src, f"recursion to a depth known only at run time "
+                              f"with keyword or container arguments to {fn.__name__}",
+                              "pass numbers and arrays positionally")
+        try:
+            return recursion.call(fn, [self.operand(a, node) for a in args])
+        except TypeMismatch as exc:
+            raise TypeMismatch(exc.message, loc_of(node, self.src), exc.hint) from None
+
+    def inline_body(self, fn: Any, args: list[Value], kwargs: dict[str, Value],
+                    node: Any) -> Value:
         if self.depth >= _MAX_INLINE_DEPTH:
-            raise unsupported(node, self.src, "recursion deeper than 20 calls",
-                              "recursive helpers come with control-flow support")
+            raise unsupported(node, self.src, "calls nested more than 20 deep",
+                              "give a helper deep in the chain a rule (s2sad.custom_adjoint)")
         src = get_source(fn)
         fnode = parse_function(src)
         sub = Lowering(src, self.builder, self.depth + 1)
