@@ -22,7 +22,7 @@ from .compile import compile_entry, compile_generated, runtime_cells, swap_code
 from .display import Source
 from .errors import NotDifferentiable, TypeMismatch
 from .ir import Array, Function, Scalar, format_wengert, is_float
-from .lower import Static, Tree, lower, param_locs, tree_spec
+from .lower import BAKED, Static, Tree, baked_key, lower, param_locs, tree_spec
 from .rules import type_of_value
 from .source import get_source, unwrap
 from .transforms.batch import batch as batch_transform
@@ -240,6 +240,7 @@ def resolve_wrt(fn: Any, wrt: int | str | Sequence[int | str]) -> tuple[tuple[in
 class _Entry:
     compiled: Callable[..., Any]
     guards: tuple[tuple[str, Any], ...]  # module globals the code reads, and their kinds
+    baked: tuple[tuple[Callable[[str], Any], str, Any], ...]  # free names fixed in the code
     ir: Function
     generated: Generated
     specs: tuple[Any, ...]
@@ -267,14 +268,20 @@ def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
            optimize, returns, VERSION)
     entry = _CACHE.get(key)
     if entry is not None and all(_guard_key(target.__globals__.get(n)) == k
-                                 for n, k in entry.guards):
+                                 for n, k in entry.guards) and \
+            all(baked_key(get(n)) == k for get, n, k in entry.baked):
         return entry
-    ir, gen = derive(target, mode, wrt, specs, optimize, returns, chain)
+    mark = len(BAKED)
+    try:
+        ir, gen = derive(target, mode, wrt, specs, optimize, returns, chain)
+        baked = tuple({(n, id(get)): (get, n, k) for get, n, k in BAKED[mark:]}.values())
+    finally:
+        del BAKED[mark:]
     stats["compiles"] += 1
     compiled = compile_generated(gen, target)
     guards = tuple((n, _guard_key(v)) for n, v in gen.constants
                    if target.__globals__.get(n, _MISSING) is v)
-    entry = _Entry(compiled, guards, ir, gen, specs)
+    entry = _Entry(compiled, guards, baked, ir, gen, specs)
     _CACHE[key] = entry
     return entry
 
@@ -391,7 +398,7 @@ class _Dispatcher:
         self.specialised = True
         kinds = [_GUARDABLE.get(s) if isinstance(s, (Scalar, Array)) else None
                  for s in entry.specs]
-        if None in kinds or entry.guards or any(n not in self.fn.__code__.co_freevars
+        if None in kinds or entry.guards or entry.baked or any(n not in self.fn.__code__.co_freevars
                                                 for n, _ in entry.generated.constants):
             return
         guards = tuple(zip(self.params, kinds))

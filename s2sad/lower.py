@@ -212,6 +212,20 @@ _CMPOPS: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
 _CONSTRUCTORS = (np.zeros, np.ones, np.full, np.eye, np.identity, np.arange, np.linspace,
                  np.empty)
 _MAX_INLINE_DEPTH = 20
+# Free names read as values fixed in the generated code (flags, option strings, tuples of
+# settings), with how to look each up again and its key: api.py keeps the code only while the
+# keys hold.  Functions and modules a name holds are not checked.
+BAKED: list[tuple[Callable[[str], Any], str, Any]] = []
+_BAKED_KINDS = (bool, str, bytes, type(None), tuple, list, dict, frozenset, set)
+
+
+def baked_key(value: Any) -> Any:
+    """A scalar by value; a container by identity and length (cheap to check on every call;
+    rebinding the name is seen, changing a list's items in place is not)."""
+    if isinstance(value, _BAKED_KINDS[:4]):
+        return type(value), value
+    return type(value), id(value), len(value) if hasattr(value, "__len__") else None
+
 _UNROLL = 6  # levels of a recursive call unrolled before calling it at run time instead
 _ACTIVE: list[Any] = []  # code objects of the functions being lowered, outermost first
 
@@ -1021,6 +1035,8 @@ class Lowering:
                               "define it before the function is differentiated")
         if isinstance(obj, (float, int, np.ndarray, np.generic)) and not isinstance(obj, bool):
             return Sym(Const(obj, type_of_value(obj), node.id))
+        if isinstance(obj, _BAKED_KINDS):  # a flag or an option, decided now: the code made
+            BAKED.append((self.src.lookup, node.id, baked_key(obj)))  # is kept while it holds
         return Static(obj)
 
     def expr_Tuple(self, node: Any) -> Value:

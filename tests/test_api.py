@@ -273,3 +273,33 @@ def test_pdb_steps_into_generated_code():
     debugger.use_rawinput = False
     debugger.runcall(dg, 2.0, 5.0)
     assert "x1_bar" in out.getvalue() or "def g_grad" in out.getvalue()
+
+
+SQUARE = True
+ACTIVATION = "tanh"
+
+
+def flagged(x):
+    if SQUARE:
+        y = x ** 2
+    else:
+        y = 3.0 * x
+    return np.tanh(y) if ACTIVATION == "tanh" else y
+
+
+def test_flags_and_options_in_globals_are_read_on_every_call():
+    global SQUARE, ACTIVATION
+    g = s2sad.grad(flagged)
+    try:
+        assert g(0.5) == pytest.approx(2 * 0.5 / np.cosh(0.25) ** 2)
+        SQUARE = False
+        assert g(0.5) == pytest.approx(3.0 / np.cosh(1.5) ** 2)
+        ACTIVATION = "none"
+        assert g(0.5) == pytest.approx(3.0)
+        assert s2sad.grad(flagged)(0.5) == pytest.approx(3.0)
+        assert s2sad.jvp(flagged, (0.5,), (1.0,))[1] == pytest.approx(3.0)
+        SQUARE = True
+        assert g(0.5) == pytest.approx(1.0)
+        assert s2sad.hessian(flagged)(0.5) == pytest.approx(2.0)
+    finally:
+        SQUARE, ACTIVATION = True, "tanh"
