@@ -14,9 +14,11 @@ results"; Townsend 2016, "Differentiating the singular value decomposition"):
   and the rules divide by zero (NumPy then gives inf or nan, never a quiet wrong number).
 - ``qr`` is the reduced factorisation of a square or tall matrix; for a wide one the rules'
   solve with the non-square R raises NumPy's LinAlgError.
-- ``svd`` has distinct, nonzero singular values; with ``full_matrices=True`` only square
-  matrices have a derivative (the extra columns of U or V are not unique), otherwise NumPy
-  raises a shape error inside the rule.
+- ``svd`` has distinct, nonzero singular values.  With ``full_matrices=True`` (NumPy's
+  default) and a non-square matrix, the singular values have a first derivative (the rules
+  use the first min(m, n) columns of U and rows of V^T); U and V^T themselves, whose extra
+  columns are not unique, have one only for square matrices, and otherwise NumPy raises a
+  shape error inside the rule.
 - ``slogdet``: the sign is piecewise constant, its derivative is zero.
 - ``lstsq`` (``x, residuals, rank, sv = np.linalg.lstsq(a, b, rcond)``, ``a`` one matrix, ``b``
   a vector or a matrix of right-hand sides): the derivatives assume ``a`` has full rank (as
@@ -51,6 +53,9 @@ from .prims_numpy import (
     _zeros,
 )
 from .rules import DYNAMIC, Emit, S, Sym, apply, bind, const_value, defprim, promote
+from .runtime import Dyn
+
+DYN0 = Dyn(0)  # the one run-time operand of an index
 from .runtime import Dyn
 
 # ------------------------------------------------------------------------------------- types
@@ -170,9 +175,18 @@ def _qr_vjp(g: tuple[Sym | None, Sym | None], ans: tuple[Sym, Sym], a: Sym) -> S
     return matmul(b, _swap_last(_inv(r)))
 
 
+def _reduced(u: Sym, s: Sym, vh: Sym) -> tuple[Sym, Sym]:
+    """The first min(m, n) columns of U and rows of V^T, all the singular values speak of."""
+    k = apply("getitem", apply("shape", s), spec=(-1,))
+    return (apply("getitem", u, k, spec=(Ellipsis, slice(None, DYN0))),
+            apply("getitem", vh, k, spec=(Ellipsis, slice(None, DYN0), slice(None))))
+
+
 def _svd_jvp(g: Sym, ans: tuple[Sym, Sym, Sym], a: Sym,
              full_matrices: Any = True) -> tuple[Sym, Sym, Sym]:
     u, s, vh = ans
+    ur, vhr = _reduced(u, s, vh) if full_matrices is not False else (u, vh)
+    ds = sum_(ur * matmul(g, _swap_last(vhr)), axis=-2)  # diag(U^T dA V), also for a full U
     v = _swap_last(vh)
     f = _gaps(s * s)
     av = matmul(g, v)                                     # dA V
@@ -182,12 +196,14 @@ def _svd_jvp(g: Sym, ans: tuple[Sym, Sym, Sym], a: Sym,
     du = matmul(u, f * (p * col + row * pt)) + (av - matmul(u, p)) / col
     atu = matmul(_swap_last(g), u)                        # dA^T U
     dv = matmul(v, f * (row * p + pt * col)) + (atu - matmul(v, pt)) / col
-    return du, sum_(u * av, axis=-2), _swap_last(dv)
+    return du, ds, _swap_last(dv)
 
 
 def _svd_vjp(g: tuple[Sym | None, Sym | None, Sym | None], ans: tuple[Sym, Sym, Sym], a: Sym,
              full_matrices: Any = True) -> Sym:
     (gu, gs, gvh), (u, s, vh) = g, ans
+    if gu is None and gvh is None and full_matrices is not False:  # singular values only
+        u, vh = _reduced(u, s, vh)
     v = _swap_last(vh)
     f = _gaps(s * s)
     col, row = expand_dims(s, -2), expand_dims(s, -1)

@@ -165,6 +165,23 @@ def test_svd_rebuild_is_the_identity_map():
     np.testing.assert_allclose(s2sad.grad(svd_rebuild)(a), np.cos(a), rtol=1e-9, atol=1e-12)
 
 
+def svd_values_of_full(a):  # full_matrices=True is NumPy's default
+    u, s, vh = np.linalg.svd(a)
+    return np.sum(s ** 2) + np.sum(np.sqrt(s))
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 4), (2, 4, 3)], ids=["tall", "wide", "batch"])
+def test_svd_full_matrices_of_a_non_square_matrix_reading_the_values(shape):
+    # U and V^T are square there and have more columns than singular values: the rules use
+    # the first min(m, n) of them (this used to fail with a NumPy shape error)
+    a = RNG.normal(size=shape)
+    s2sad.check_grads(svd_values_of_full, a)
+    np.testing.assert_allclose(s2sad.grad(svd_values_of_full)(a),
+                               s2sad.grad(lambda b: np.sum(np.linalg.svd(b, compute_uv=False) ** 2)
+                                          + np.sum(np.sqrt(np.linalg.svd(b, compute_uv=False))))(a),
+                               rtol=1e-10)
+
+
 def test_svd_values_still_single_result():
     def f(a):
         return np.sum(np.linalg.svd(a, compute_uv=False))
