@@ -412,14 +412,17 @@ class _Composable:
     differentiated again or called inside differentiated code: the user's function, the
     transforms behind them, and the IR that computes them (:mod:`.transforms.jacobian`)."""
 
-    def __init__(self, fn: Callable[..., Any], mode: str, wrt: tuple[int, ...]) -> None:
+    def __init__(self, fn: Callable[..., Any], mode: str, wrt: tuple[int, ...],
+                 extra: int = 0) -> None:
         self.fn, self.chain = root_and_chain(fn)
         self.ir_mode, self.wrt = mode, wrt
+        self.extra = extra  # arguments after the function's own (the direction v of hvp)
 
     def derivative_ir(self, specs: Sequence[Any]) -> tuple[Function, Any]:
         if any(isinstance(s, Tree) for s in specs):
-            raise TypeMismatch("calling a Jacobian with container arguments inside "
+            raise TypeMismatch(f"calling a {self.ir_mode} with container arguments inside "
                                "differentiated code is not supported yet")
+        specs = specs[:len(specs) - self.extra]
         ir, _ = derive(self.fn, self.ir_mode, self.wrt, specs, True, None, self.chain)
         count = iter(range(len(ir.results)))
 
@@ -482,7 +485,20 @@ def hvp(fn: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
         parts = regroup(out if isinstance(out, tuple) else (out,), positions, specs)
         return parts[0] if single else tuple(parts)
     run.__name__ = f"{getattr(fn, '__name__', 'f')}_hvp"
+    if single:  # callable inside differentiated code, with v one array like the argument
+        run.__s2sad_dispatcher__ = _Composable(fn, "hvp", positions, 1)  # type: ignore[attr-defined]
     return run
+
+
+def _blocks_of(what: str, fn: Any, primals: Sequence[Any], positions: Sequence[int]) -> None:
+    """Hessians and Jacobians come in blocks, one per pair of float or array arguments."""
+    for i in positions:
+        if not isinstance(primals[i], (float, np.ndarray, np.floating)):
+            raise TypeMismatch(f"{what} of {getattr(fn, '__name__', fn)} with respect to "
+                               f"argument {i}, a {type(primals[i]).__name__}: {what}s are "
+                               "taken with respect to floats and arrays",
+                               hint="use s2sad.hvp (it takes containers), or pass the leaves "
+                               "as separate arguments")
 
 
 def _basis(x: Any) -> Any:
@@ -517,6 +533,7 @@ def hessian(fn: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
 
     def run(*args: Any) -> Any:
         primals = _bind_args(fn, args, {})
+        _blocks_of("Hessian", fn, primals, positions)
         xs = [primals[i] for i in positions]
         blocks: list[list[Any]] = [[None] * len(xs) for _ in xs]
         for j, xj in enumerate(xs):
@@ -552,6 +569,7 @@ def jacobian(fn: Callable[..., Any], wrt: Any = 0, mode: str = "auto") -> Callab
 
     def run(*args: Any) -> Any:
         primals = _bind_args(fn, args, {})
+        _blocks_of("Jacobian", fn, primals, positions)
         out: Any = _MISSING
         if mode == "auto":
             out = _one_result(unwrap(fn)(*primals))
@@ -787,4 +805,7 @@ def wengert(fn: Callable[..., Any], *args: Any) -> str:
     return format_wengert(lower(target, specs))
 
 
-
+# Called inside differentiated code on a function (``s2sad.grad(f)(x)``), these run when the
+# code is generated and their result is differentiated as a function s2sad made.
+for _maker in (grad, value_and_grad, hvp, hessian, jacobian):
+    _maker.__s2sad_maker__ = True  # type: ignore[attr-defined]

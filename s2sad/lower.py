@@ -27,7 +27,7 @@ from . import (
     prims,  # noqa: F401  (registers the primitives and surface bindings)
     recursion,
 )
-from .errors import NoRuleError, TypeMismatch
+from .errors import NoRuleError, S2SADError, TypeMismatch
 from .ir import (
     Array,
     Block,
@@ -1374,6 +1374,13 @@ class Lowering:
         made = getattr(obj, "__s2sad_dispatcher__", None)
         if made is not None:  # a derivative s2sad made: splice its IR in
             return self.splice(made, args, kwargs, node)
+        if getattr(obj, "__s2sad_maker__", False) and \
+                all(isinstance(a, Static) for a in [*args, *kwargs.values()]):
+            try:  # s2sad.grad(f) and its siblings, on a function: made now
+                return Static(obj(*[a.value for a in args],  # type: ignore[union-attr]
+                                  **{k: v.value for k, v in kwargs.items()}))  # type: ignore[union-attr]
+            except S2SADError as exc:
+                raise type(exc)(exc.message, exc.loc or loc_of(node, self.src), exc.hint) from None
         target = unwrap(obj)
         if callable(target) and hasattr(target, "__code__") and not is_library(target):
             return self.inline(target, args, kwargs, node)

@@ -397,3 +397,46 @@ def test_a_jacobian_inside_differentiated_code():
     src = s2sad.emit(jacobian_penalty, x)
     assert "jacobian_seed(x)" in src and "jacobian_unblock(" in src
     assert "backward sweep" in src
+
+
+def dict_params(p, x):
+    return np.sum(np.tanh(p["w"] * x + p["b"]) ** 2)
+
+
+def test_hessians_and_jacobians_of_containers_are_refused_with_a_pointer_to_hvp():
+    p, x = {"w": np.array([0.5, -0.3]), "b": 0.2}, np.array([1.0, 2.0])
+    for make in (s2sad.hessian, s2sad.jacobian, lambda f: s2sad.jacobian(s2sad.grad(f))):
+        with pytest.raises(s2sad.TypeMismatch, match="with respect to argument 0, a dict") as info:
+            make(dict_params)(p, x)
+        assert "use s2sad.hvp" in str(info.value)
+    v = {"w": np.array([1.0, 0.0]), "b": 0.0}
+    hv = s2sad.hvp(dict_params)(p, x, v)
+    h = 1e-6
+    g = s2sad.grad(dict_params)
+    plus = g({"w": p["w"] + h * v["w"], "b": p["b"]}, x)
+    minus = g({"w": p["w"] - h * v["w"], "b": p["b"]}, x)
+    np.testing.assert_allclose(hv["w"], (plus["w"] - minus["w"]) / (2 * h), rtol=1e-6)
+    assert hv["b"] == pytest.approx((plus["b"] - minus["b"]) / (2 * h), rel=1e-6)
+
+
+def sin_sq(x):
+    return np.sum(np.sin(x) ** 2)
+
+
+def made_inline(x):  # derivatives made where they are used, not at module level
+    return np.sum(s2sad.grad(sin_sq)(x) ** 2) + np.sum(s2sad.jacobian(sin_times_first)(x)) \
+        + np.sum(s2sad.hessian(sin_sq)(x)) + np.sum(s2sad.hvp(sin_sq)(x, x))
+
+
+def made_inline_badly(x):
+    return s2sad.grad(sin_sq, wrt=3)(x)
+
+
+def test_derivatives_made_inside_differentiated_code():
+    x = rng.standard_normal(3)
+    s2sad.check_grads(made_inline, x)
+    with pytest.raises(s2sad.TypeMismatch) as info:
+        s2sad.grad(made_inline_badly)(x)
+    msg = str(info.value)
+    assert "wrt=3: sin_sq has 1 parameter(s)" in msg and "test_higher_order.py" in msg
+    assert "return s2sad.grad(sin_sq, wrt=3)(x)" in msg
