@@ -18,6 +18,7 @@ import sysconfig
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from types import ModuleType
 from typing import Any
 
 import gast
@@ -217,6 +218,16 @@ _MAX_INLINE_DEPTH = 20
 # keys hold.  Functions and modules a name holds are not checked.
 BAKED: list[tuple[Callable[[str], Any], str, Any]] = []
 _BAKED_KINDS = (bool, str, bytes, type(None), tuple, list, dict, frozenset, set)
+
+
+def _library_module(obj: Any) -> bool:
+    return isinstance(obj, ModuleType) and obj.__name__.split(".")[0] in ("numpy", "math")
+
+
+def _constant_maker(obj: Any) -> bool:
+    """NumPy scalar types and `math` functions: on constants, their value is a constant."""
+    return isinstance(obj, type) and issubclass(obj, np.generic) or \
+        getattr(obj, "__module__", None) == "math"
 
 
 def baked_key(value: Any) -> Any:
@@ -1246,9 +1257,10 @@ class Lowering:
             except AttributeError:
                 raise NoRuleError(f"{base.value!r} has no attribute {node.attr!r}",
                                   loc_of(node, self.src)) from None
-            if isinstance(obj, (float, int, np.ndarray)) and not isinstance(obj, bool):
+            if isinstance(obj, (float, int, np.ndarray)) and not isinstance(obj, bool) and \
+                    not (_library_module(base.value) and not isinstance(obj, np.ndarray)):
                 return Sym(Const(obj, type_of_value(obj), _dotted(node)))
-            return Static(obj)
+            return Static(obj)  # NumPy's and math's numbers (np.pi, -np.inf) are constants
         if isinstance(base, Sym):
             if node.attr == "ndim" and base.ndim is not None:
                 return Static(base.ndim)
@@ -1384,8 +1396,15 @@ class Lowering:
         target = unwrap(obj)
         if callable(target) and hasattr(target, "__code__") and not is_library(target):
             return self.inline(target, args, kwargs, node)
-        if all(isinstance(a, Static) for a in [*args, *kwargs.values()]) and obj in (int, range, tuple):
+        if all(isinstance(a, Static) for a in [*args, *kwargs.values()]) and \
+                (obj in (int, range, tuple) or _constant_maker(obj)):  # math.factorial(3)
             return Static(obj(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()}))
+        if isinstance(obj, type) and issubclass(obj, np.floating) and len(args) == 1 and \
+                not kwargs and isinstance(args[0], Sym):  # np.float32(x): a cast
+            if isinstance(args[0].type, Scalar) and args[0].type.weak:
+                raise unsupported(node, self.src, f"np.{obj.__name__}(x) of a Python float",
+                                  f"pass x as np.{obj.__name__}(...) or as an array")
+            return apply("astype", args[0], dtype=np.dtype(obj))
         if obj is range:
             raise unsupported(node, self.src, "range(...) with a run-time bound outside a `for`",
                               "loop over it with `for i in range(...)`")

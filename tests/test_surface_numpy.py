@@ -339,3 +339,25 @@ def test_list_of_numbers_inside_an_array_call_keeps_its_derivative():
     np.testing.assert_allclose(s2sad.grad(concat_with_number_list, wrt=1)(a, x),
                                4 * np.dot(x, x) * x)
     s2sad.check_grads(concat_with_number_list, a, x)
+
+
+def constants_of_modules(x):
+    # module constants (np.pi, +np.inf) and NumPy / math calls on constants are constants
+    return np.sum(x * np.float64(3.0)) * np.pi + math.factorial(3) * np.linalg.norm(x, +np.inf)
+
+
+def cast_to_float32(x):
+    return np.sum(np.float32(x) ** 2)
+
+
+def test_constants_from_modules_and_casts():
+    x = np.array([0.5, -2.0, 1.5])
+    s2sad.check_grads(constants_of_modules, x)
+    np.testing.assert_allclose(s2sad.grad(constants_of_modules)(x),
+                               3 * np.pi + 6 * np.array([0.0, -1.0, 0.0]))
+    g = s2sad.grad(cast_to_float32)(x.astype(np.float32))
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, 2 * x, rtol=1e-6)
+    assert s2sad.grad(cast_to_float32)(np.float32(1.5)) == pytest.approx(3.0)
+    with pytest.raises(s2sad.UnsupportedSyntax, match=r"np.float32\(x\) of a Python float"):
+        s2sad.grad(cast_to_float32)(1.5)
