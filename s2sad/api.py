@@ -26,6 +26,7 @@ from .lower import BAKED, Static, Tree, baked_key, lower, param_locs, tree_spec
 from .rules import type_of_value
 from .source import get_source, unwrap
 from .transforms.batch import batch as batch_transform
+from .transforms.cse import cse
 from .transforms.dce import dce
 from .transforms.jacobian import jacobian as jacobian_transform
 from .transforms.jvp import jvp as jvp_transform
@@ -64,7 +65,7 @@ def derive(fn: Callable[..., Any], mode: str, wrt: tuple[int, ...], specs: Seque
     for depth, (m, w) in enumerate(chain + ((mode, wrt),)):
         ir = _check(_transform(ir, m, _ir_positions(w, specs), nested=depth > 0), m)
         if optimize or depth < len(chain):
-            ir = _check(dce(_check(simplify(ir), "simplify")), "dce")
+            ir = _check(dce(_check(cse(_check(simplify(ir), "simplify")), "cse")), "dce")
     name = _generated_name(fn.__name__, mode) if not chain else \
         "_".join([fn.__name__ if fn.__name__.isidentifier() else "f"] +
                  [m.removesuffix("_aux") for m, _ in chain + ((mode, wrt),)])
