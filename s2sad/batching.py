@@ -539,15 +539,22 @@ def _diagonal(c: Call) -> Result:
     return apply("transpose", d, axes=(r - 2,) + tuple(range(r - 2)) + (r - 1,))
 
 
-@batch_rule("append")
+@batch_rule("append", "concatenate")
 def _append(c: Call) -> Result:
-    """Both parts batched (the other one repeated); `axis=None` joins them flattened."""
-    a, b = (x if m else c.lift(x) for x, m in zip(c.args, c.mask))
+    """Every part batched (the others repeated); `axis=None` joins them flattened."""
+    parts = [x if m else c.lift(x) for x, m in zip(c.args, c.mask)]
     axis = c.param("axis")
     if axis is None:
-        a, b = (apply("reshape", x, shape=(c.k, -1)) for x in (a, b))
-        return apply("append", a, b, axis=1)
-    return apply("append", a, b, axis=shift(axis))
+        parts = [apply("reshape", x, shape=(c.k, -1)) for x in parts]
+        return apply(c.prim, *parts, axis=1)
+    return apply(c.prim, *parts, axis=shift(axis))
+
+
+@batch_rule("stack")
+def _stack_batched(c: Call) -> Result:
+    """Every part batched (the others repeated), stacked after the batch axis."""
+    parts = [x if m else c.lift(x) for x, m in zip(c.args, c.mask)]
+    return apply("stack", *parts, axis=shift(c.param("axis")))
 
 
 @batch_rule("pack")

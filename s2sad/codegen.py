@@ -526,6 +526,9 @@ class _Printer:
             fn = REGISTRY[e.prim].impl
             self.constants.setdefault(emit.op, fn)
             return gast.Call(gast.Name(emit.op, gast.Load(), None, None), args, [])
+        if kind == "sequence":  # np.concatenate([a, b], axis=0): the arrays as one list
+            kws = [gast.keyword(k, self.atom(v)) for k, v in e.params]
+            return _call(emit.op, [gast.List(args, gast.Load())], kws)
         if kind == "runtime":
             defaults = dict(REGISTRY[e.prim].params)
             kws = [gast.keyword(k, self.atom(v)) for k, v in e.params

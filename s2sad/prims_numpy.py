@@ -115,6 +115,13 @@ def _append_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
                            for i, (p, q) in enumerate(zip(a.ones, b.ones))))
 
 
+def _concatenate_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    out = types[0]
+    for t in types[1:]:
+        out = _append_type((out, t), params)
+    return out
+
+
 def _squeeze_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
     x, axis = types[0], params.get("axis")
     if not isinstance(x, Array):
@@ -373,13 +380,65 @@ def _zeros(x: Sym) -> Sym:
     return apply("zeros_like", x)
 
 
-# np.append(a, b, axis=k) is np.concatenate((a, b), axis=k); printing a sequence argument
-# needs a printer for lists, so np.concatenate and the stacks lower to chains of it.
+def _length(a: Sym, axis: Any) -> Any:
+    """How much of the concatenation `a` makes up (its length along `axis`, or its size)."""
+    if axis is None:
+        return size(a)
+    ones = _ones_of(a.type)
+    k = axis % (a.ndim or 1)
+    return 1 if ones is not None and ones[k] else _dim(a, k)
+
+
+def _concatenate_jvp(g: Sym, ans: Sym, *arrays: Sym, argnum: int, axis: Any = 0) -> Sym:
+    return apply("concatenate", *[g if i == argnum else _zeros(a) for i, a in enumerate(arrays)],
+                 axis=axis)
+
+
+def _concatenate_vjp(g: Sym, ans: Sym, *arrays: Sym, argnum: int, axis: Any = 0) -> Sym:
+    """The slice of `g` that argument `argnum` became."""
+    start: Any = 0
+    for a in arrays[:argnum]:
+        start = start + _length(a, axis)
+    stop = start + _length(arrays[argnum], axis)
+    k = 0 if axis is None else axis % (arrays[argnum].ndim or 1)
+    part = apply("getitem", g, start, stop, spec=(slice(None),) * k + (slice(Dyn(0), Dyn(1)),))
+    return reshape(part, shape_of(arrays[argnum])) if axis is None else part
+
+
+# np.append(a, b, axis=k) is np.concatenate((a, b), axis=k).
 defprim("append", np.append, arity=2, params=(("axis", None),), infer=_append_type,
         jvp=[lambda g, ans, a, b, axis=None: apply("append", g, _zeros(b), axis=axis),
              lambda g, ans, a, b, axis=None: apply("append", _zeros(a), g, axis=axis)],
         vjp=[lambda g, ans, a, b, axis=None: _append_vjp(g, ans, a, b, axis, True),
              lambda g, ans, a, b, axis=None: _append_vjp(g, ans, a, b, axis, False)])
+def _stack_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    dt, axis = promote(types), params.get("axis", 0)
+    ones = [_ones_of(t) for t in types]
+    if any(o is None for o in ones) or axis is DYNAMIC or len({len(o) for o in ones}) != 1:
+        return Array(dt, None)
+    joined = list(ones[0])
+    for o in ones[1:]:
+        joined = [_join_one(p, q) for p, q in zip(joined, o)]
+    k = axis % (len(joined) + 1)
+    return Array(dt, tuple(joined[:k]) + (len(types) == 1,) + tuple(joined[k:]))
+
+
+def _stack_rule(adjoint: bool) -> Any:
+    def rule(g: Sym, ans: Sym, *arrays: Sym, argnum: int, axis: int = 0) -> Sym:
+        if adjoint:  # the slice of g that argument `argnum` became
+            k = axis % (arrays[argnum].ndim + 1)
+            return apply("getitem", g, spec=(slice(None),) * k + (argnum,))
+        return apply("stack", *[g if i == argnum else _zeros(a) for i, a in enumerate(arrays)],
+                     axis=axis)
+    return rule
+
+
+defprim("stack", lambda *arrays, axis=0: np.stack(arrays, axis=axis), arity=None,
+        params=(("axis", 0),), infer=_stack_type, emit=Emit("sequence", "np.stack"),
+        jvp=[_stack_rule(False)], vjp=[_stack_rule(True)])
+defprim("concatenate", lambda *arrays, axis=0: np.concatenate(arrays, axis=axis), arity=None,
+        params=(("axis", 0),), infer=_concatenate_type, emit=Emit("sequence", "np.concatenate"),
+        jvp=[_concatenate_jvp], vjp=[_concatenate_vjp])
 defprim("squeeze", np.squeeze, params=(("axis", None),), infer=_squeeze_type,
         jvp=[lambda g, ans, x, axis=None: apply("squeeze", g, axis=axis)],
         vjp=[lambda g, ans, x, axis=None: reshape(g, shape_of(x))])
@@ -866,17 +925,16 @@ def _concatenate(arrays: Any, axis: Any = 0) -> Sym:
     arrays = [S(a) for a in arrays]
     if len(arrays) == 1:
         return arrays[0] if axis is not None else apply("ravel", arrays[0])
-    out = arrays[0]
-    for a in arrays[1:]:
-        out = apply("append", out, a, axis=axis)
-    return out
+    return apply("concatenate", *arrays, axis=axis)
 
 
 def _stack(arrays: Any, axis: int = 0) -> Sym:
     arrays = [S(a) for a in arrays]
     if axis == 0 and all(not a.is_array for a in arrays):
         return apply("pack", *arrays)
-    return _concatenate([expand_dims(a, axis) for a in arrays], axis)
+    if any(a.ndim is None for a in arrays) or not isinstance(axis, int):
+        return _concatenate([expand_dims(a, axis) for a in arrays], axis)
+    return apply("stack", *arrays, axis=axis)
 
 
 def _hstack(arrays: Any) -> Sym:

@@ -361,3 +361,19 @@ def test_constants_from_modules_and_casts():
     assert s2sad.grad(cast_to_float32)(np.float32(1.5)) == pytest.approx(3.0)
     with pytest.raises(s2sad.UnsupportedSyntax, match=r"np.float32\(x\) of a Python float"):
         s2sad.grad(cast_to_float32)(1.5)
+
+
+def joins(a, b, c):
+    z = np.concatenate([a, b * 2.0, c], axis=1)
+    s = np.stack([a[:, 0], b[:, 0], c[:, 0]], axis=1)
+    return np.sum(z ** 2) + np.sum(s * np.arange(3.0)) + np.sum(np.hstack([a[0], c[0]]) ** 3)
+
+
+def test_joins_are_one_call_each():
+    a, b, c = rng.uniform(-1, 1, (2, 3)), rng.uniform(-1, 1, (2, 1)), rng.uniform(-1, 1, (2, 4))
+    s2sad.check_grads(joins, a, b, c, order=2)
+    src = s2sad.emit(joins, a, b, c)
+    assert "np.concatenate([a, b * 2.0, c], axis=1)" in src
+    assert "np.stack([" in src and "np.append" not in src
+    J = s2sad.jacobian(lambda x: np.stack([x, 2.0 * x, x[::-1]]), mode="forward")(a[0])
+    np.testing.assert_allclose(J, np.stack([np.eye(3), 2.0 * np.eye(3), np.eye(3)[::-1]]))
