@@ -10,8 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from .ir import Atom, Block, Eqn, Function, If, Opaque, Var, While, is_float, walk
-from .rules import REGISTRY
+from .ir import (
+    Atom,
+    Block,
+    Eqn,
+    Function,
+    If,
+    ListOf,
+    Opaque,
+    Var,
+    While,
+    has_derivative,
+    walk,
+)
+from .rules import LIST_RULES, REGISTRY
 
 
 def _ids(atoms: Iterable[Atom]) -> set[int]:
@@ -66,16 +78,16 @@ def _varied_block(block: Block, out: set[int], tapes: Tapes | None = None) -> No
             out.update(v.id for k, v in enumerate(stmt.outs) if k in slots)
         elif isinstance(stmt, Eqn):
             if REGISTRY[stmt.prim].differentiable and _ids(stmt.args) & out:
-                out.update(v.id for v in stmt.outs if is_float(v.type))
+                out.update(v.id for v in stmt.outs if has_derivative(v.type))
         elif isinstance(stmt, If):
             _varied_block(stmt.then, out, tapes)
             _varied_block(stmt.orelse, out, tapes)
             for o, a, b in zip(stmt.outs, stmt.then_results, stmt.else_results):
-                if _ids((a, b)) & out and is_float(o.type):
+                if _ids((a, b)) & out and has_derivative(o.type):
                     out.add(o.id)
         else:
             for c, i in zip(stmt.carried, stmt.inits):
-                if _ids((i,)) & out and is_float(c.type):
+                if _ids((i,)) & out and has_derivative(c.type):
                     out.add(c.id)
             while True:
                 before = len(out)
@@ -83,7 +95,7 @@ def _varied_block(block: Block, out: set[int], tapes: Tapes | None = None) -> No
                     _varied_block(stmt.cond, out, tapes)
                 _varied_block(stmt.body, out, tapes)
                 for c, r in zip(stmt.carried, stmt.body_results):
-                    if _ids((r,)) & out and is_float(c.type):
+                    if _ids((r,)) & out and has_derivative(c.type):
                         out.add(c.id)
                 if len(out) == before:
                     break
@@ -142,9 +154,51 @@ def _useful_block(block: Block, out: set[int], tapes: Tapes) -> None:
 
 def useful(fn: Function, results: Iterable[Atom], tapes: Tapes | None = None) -> set[int]:
     """Ids of the variables whose derivative can reach one of `results`; a pushed value is
-    useful where the value popped back in its place is."""
+    useful where the value popped back in its place is, and the versions of a list grown at
+    run time are useful together (see :func:`list_objects`)."""
     tapes = tapes if tapes is not None else Tapes.of(fn)
-    return _settle(lambda out: _useful_block(fn.body, out, tapes), _ids(results), tapes.useful)
+    objects = list_objects(fn)
+
+    def sweep(out: set[int]) -> None:
+        _useful_block(fn.body, out, tapes)
+        found = {objects[i] for i in out if i in objects}
+        out.update(i for i, o in objects.items() if o in found)
+    return _settle(sweep, _ids(results), tapes.useful)
+
+
+def list_objects(fn: Function) -> dict[int, int]:
+    """The versions of each list grown at run time: var id -> an id shared by the versions of
+    one list object (those an in-place primitive, an `if` or a loop make from one another).
+
+    A list changes in place, so going backward the length of one of its versions is known
+    only from the cotangent of the next one; reverse mode therefore handles all the versions
+    of a list whenever it handles one (a version that nothing later reads gets zeros).
+    """
+    parent: dict[int, int] = {}
+
+    def find(i: int) -> int:
+        while parent.setdefault(i, i) != i:
+            i = parent[i]
+        return i
+
+    def union(*atoms: Atom) -> None:
+        ids = [find(a.id) for a in atoms if isinstance(a, Var)]
+        for i in ids[1:]:
+            parent[i] = ids[0]
+    for st in walk(fn.body):
+        if isinstance(st, Eqn):
+            rules = LIST_RULES.get(st.prim)
+            if rules is not None and rules.in_place:
+                union(st.args[0], *[v for v in st.outs if isinstance(v.type, ListOf)])
+        elif isinstance(st, If):
+            for o, a, b in zip(st.outs, st.then_results, st.else_results):
+                if isinstance(o.type, ListOf):
+                    union(o, a, b)
+        else:
+            for o, c, i, r in zip(st.outs, st.carried, st.inits, st.body_results):
+                if isinstance(o.type, ListOf):
+                    union(o, c, i, r)
+    return {i: find(i) for i in list(parent)}
 
 
 def active(fn: Function, wrt: Iterable[int], results: Iterable[Atom],

@@ -10,6 +10,7 @@ as NumPy calls.  The output is deterministic: it depends only on the IR.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import keyword
 import re
@@ -29,6 +30,7 @@ from .ir import (
     ForRange,
     Function,
     If,
+    ListOf,
     Scalar,
     Stmt,
     Var,
@@ -37,19 +39,21 @@ from .ir import (
     sub_blocks,
     walk,
 )
-from .rules import REGISTRY
+from .rules import LIST_RULES, REGISTRY
 from .runtime import Dyn
 
 # Names the generated code gets from s2sad, never shadowed by a variable.
 RUNTIME_NAMES = ("np", "math", "unbroadcast", "erf", "stop_gradient", "jacobian_seed",
                  "jacobian_block", "jacobian_unblock")
 _COMMENT = "__s2sad_comment_"
-_STATEMENT_KINDS = ("scatter", "comment", "tape", "push", "pop", "setitem")
+_STATEMENT_KINDS = ("scatter", "comment", "tape", "push", "pop", "setitem", "list_append",
+                    "list_pop", "list_addat")
 _SHAPE_ONLY = frozenset({"zeros_like", "ones_like", "shape", "size", "len"})
 # Results that may share memory with an operand or a caller's array: never written in place.
 _MAY_SHARE = frozenset({"getitem", "transpose", "reshape", "ravel", "expand_dims", "swapaxes",
                         "broadcast_to", "squeeze", "diagonal", "flip", "moveaxis", "atleast",
                         "stop_gradient", "pop", "astype", "fill", "unbroadcast", "tuple",
+                        "list_getitem", "list_pop",
                         "construct_like"})  # primitives printed as statements, never folded
 _MAX_FOLD = 6  # the most operations folded into one printed expression
 _SCALAR_DTYPES = ("float64", "int64", "bool")
@@ -139,6 +143,8 @@ class _Printer:
         self.reads_of: dict[int, int] = {}
         self.producer: dict[int, Stmt] = {}
         self.carried_init: dict[int, Atom] = {}
+        self.carried_next: dict[int, Atom] = {}  # a loop's carried value -> its next value
+        self.stored: set[int] = set()  # arrays a list holds
         self.comments: list[str] = []
 
     # -------------------------------------------------------------------------- naming
@@ -183,8 +189,14 @@ class _Printer:
                     self.def_path[v.id] = path
                     self.producer[v.id] = st
                 if isinstance(st, (ForRange, While)):
-                    for c, i in zip(st.carried, st.inits):
+                    for c, i, r in zip(st.carried, st.inits, st.body_results):
                         self.carried_init[c.id] = i
+                        self.carried_next[c.id] = r
+                if isinstance(st, Eqn) and st.prim in ("list_append", "list_of", "list_fill",
+                                                       "list_addat"):
+                    self.stored.update(a.id for a in st.args[st.prim in ("list_append",
+                                                                       "list_addat"):]
+                                       if isinstance(a, Var))
 
         for prm in self.fn.params:
             self.def_path[prm.id] = ()
@@ -214,27 +226,52 @@ class _Printer:
                 group[id(st)] = g
             size: dict[int, int] = {}
             last_group = g
+            at = {id(st): k for k, st in enumerate(stmts)}
+            reads_list: set[int] = set()  # values whose expression reads a list
+            pops: set[int] = set()        # values whose expression pops from a list
             for st in stmts:
                 for inner, _, _ in sub_blocks(st):
                     fold(inner.stmts)
-                if not isinstance(st, Eqn) or len(st.outs) != 1 or \
-                        REGISTRY[st.prim].emit.kind in _STATEMENT_KINDS:
+                popped = isinstance(st, Eqn) and st.prim == "list_pop"  # ``xs.pop()`` folds
+                if not popped and (not isinstance(st, Eqn) or len(st.outs) != 1 or
+                                   REGISTRY[st.prim].emit.kind in _STATEMENT_KINDS):
                     continue
-                v = st.out
+                v = st.outs[0]
                 size[v.id] = 1 + sum(size.get(a.id, 0) for a in st.atoms()
                                      if isinstance(a, Var) and a.id in self.folded)
+                if any(isinstance(a, Var) and (isinstance(a.type, ListOf) or a.id in reads_list)
+                       for a in st.atoms()):
+                    reads_list.add(v.id)
+                if popped or any(isinstance(a, Var) and a.id in pops and a.id in self.folded
+                                 for a in st.atoms()):
+                    pops.add(v.id)
                 recs = by_var.get(v.id, [])
                 if v.id in returned or len(recs) != 1 or size[v.id] > _MAX_FOLD:
                     continue
                 reader = recs[0][3]
                 if isinstance(reader, int) and block_of.get(reader) == id(stmts):
                     same_line = group.get(reader) == group[id(st)]
+                    between = stmts[at[id(st)] + 1:at[reader]]
                 elif reader == ("result", id(stmts)):
                     same_line = group[id(st)] == last_group
+                    between = stmts[at[id(st)] + 1:]
                 else:
                     continue
+                if v.id in reads_list and any(_changes_a_list(x) for x in between):
+                    continue  # a read of a list stays before the list changes
+                if (popped or isinstance(v.type, ListOf)) and isinstance(reader, int) and \
+                        _changes_a_list(stmts[at[reader]]) and \
+                        isinstance(stmts[at[reader]], Eqn):
+                    continue  # a list changed in place is a name
+                if v.id in pops and (any(_reads_a_list(x) for x in between) or
+                                     isinstance(reader, int) and
+                                     (_reads_a_list(stmts[at[reader]]) or
+                                      any(isinstance(a, Var) and a.id in reads_list and a is not v
+                                          for a in stmt_atoms(stmts[at[reader]])))):
+                    continue  # what reads a list reads it after the pop, as written
                 if v.hint is None and same_line or \
-                        (v.hint or "").endswith("_bar") and v.id not in self.param_ids:
+                        (v.hint or "").endswith("_bar") and v.id not in self.param_ids and \
+                        not isinstance(v.type, ListOf):
                     self.folded.add(v.id)
                     self.fold_reader[id(st)] = reader
 
@@ -370,6 +407,10 @@ class _Printer:
                 continue
             if isinstance(stmt, Eqn) and stmt.outs and stmt.out.id in self.folded:
                 self.inline[stmt.out.id] = self.expression(stmt, REGISTRY[stmt.prim].emit.kind)
+                if stmt.prim == "list_pop":  # ``xs.pop()`` inside its reader: xs keeps its name
+                    name = self.names[stmt.args[0].id]
+                    self.names[stmt.outs[1].id] = name
+                    self.holder[name] = stmt.outs[1].id
                 continue
             if stmt.loc is not None and stmt.loc.line != last_line:
                 body.append(self._comment(f"L{stmt.loc.line}: {stmt.loc.text.strip()}"))
@@ -411,6 +452,8 @@ class _Printer:
                 self._bind(o, e)
             then += self.copies(s.outs, then_vals)
             orelse += self.copies(s.outs, else_vals)
+            if not then and orelse:  # `if c: pass else: ...` reads better as `if not c: ...`
+                return [gast.If(gast.UnaryOp(gast.Not(), test), orelse, [])]
             return [gast.If(test, then or [gast.Pass()], orelse)]
         pre_vals = [self.atom(a) for a in s.inits]
         if isinstance(s, ForRange):
@@ -459,14 +502,16 @@ class _Printer:
     def exclusive(self, a: Atom) -> bool:
         """True when writing into `a` in place cannot be seen through any other name: it is
         read once (by the write), and it is an array this code made, not a view of another,
-        or a loop's value whose initial array is itself exclusive."""
+        or a loop's value whose initial array is itself exclusive (and whose value from the
+        trip before is not in a list)."""
         if not isinstance(a, Var) or self.reads_of.get(a.id, 0) != 1:
             return False
         st = self.producer.get(a.id)
         if isinstance(st, Eqn):
             return st.prim not in _MAY_SHARE
-        init = self.carried_init.get(a.id)
-        return init is not None and self.exclusive(init)
+        init, last = self.carried_init.get(a.id), self.carried_next.get(a.id)
+        return init is not None and self.exclusive(init) and \
+            not (isinstance(last, Var) and last.id in self.stored)
 
     def setitem(self, e: Eqn, index: int) -> list[Any]:
         """``x[idx] = v``, in place when x is exclusive; on a copy of x otherwise."""
@@ -485,12 +530,38 @@ class _Printer:
                 gast.Assign([gast.Subscript(gast.Name(name, gast.Load(), None, None), idx,
                                             gast.Store())], value, None)]
 
+    def list_in_place(self, e: Eqn, index: int) -> list[Any]:
+        """``xs.append(x)``, ``t = xs.pop()``, ``xs[i] = xs[i] + v``: the list's next version
+        keeps its name (the IR reads a version only before the next one is made)."""
+        xs, *rest = e.args
+        name = self.names[xs.id]
+        args = [self.atom(a) for a in rest]
+        load = gast.Name(name, gast.Load(), None, None)
+        if e.prim == "list_append":
+            stmt = gast.Expr(gast.Call(gast.Attribute(load, "append", gast.Load()), args, []))
+        elif e.prim == "list_addat":
+            i, v = args
+            item = gast.Subscript(load, copy.deepcopy(i), gast.Load())
+            stmt = gast.Assign([gast.Subscript(gast.Name(name, gast.Load(), None, None), i,
+                                               gast.Store())],
+                               gast.BinOp(item, gast.Add(), v), None)
+        else:
+            target = gast.Name(self._bind(e.outs[0], index), gast.Store(), None, None)
+            stmt = gast.Assign([target], gast.Call(gast.Attribute(load, "pop", gast.Load()),
+                                                   [], []), None)
+        version = next(v for v in e.outs if isinstance(v.type, ListOf))
+        self.names[version.id] = name
+        self.holder[name] = version.id
+        return [stmt]
+
     def eqn(self, e: Eqn, index: int) -> list[Any]:
         emit = REGISTRY[e.prim].emit
         if emit.kind == "scatter":
             return self.scatter(e, index)
         if emit.kind == "setitem":
             return self.setitem(e, index)
+        if emit.kind in ("list_append", "list_pop", "list_addat"):
+            return self.list_in_place(e, index)
         expr = self.expression(e, emit.kind)
         targets = [gast.Name(self._bind(v, index), gast.Store(), None, None) for v in e.outs]
         if not targets:
@@ -553,6 +624,8 @@ class _Printer:
             return gast.Call(gast.Attribute(args[0], "pop", gast.Load()), [], [])
         if kind == "tuple":
             return gast.Tuple(args, gast.Load())
+        if kind.startswith("list_"):
+            return self.list_expression(e, kind, args)
         if kind == "pack":
             return _call("np.array", [gast.List(args, gast.Load())])
         if kind == "broadcast_to":
@@ -567,6 +640,42 @@ class _Printer:
             return _call(f"np.{fn.__name__}", args, kws)
         if kind == "scatter":
             return None
+        raise NotImplementedError(f"no printer for primitive {e.prim} ({kind})")
+
+    def list_expression(self, e: Eqn, kind: str, args: list[Any]) -> Any:
+        """The primitives that make lists, and ``xs[i]``, ``np.stack(xs)``."""
+        if kind == "list_new":
+            return gast.List([], gast.Load())
+        if kind == "list_pop":  # folded into the expression that reads the item
+            return gast.Call(gast.Attribute(args[0], "pop", gast.Load()), [], [])
+        if kind == "list_of":
+            return gast.List(args, gast.Load())
+        if kind == "list_getitem":
+            return gast.Subscript(args[0], args[1], gast.Load())
+        if kind == "list_stack":
+            how = e.param("how", "stack")
+            if how == "like":
+                return _call("np.reshape", [args[0], _call("np.shape", [args[1]])])
+            return _call("np.stack" if how == "stack" else "np.array", args)
+        if kind == "list_fill":
+            return gast.BinOp(gast.List([args[0]], gast.Load()), gast.Mult(),
+                              _call("len", [args[1]]))
+        if kind == "list_zeros":
+            item = e.args[0].type.item  # type: ignore[union-attr]
+            if not isinstance(item, Array):
+                return gast.BinOp(gast.List([gast.Constant(0.0, None)], gast.Load()),
+                                  gast.Mult(), _call("len", args))
+            (a,) = _fresh(1, args)
+            return _list_comp(_call("np.zeros_like", [_load(a)]), [a], args[0])
+        if kind == "list_addall":
+            (a,) = _fresh(1, args)
+            return _list_comp(gast.BinOp(_load(a), gast.Add(), args[1]), [a], args[0])
+        if kind == "list_add":
+            a, b = _fresh(2, args)
+            rows = [x.args[0] if isinstance(x, gast.Call) and isinstance(x.func, gast.Name) and
+                    x.func.id == "list" and len(x.args) == 1 else x for x in args]
+            return _list_comp(gast.BinOp(_load(a), gast.Add(), _load(b)), [a, b],
+                              _call("zip", rows))  # zip(xs, list(g)) is zip(xs, g)
         raise NotImplementedError(f"no printer for primitive {e.prim} ({kind})")
 
     def index(self, spec: Any, dyn: list[Any]) -> Any:
@@ -601,6 +710,36 @@ _BINOP = {"+": gast.Add, "-": gast.Sub, "*": gast.Mult, "/": gast.Div, "**": gas
           "@": gast.MatMult, "//": gast.FloorDiv, "%": gast.Mod}
 _CMPOP = {"<": gast.Lt, "<=": gast.LtE, ">": gast.Gt, ">=": gast.GtE, "==": gast.Eq,
           "!=": gast.NotEq}
+
+
+def _reads_a_list(st: Stmt) -> bool:
+    return not isinstance(st, Eqn) or any(isinstance(a.type, ListOf) for a in st.atoms())
+
+
+def _changes_a_list(st: Stmt) -> bool:
+    """True for a statement that may change a list in place (a region: inside it)."""
+    if not isinstance(st, Eqn):
+        return True
+    rules = LIST_RULES.get(st.prim)
+    return rules is not None and rules.in_place
+
+
+def _fresh(k: int, nodes: list[Any]) -> list[str]:
+    """`k` short names for the variables of a comprehension over `nodes`, none of which
+    these expressions read."""
+    used = {n.id for node in nodes for n in gast.walk(node) if isinstance(n, gast.Name)}
+    return [c for c in ("a", "b", "c", "d", "u", "v", "w", "z") if c not in used][:k]
+
+
+def _load(name: str) -> Any:
+    return gast.Name(name, gast.Load(), None, None)
+
+
+def _list_comp(elt: Any, names: list[str], over: Any) -> Any:
+    """``[elt for a in over]`` (several names: unpacked, ``for a, b in over``)."""
+    stores = [gast.Name(n, gast.Store(), None, None) for n in names]
+    target = stores[0] if len(stores) == 1 else gast.Tuple(stores, gast.Store())
+    return gast.ListComp(elt, [gast.comprehension(target, over, [], 0)])
 
 
 def _is_const(a: Atom, value: int) -> bool:

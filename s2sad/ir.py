@@ -6,9 +6,9 @@ are data (a name looked up in the rule registry), so one equation class serves t
 Control flow stays structured: :class:`If`, :class:`ForRange` and :class:`While` hold
 sub-blocks and make their branch-joined and loop-carried values explicit (as in MLIR's `scf`).
 
-Every variable carries its abstract type (:class:`Scalar`, :class:`Array` or :class:`Opaque`),
-because s2sad specialises the code it generates to the kinds of its inputs: Python floats get
-plain arithmetic, arrays get NumPy calls.
+Every variable carries its abstract type (:class:`Scalar`, :class:`Array`, :class:`ListOf` or
+:class:`Opaque`), because s2sad specialises the code it generates to the kinds of its inputs:
+Python floats get plain arithmetic, arrays get NumPy calls.
 
 This module is a leaf: it imports only :mod:`s2sad.errors`.
 """
@@ -77,12 +77,36 @@ class Opaque:
         return self.kind
 
 
-Ty = Scalar | Array | Opaque
+@dataclass(frozen=True, slots=True)
+class ListOf:
+    """A Python list that a loop whose trip count is known only at run time grows with
+    ``xs.append(x)``: its items all have the type `item` (None before the first append).
+
+    Appending, popping and adding into an item change the list in place in the generated code;
+    in the IR each of these defines the list's next version, and a version is only read before
+    the next one is defined (lowering and the transforms keep to that).
+    """
+
+    item: Scalar | Array | None
+
+    def __str__(self) -> str:
+        return f"list[{'?' if self.item is None else self.item}]"
+
+
+Ty = Scalar | Array | Opaque | ListOf
 
 
 def is_float(t: Ty) -> bool:
-    """True when values of type `t` can carry a derivative."""
+    """True when values of type `t` are floats or float arrays."""
     return isinstance(t, (Scalar, Array)) and t.dtype in FLOAT_DTYPES
+
+
+def has_derivative(t: Ty) -> bool:
+    """True when values of type `t` can carry a derivative: floats, float arrays, and lists of
+    them (whose derivative is the list of the items' derivatives)."""
+    if isinstance(t, ListOf):
+        return t.item is not None and is_float(t.item)
+    return is_float(t)
 
 
 # --------------------------------------------------------------------------------------- atoms

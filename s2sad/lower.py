@@ -10,6 +10,7 @@ are inlined; anything else without a rule raises :class:`NoRuleError` at the cal
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import operator
 import os
@@ -25,10 +26,10 @@ import gast
 import numpy as np
 
 from . import (
-    prims,  # noqa: F401  (registers the primitives and surface bindings)
+    prims,  # registers the primitives and surface bindings
     recursion,
 )
-from .errors import NoRuleError, S2SADError, TypeMismatch
+from .errors import NoRuleError, S2SADError, TypeMismatch, UnsupportedSyntax
 from .ir import (
     Array,
     Block,
@@ -37,6 +38,7 @@ from .ir import (
     ForRange,
     Function,
     If,
+    ListOf,
     Opaque,
     Scalar,
     Var,
@@ -285,6 +287,12 @@ class Lowering:
         self.hints: dict[str, str] = {}    # display names of the flags of loops with exits
         self.exit_level = 0                # loops with exits being lowered around this point
         self.ret_tree: Any = MISSING       # nesting of what `return` inside a loop returns
+        self.else_flags = 0                # flags made for loops with `else` (see split_loop_else)
+        self.foreign: set[int] = set()     # lists grown at run time that a caller made
+        self.shared: set[int] = set()      # arrays appended to a list grown at run time
+        self.aliased: set[int] = set()     # lists that an `if` made other names for
+        self.foreign_known: list[Value] = []  # and lists of known length it passed in
+        self.new_lists: list[tuple[int, Var, str]] = []  # see grow_lists
 
     # ------------------------------------------------------------------------------ entry
 
@@ -301,6 +309,11 @@ class Lowering:
                 self.env[name] = self.param_value(name, arg, params)
         with building(self.builder):
             result = self.body(node)
+        for r in _flatten_result(result):
+            if _is_list(r):
+                at = next((n for n in gast.walk(node) if isinstance(n, gast.Return)), node)
+                raise unsupported(at, self.src, "returning a list grown at run time",
+                                  "return np.stack(xs) or np.array(xs)")
         results = tuple(self.atom(r, node) for r in _flatten_result(result))
         return Function(self.src.name, tuple(params), Block(tuple(self.builder.stmts)), results,
                         loc_of(node, self.src), tuple(names),
@@ -320,6 +333,8 @@ class Lowering:
         return Record(spec.kind, spec.keys, items)
 
     def body(self, node: Any) -> Value:
+        self.foreign = {v.atom.id for v in self.env.values() if _is_list(v)}
+        self.foreign_known = [v for v in self.env.values() if _known_list(v)]
         if isinstance(node, gast.Lambda):
             self.builder.loc = loc_of(node, self.src)
             return self.expr(node.body)
@@ -331,6 +346,7 @@ class Lowering:
 
     def block(self, stmts: list[Any]) -> Value | None:
         """Lower statements in order; the value returned, if the block returns."""
+        stmts = self.split_loop_else(stmts)
         for i, stmt in enumerate(stmts):
             self.builder.loc = loc_of(stmt, self.src)
             if isinstance(stmt, gast.Return):
@@ -367,6 +383,7 @@ class Lowering:
             self.builder.loc = saved_builder.loc
 
     def condition(self, test: Value, node: Any) -> Any:
+        self.no_list(test, node, "a condition on")
         atom = self.operand(test, node).atom
         if isinstance(atom.type, Array):
             raise unsupported(node, self.src, "a condition on an array",
@@ -421,6 +438,11 @@ class Lowering:
             if isinstance(a, Static) and isinstance(b, Static) and _same_static(a.value, b.value):
                 self.env[n] = a
                 continue
+            if _is_list(a) and _known_list(b) or _is_list(b) and _known_list(a):
+                k = 0 if _known_list(a) else 1  # a list the other path grew at run time
+                with building(lowered[k][1]):
+                    grown = self.runtime_list((a, b)[k], node, n, lowered[k][1])
+                a, b = (grown, b) if k == 0 else (a, grown)
             joined.append(n)
             then_res_l.append(self.atom(a, node))
             else_res_l.append(self.atom(b, node))
@@ -428,6 +450,7 @@ class Lowering:
                             [self.hints.get(n, n) for n in joined], node)
         for n, o in zip(joined, outs):
             self.env[n] = Sym(o)
+        self.note_aliases(outs, [then_res_l, else_res_l], set(joined))
 
     def emit_if(self, cond: Any, lowered: list[Any], then_res: tuple[Any, ...],
                 else_res: tuple[Any, ...], names: list[str], node: Any) -> tuple[Var, ...]:
@@ -451,6 +474,8 @@ class Lowering:
                                            isinstance(v.value, (int, float, np.generic))):
                 raise unsupported(node, self.src, f"a loop that changes `{n}`, a "
                                   f"{_kind(v)}", "loops may update numbers and arrays")
+            if _is_list(v) and v.atom.id in self.foreign:
+                raise self.foreign_list(node, n)
             inits.append(self.atom(v, node))
         return inits
 
@@ -460,9 +485,11 @@ class Lowering:
         """Lower a loop body for carried `names` of `types`, until the types are stable.
         With `exits`, the body has `break`, `continue` or `return` (see :meth:`trip`)."""
         owned = [self.is_owned(self.atom(self.env[n], node)) for n in names]
+        shared = [False] * len(names)  # arrays a trip appends to a list: the next one's too
         for _ in range(4):
             carried = [Var(t, self.hints.get(n, n)) for n, t in zip(names, types)]
-            self.owned.update(c.id for c, o in zip(carried, owned) if o)
+            self.owned.update(c.id for c, o, s in zip(carried, owned, shared) if o and not s)
+            self.shared.update(c.id for c, s in zip(carried, shared) if s)
             env = dict(self.env)
             env.update({n: Sym(c) for n, c in zip(names, carried)})
             env.update(bind)
@@ -477,14 +504,14 @@ class Lowering:
             pre, builder, env_after = self.sub_block(env, lower_body)
             results = [self.atom(env_after[n], node) for n in names]
             joined = [join_types(t, r.type, loc_of(node, self.src)) for t, r in zip(types, results)]
-            if joined == types:
+            now_shared = [s or isinstance(r, Var) and r.id in self.shared
+                          for s, r in zip(shared, results)]
+            if joined == types and now_shared == shared:
                 return carried, builder, results, pre
-            types = joined
+            types, shared = joined, now_shared
         raise TypeMismatch("the loop's variables keep changing type", loc_of(node, self.src))
 
     def for_stmt(self, node: Any) -> None:
-        if node.orelse:
-            raise unsupported(node, self.src, "`for ... else`", "move the else part after the loop")
         iterable = node.iter
         callee = self.expr(iterable.func) if isinstance(iterable, gast.Call) and \
             isinstance(iterable.func, gast.Name) else None
@@ -508,20 +535,22 @@ class Lowering:
             seq = self.expr(iterable)
             if isinstance(seq, (Static, TupleVal, Record)):
                 return self.unrolled_for(node, seq)
-            if not (isinstance(seq, Sym) and isinstance(seq.type, Array)):
+            if not (isinstance(seq, Sym) and isinstance(seq.type, (Array, ListOf))):
                 raise unsupported(iterable, self.src, f"looping over a {_kind(seq)}",
                                   "loop over range(...), over the rows of an array, or over a "
                                   "tuple or list")
+            if _is_list(seq) and any(_same_sym(self.env.get(n), seq)
+                                     for n in _appended_names(node)):
+                raise unsupported(node, self.src, "appending to the list this loop walks",
+                                  "append to another list, or loop over range(len(xs)) to "
+                                  "walk the items there are before the loop")
             start, stop, step = Const(0, Scalar("int64")), apply("len", seq).atom, Const(1, Scalar("int64"))
             element = seq
         if not isinstance(node.target, gast.Name):
             raise unsupported(node.target, self.src, "unpacking in the target of a `for` over "
                               "a range or an array", "loop over an index and unpack inside the "
                               "body")
-        if self.appends_to_list(node):
-            raise unsupported(node, self.src, "appending to a list in a loop whose trip count "
-                              "is known only at run time", "fill a preallocated array: "
-                              "buf = np.zeros((n, ...)); buf[i] = ...")
+        self.grow_lists(node)
         done, exits = self.loop_exits(node, (start, stop, step, element))
         if done:
             return  # lowered as a loop that can stop early
@@ -531,7 +560,7 @@ class Lowering:
 
         def row() -> Any:
             if element is not None:
-                self.env[node.target.id] = apply("getitem", element, Sym(index), spec=(Dyn(0),))
+                self.env[node.target.id] = _element(element, Sym(index))
         carried, builder, results, _ = self.run_loop_body(
             names, [a.type for a in inits], {node.target.id: Sym(index)} if element is None else {},
             list(node.body), node, row, exits)
@@ -544,13 +573,178 @@ class Lowering:
             self.env[n] = Sym(o)
 
     def appends_to_list(self, node: Any) -> bool:
-        for inner in gast.walk(node):
-            if isinstance(inner, gast.Call) and isinstance(inner.func, gast.Attribute) and \
-                    inner.func.attr == "append" and isinstance(inner.func.value, gast.Name):
-                v = self.env.get(inner.func.value.id)
-                if isinstance(v, TupleVal) or isinstance(v, Static) and isinstance(v.value, list):
-                    return True
-        return False
+        """True when the loop appends to a list whose length is known now."""
+        return any(_known_list(self.env.get(n)) for n in _appended_names(node))
+
+    # ---------------------------------------------------------- lists grown at run time
+
+    def grow_lists(self, node: Any) -> None:
+        """Before a loop whose trip count is known only at run time: each list it appends to
+        whose length is known now (``xs = []``, ``xs = [x0]``) becomes a list grown at run
+        time, made here (``xs = []`` in the generated code), which the loop then carries.
+        Its items must all be numbers, or all arrays of one rank."""
+        for name in _appended_names(node):
+            value = self.env.get(name)
+            if _known_list(value) or _is_list(value):
+                self.no_aliases(node, name, value)
+            if not _known_list(value):
+                continue
+            made = self.runtime_list(value, node, name, self.builder)
+            if made.type == ListOf(None):  # its items' type is known once the loop is lowered
+                self.new_lists.append((len(self.builder.stmts) - 1, made.atom, name))
+            for n, v in list(self.env.items()):
+                if v is value:
+                    self.env[n] = made
+
+    def runtime_list(self, value: Value, node: Any, name: str, builder: Builder) -> Sym:
+        """A list whose items are known now, made at run time (into `builder`)."""
+        items = _items(value) or ()
+        for item in items:
+            if not (isinstance(item, Sym) or isinstance(item, Static) and
+                    isinstance(item.value, (int, float, np.generic)) and
+                    not isinstance(item.value, bool)):
+                raise unsupported(node, self.src, f"a list of {_kind(item)}s grown in a loop "
+                                  "whose trip count is known only at run time",
+                                  "keep one list per item, of numbers or arrays")
+            self.no_list(item, node, "a list holding")
+        atoms = [self.atom(i, node) for i in items]
+        try:
+            made = apply("list_of", *atoms) if atoms else apply("list_new")
+        except TypeError as exc:
+            raise self.mixed_items(node, name, exc) from None
+        return Sym(builder.rename_last(made.atom, name))
+
+    def settle_lists(self, mark: int) -> None:
+        """Give the empty lists made before a loop (:meth:`grow_lists`) the type of the
+        items the loop appended."""
+        pending, self.new_lists = self.new_lists[mark:], self.new_lists[:mark]
+        for index, old, name in pending:
+            now = self.env.get(name)
+            stmts = self.builder.stmts
+            if not (_is_list(now) and now.type.item is not None and index < len(stmts) and
+                    stmts[index].outs == (old,)):
+                continue
+            new = Var(ListOf(now.type.item), old.hint)
+            stmts[index:] = substitute(stmts[index:], {old.id: new})
+            for n, v in list(self.env.items()):
+                if isinstance(v, Sym) and v.atom is old:
+                    self.env[n] = Sym(new)
+
+    def append_to(self, name: str, current: Sym, call: Any) -> None:
+        """``xs.append(v)`` on a list grown at run time: its next version, for every name
+        bound to it."""
+        if current.atom.id in self.foreign:
+            raise self.foreign_list(call, name)
+        if current.atom.id in self.aliased:
+            self.no_aliases(call, name, current)
+        value = self.expr(call.args[0])
+        if not (isinstance(value, Sym) or isinstance(value, Static) and
+                isinstance(value.value, (int, float, np.generic))):
+            raise unsupported(call, self.src, f"appending a {_kind(value)} to a list grown at "
+                              "run time", "append numbers or arrays, and keep one list per item")
+        self.no_list(value, call, "appending")
+        item = self.operand(value, call)
+        try:
+            grown = apply("list_append", current, item)
+        except TypeError as exc:
+            raise self.mixed_items(call, name, exc) from None
+        if isinstance(item.type, Array) and isinstance(item.atom, Var):
+            self.shared.add(item.atom.id)  # writing into it now would change the list's item
+        grown = Sym(self.builder.rename_last(grown.atom, name))
+        for n, v in list(self.env.items()):
+            if _same_sym(v, current):
+                self.env[n] = grown  # every name bound to the list sees the change
+            elif isinstance(v, (TupleVal, Record)) and _holds(v, current.atom):
+                raise unsupported(call, self.src, f"appending to a list that `{n}` also holds",
+                                  "append before putting the list in a tuple or dict")
+
+    def note_aliases(self, outs: Sequence[Var], results: list[Sequence[Any]],
+                     rebound: set[str]) -> None:
+        """A list an `if` yields that other names still hold: changing it in place later
+        would change them too, which single assignment cannot follow (see append_to)."""
+        for k, o in enumerate(outs):
+            if not isinstance(o.type, ListOf):
+                continue
+            for r in (res[k] for res in results):
+                if any(m not in rebound and isinstance(v, Sym) and v.atom is r
+                       for m, v in self.env.items()):
+                    self.aliased.update((o.id, r.id))
+
+    def no_aliases(self, node: Any, name: str, value: Value) -> None:
+        """Raise when the list `name` holds, which is about to change, has other names."""
+        others = sorted(m for m, v in self.env.items() if m != name and not m.startswith(".")
+                        and (v is value or _same_sym(v, value)))
+        if others or _is_list(value) and value.atom.id in self.aliased:
+            also = f" (`{others[0]}`)" if others else ""
+            raise unsupported(node, self.src, f"appending to `{name}`, a list another name "
+                              f"may hold{also}", "keep one name for a list you append to")
+
+    def mixed_items(self, node: Any, name: str, exc: TypeError) -> UnsupportedSyntax:
+        return unsupported(node, self.src, f"a list grown at run time whose items change type "
+                           f"(`{name}` gets {exc})", "append values of one kind: all numbers, "
+                           "or all arrays of one rank")
+
+    def foreign_list(self, node: Any, name: str,
+                     kind: str = " grown at run time") -> UnsupportedSyntax:
+        return unsupported(node, self.src, f"appending to `{name}`, a list{kind} that the "
+                           "calling function made", "append where the list is made, and "
+                           "return the new items from this function")
+
+    def no_list(self, value: Value, node: Any, what: str) -> None:
+        """Raise when `value` is a list grown at run time, which `what` cannot take."""
+        if _is_list(value):
+            raise unsupported(node, self.src, f"{what} a list grown at run time",
+                              "convert it first with np.array(xs) or np.stack(xs), or use its "
+                              "items: xs[i], for x in xs, len(xs), sum(xs)")
+
+    def list_item(self, base: Sym, node: Any) -> Value:
+        """``xs[i]`` of a list grown at run time, for an integer i (negative counts from the
+        end)."""
+        if isinstance(node.slice, gast.Slice):
+            raise unsupported(node, self.src, "slicing a list grown at run time",
+                              "slice the stacked array, np.stack(xs)[a:b], or index the items "
+                              "one at a time")
+        index = self.expr(node.slice)
+        atom = self.operand(index, node).atom if isinstance(index, (Sym, Static)) else None
+        if atom is None or not (isinstance(atom.type, Scalar) and atom.type.dtype == "int64"):
+            raise unsupported(node, self.src, f"indexing a list grown at run time with a "
+                              f"{_kind(index)}", "index it with an integer")
+        return apply("list_getitem", base, atom)
+
+    def list_call(self, obj: Any, args: list[Value], kwargs: dict[str, Value],
+                  node: Any) -> Value | None:
+        """A call that passes a list grown at run time: ``len(xs)``, ``sum(xs)``,
+        ``np.stack(xs)``, ``np.array(xs)``, and any NumPy function (on ``np.array(xs)``, as
+        NumPy itself converts it).  None for a function of the user's, inlined as usual."""
+        name = getattr(obj, "__name__", repr(obj))
+        if obj is len and len(args) == 1 and not kwargs:
+            return apply("len", args[0])
+        if obj is sum and 1 <= len(args) <= 2 and not kwargs and _is_list(args[0]) and \
+                not (len(args) == 2 and _is_list(args[1])):
+            total = apply("list_sum", args[0])
+            return total if len(args) == 1 else self.binop(gast.Add(), args[1], total, node)
+        if obj in (np.stack, np.array, np.asarray) and len(args) == 1 and not kwargs:
+            return apply("list_stack", args[0], how="stack" if obj is np.stack else "array")
+        if any(obj is f for f in _SEQUENCE_FUNCTIONS):
+            raise unsupported(node, self.src, f"passing a list grown at run time to "
+                              f"np.{name}" + (" with options" if obj is np.stack else ""),
+                              "np.stack(xs) makes one array of the items: reshape or "
+                              "transpose that")
+        module = getattr(obj, "__module__", None) or ""
+        if (module == "numpy" or module.startswith("numpy.")) and surface_of(obj) is not None:
+            def array(v: Value) -> Value:
+                return apply("list_stack", v, how="array") if _is_list(v) else v
+            return self.call(obj, [array(a) for a in args],
+                             {k: array(v) for k, v in kwargs.items()}, node)
+        target = unwrap(obj)
+        if getattr(obj, "__s2sad_dispatcher__", None) is None and callable(target) and \
+                hasattr(target, "__code__") and not is_library(target):
+            return None
+        hints = ((zip, "loop over range(len(xs)) and index the lists"),
+                 (enumerate, "loop over range(len(xs)) and index it: xs[i]"),
+                 (max, "np.max(np.array(xs))"), (min, "np.min(np.array(xs))"))
+        hint = next((h for f, h in hints if obj is f), "convert it first: np.array(xs)")
+        raise unsupported(node, self.src, f"passing a list grown at run time to {name}", hint)
 
     def unrolled_for(self, node: Any, seq: Value) -> None:
         items = _items(seq)
@@ -561,19 +755,34 @@ class Lowering:
                               "loop over range(...), over the rows of an array, or over a "
                               "tuple or list")
         exits = _exits(node.body)
-        if "return" in exits:
-            inner = next(n for n in gast.walk(node) if isinstance(n, gast.Return))
-            raise unsupported(inner, self.src, "`return` in a loop over a tuple or list",
-                              "keep the result in a variable, `break`, and return after the "
-                              "loop")
-        ex = _Exits(None, unrolled=True)
-        if "break" not in exits:  # trips one after the other; `continue` skips the rest of one
+        if not exits & {"break", "return"}:  # trips one after the other; `continue` skips
+            ex = _Exits(None, unrolled=True)  # the rest of one
             for item in items:
                 self.assign(node.target, item)
                 self.trip(list(node.body), ex) if exits else self.block(list(node.body))
             return
+        if "return" in exits:
+            # As in a loop that can stop early: `returned` and the values returned, set by a
+            # `return` and tested after the loop.  Lowering the trips once first tells
+            # whether a `return` can happen, and the types of what it returns.
+            probe, _, _ = self.sub_block(self.env, lambda: self.unrolled_trips(node, items))
+            if "return" in probe.hits:
+                types = probe.ret_types[0]
+                for more in probe.ret_types[1:]:
+                    types = [join_types(a, b, loc_of(node, self.src)) for a, b in zip(types, more)]
+                self.hints[_RETURNED] = "returned"
+                self.env.setdefault(_RETURNED, Static(False))
+                for k, t in enumerate(types):
+                    self.hints[_ret_slot(k)] = "ret" if len(types) == 1 else f"ret{k}"
+                    self.env.setdefault(_ret_slot(k), Sym(_unset(t)))
+        self.unrolled_trips(node, items)
 
-        def run(k: int) -> None:  # this trip and, on the paths that go on, the next ones
+    def unrolled_trips(self, node: Any, items: tuple[Value, ...]) -> _Exits:
+        """The trips of a loop over a tuple or list that `break` or `return` can stop: each
+        trip, and on the paths through it that go on, the next ones."""
+        ex = _Exits(None, unrolled=True)
+
+        def run(k: int) -> None:
             if k == len(items):
                 return
             saved, ex.advance = ex.advance, lambda: run(k + 1)
@@ -583,6 +792,7 @@ class Lowering:
             finally:
                 ex.advance = saved
         run(0)
+        return ex
 
     def int_operand(self, value: Value, node: Any) -> Any:
         atom = self.operand(value, node).atom
@@ -591,6 +801,39 @@ class Lowering:
         return atom
 
     # ---------------------------------------------------------------- loops with exits
+
+    def split_loop_else(self, stmts: list[Any]) -> list[Any]:
+        """`stmts` with each ``for``/``while ... else`` written as the loop, then its `else`
+        part, which runs when the loop ends without `break`.
+
+        A loop with no `break` of its own is followed by the `else` part as it is.  Otherwise
+        a flag, `broke`, is False before the loop and True at each of its `break`s, and the
+        `else` part runs under ``if not broke:``.  Statements lowered after the loop (and a
+        `return` inside the loop, which skips them) treat the `else` part like them, so a
+        `break`, `continue` or `return` in it acts on the code around the loop, as in Python.
+        """
+        if not any(isinstance(s, (gast.For, gast.While)) and s.orelse for s in stmts):
+            return stmts
+        out: list[Any] = []
+        for stmt in stmts:
+            if not (isinstance(stmt, (gast.For, gast.While)) and stmt.orelse):
+                out.append(stmt)
+                continue
+            loop = copy.copy(stmt)
+            loop.orelse = []
+            if "break" not in _exits(stmt.body):
+                out.extend([loop, *stmt.orelse])
+                continue
+            self.else_flags += 1
+            flag = f".broke{self.else_flags}"
+            self.hints[flag] = "broke"
+            loop.body = _flag_breaks(list(stmt.body), flag)
+            out.append(_located(gast.Assign([_flag_name(flag, gast.Store())],
+                                            gast.Constant(False, None), None), stmt))
+            out.append(loop)
+            out.append(_located(gast.If(_flag_name(flag, gast.Load()), [gast.Pass()],
+                                        list(stmt.orelse)), stmt))
+        return out
 
     def loop_exits(self, node: Any, rng: tuple[Any, Any, Any, Any] | None
                    ) -> tuple[bool, _Exits | None]:
@@ -661,7 +904,7 @@ class Lowering:
                 if element is None:
                     self.env[target] = index
                 else:
-                    self.env[target] = apply("getitem", element, index, spec=(Dyn(0),))
+                    self.env[target] = _element(element, index)
 
             def advance() -> None:
                 self.builder.loc = loc_of(node, self.src)
@@ -730,6 +973,7 @@ class Lowering:
         statements after an `if` that may leave the trip run on the paths that fall through
         its branches, so nothing needs a flag to skip them.
         """
+        stmts = self.split_loop_else(stmts)
         for i, stmt in enumerate(stmts):
             self.builder.loc = loc_of(stmt, self.src)
             rest = stmts[i + 1:]
@@ -778,10 +1022,11 @@ class Lowering:
             return
         if ex.unrolled and kind == "break":
             return  # the trips after this one are not lowered on this path
-        if ex.going is None:  # the probe of the loop found no such exit
+        if ex.going is None and not ex.unrolled:  # the probe of the loop found no such exit
             raise unsupported(stmt, self.src, f"`{kind}` behind a test whose outcome depends "
                               "on the types the loop's variables take", "restructure the loop")
-        self.env[ex.going] = Static(False)
+        if ex.going is not None:
+            self.env[ex.going] = Static(False)
         if kind == "break":
             return
         if not passing:
@@ -811,12 +1056,13 @@ class Lowering:
         returned = self.env.pop(_RETURNED)
         if _known_true(returned):  # the loop always returns: `rest` never runs
             return _rebuild(tree, values)
+        if isinstance(returned, Static):  # it never returns
+            return self.block(rest)
         return self.fork_results(returned.atom, [lambda: _rebuild(tree, values),
                                                  lambda: self.block(rest)], node)
 
     def while_stmt(self, node: Any) -> None:
-        if node.orelse:
-            raise unsupported(node, self.src, "`while ... else`", "move the else part after the loop")
+        self.grow_lists(node)
         done, exits = self.loop_exits(node, None)
         if done:
             return  # lowered as a loop that can stop early
@@ -894,10 +1140,10 @@ class Lowering:
                                   "for their side effects are not differentiated)")
         elif isinstance(node, gast.Pass):
             pass
-        elif isinstance(node, gast.For):
-            self.for_stmt(node)
-        elif isinstance(node, gast.While):
-            self.while_stmt(node)
+        elif isinstance(node, (gast.For, gast.While)):
+            mark = len(self.new_lists)
+            self.for_stmt(node) if isinstance(node, gast.For) else self.while_stmt(node)
+            self.settle_lists(mark)
         else:
             raise unsupported(node, self.src, f"`{type(node).__name__.lower()}` here",
                               "see the supported subset in README")
@@ -978,6 +1224,10 @@ class Lowering:
         if not (isinstance(base, Sym) and isinstance(base.type, Array)):
             raise unsupported(target, self.src, f"assignment into a {_kind(base)}",
                               "assign into NumPy arrays the function created")
+        if base.atom.id in self.shared:
+            raise unsupported(target, self.src, f"writing into `{target.value.id}`, an array "
+                              "a list holds (it was appended): the list would change too",
+                              f"append a copy: xs.append({target.value.id}.copy())")
         if not self.is_owned(base.atom):
             raise unsupported(target, self.src, f"writing into `{target.value.id}`, an array "
                               "this function did not create (an argument, a global, or a view "
@@ -998,7 +1248,7 @@ class Lowering:
 
     def is_owned(self, atom: Any) -> bool:
         """True when `atom` is an array this function made (not a view, argument or global)."""
-        if not isinstance(atom, Var):
+        if not isinstance(atom, Var) or atom.id in self.shared:
             return False
         if atom.id in self.owned:
             return True
@@ -1098,8 +1348,8 @@ class Lowering:
         items = _items(seq)
         if items is None:
             raise unsupported(node, self.src, f"a comprehension over a {_kind(seq)} whose "
-                              "length is known only at run time", "write a `for` loop that "
-                              "fills a preallocated array (buf = np.zeros(n); buf[i] = ...)")
+                              "length is known only at run time", "write the loop out: "
+                              "xs = []; for ...: xs.append(...)")
         saved = dict(self.env)
         out: list[Any] = []
         try:
@@ -1122,12 +1372,20 @@ class Lowering:
         """``xs.append(v)`` on a list whose length is known now: a longer list."""
         name = call.func.value.id
         current = self.name(call.func.value)
+        if _is_list(current) and len(call.args) == 1 and not call.keywords:
+            return self.append_to(name, current, call)
+        if self.depth > 0 and any(current is v for v in self.foreign_known):
+            raise self.foreign_list(call, name, "")  # the caller would not see the change
+        original = current
         if isinstance(current, Static) and isinstance(current.value, list):
             current = TupleVal(tuple(Static(v) for v in current.value))
         if not isinstance(current, TupleVal) or len(call.args) != 1 or call.keywords:
             raise unsupported(call, self.src, f"appending to `{name}`, a {_kind(current)}",
                               "append one value to a list made in the function")
-        self.env[name] = TupleVal(current.items + (self.expr(call.args[0]),))
+        grown = TupleVal(current.items + (self.expr(call.args[0]),))
+        for n, v in list(self.env.items()):
+            if v is original:
+                self.env[n] = grown  # every name bound to the list sees the change
 
     def call_local(self, fn: LocalFunction, args: list[Value], kwargs: dict[str, Value],
                    node: Any) -> Value:
@@ -1168,10 +1426,13 @@ class Lowering:
                               "use the NumPy function instead")
         if isinstance(left, Static) and isinstance(right, Static):
             return Static(pyop(left.value, right.value))
+        self.no_list(left, node, f"`{_OP_TEXT.get(name, name)}` on")
+        self.no_list(right, node, f"`{_OP_TEXT.get(name, name)}` on")
         return apply(name, self.operand(left, node), self.operand(right, node))
 
     def expr_UnaryOp(self, node: Any) -> Value:
         operand = self.expr(node.operand)
+        self.no_list(operand, node, "a unary operator on")
         if isinstance(operand, Static):
             ops = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_}
             return Static(ops[type(node.op)](operand.value))
@@ -1187,6 +1448,8 @@ class Lowering:
         result: Value | None = None
         for op, right_node in zip(node.ops, node.comparators):
             right = self.expr(right_node)
+            self.no_list(left, node, "comparing")
+            self.no_list(right, node, "comparing")
             if isinstance(op, (gast.Is, gast.IsNot)):
                 if not (isinstance(left, Static) and isinstance(right, Static)):
                     raise unsupported(node, self.src, "`is` on a run-time value", "use ==")
@@ -1241,6 +1504,7 @@ class Lowering:
         lowered = [self.sub_block(self.env, f) for f in (then, orelse)]
         results = [self.atom(v, node) for v, _, _ in lowered]
         outs = self.emit_if(cond, lowered, (results[0],), (results[1],), [None], node)  # type: ignore[list-item]
+        self.note_aliases(outs, [results], set())
         return Sym(outs[0])
 
     def expr_Attribute(self, node: Any) -> Value:
@@ -1261,6 +1525,7 @@ class Lowering:
                     not (_library_module(base.value) and not isinstance(obj, np.ndarray)):
                 return Sym(Const(obj, type_of_value(obj), _dotted(node)))
             return Static(obj)  # NumPy's and math's numbers (np.pi, -np.inf) are constants
+        self.no_list(base, node, f"the attribute `.{node.attr}` of")
         if isinstance(base, Sym):
             if node.attr == "ndim" and base.ndim is not None:
                 return Static(base.ndim)
@@ -1275,6 +1540,8 @@ class Lowering:
 
     def expr_Subscript(self, node: Any) -> Value:
         base = self.expr(node.value)
+        if _is_list(base):
+            return self.list_item(base, node)
         if isinstance(base, Record):
             key = self.expr(node.slice)
             if not isinstance(key, Static):
@@ -1315,6 +1582,7 @@ class Lowering:
                      for p in (node.lower, node.upper, node.step)]
             return slice(*parts)
         value = self.expr(node)
+        self.no_list(value, node, "indexing with")
         if isinstance(value, Static) and (value.value is None or value.value is Ellipsis or
                                           isinstance(value.value, int)):
             return value.value
@@ -1356,6 +1624,10 @@ class Lowering:
                     return TupleVal(base.items)
                 return TupleVal(tuple(TupleVal((Static(k), v))
                                       for k, v in zip(base.keys, base.items)))
+            if _is_list(base):
+                raise unsupported(node, self.src, f"the method `.{func.attr}()` of a list grown "
+                                  "at run time", "append on a line of its own (xs.append(x)); "
+                                  "read items with xs[i]")
             if isinstance(base, Sym):
                 method = METHODS.get(func.attr)
                 if method is None:
@@ -1370,6 +1642,10 @@ class Lowering:
             return self.call_local(callee, args, kwargs, node)
         if not isinstance(callee, Static):
             raise unsupported(node, self.src, "calling a run-time value", "call a named function")
+        if any(_is_list(a) for a in [*args, *kwargs.values()]):
+            done = self.list_call(callee.value, args, kwargs, node)
+            if done is not None:
+                return done
         return self.call(callee.value, args, kwargs, node)
 
     def call(self, obj: Any, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
@@ -1636,8 +1912,9 @@ def _leaf_name(path: str, key: Any) -> str:
 
 
 def _assigned_names(stmts: list[Any]) -> set[str]:
-    """Names the statements bind or write into (``x[i] = v`` changes `x`)."""
-    names: set[str] = set()
+    """Names the statements bind or write into (``x[i] = v`` changes `x`, ``xs.append(v)``
+    changes `xs`)."""
+    names: set[str] = set(_appended_names(gast.Module(list(stmts), [])))
     for stmt in stmts:
         for node in gast.walk(stmt):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
@@ -1655,7 +1932,46 @@ _CONTAINER_BUILTINS = (len, zip, enumerate, tuple, list, sum, max, min)
 # Primitives whose result may share memory with an operand (writing into it would write there).
 _VIEWS = frozenset({"getitem", "transpose", "reshape", "ravel", "expand_dims", "swapaxes",
                     "broadcast_to", "squeeze", "diagonal", "flip", "moveaxis", "atleast",
-                    "stop_gradient", "pop", "astype"})
+                    "stop_gradient", "pop", "astype", "list_getitem"})
+
+
+# NumPy functions that take a sequence of arrays (a list grown at run time is not one yet).
+_SEQUENCE_FUNCTIONS = (np.stack, np.concatenate, np.hstack, np.vstack, np.dstack,
+                       np.column_stack, np.block)
+_OP_TEXT = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@",
+            "floordiv": "//", "mod": "%"}
+
+
+def _is_list(value: Any) -> bool:
+    """True for a list grown at run time (a handle of type ListOf)."""
+    return isinstance(value, Sym) and isinstance(value.type, ListOf)
+
+
+def _same_sym(a: Any, b: Any) -> bool:
+    return a is b or isinstance(a, Sym) and isinstance(b, Sym) and a.atom is b.atom
+
+
+def _known_list(value: Any) -> bool:
+    """True for a list whose length is known when the code is generated."""
+    return isinstance(value, TupleVal) or isinstance(value, Static) and \
+        isinstance(value.value, list)
+
+
+def _appended_names(node: Any) -> list[str]:
+    """The names `xs` of the ``xs.append(...)`` calls in `node`, in order."""
+    found: dict[str, None] = {}
+    for inner in gast.walk(node):
+        if isinstance(inner, gast.Call) and isinstance(inner.func, gast.Attribute) and \
+                inner.func.attr == "append" and isinstance(inner.func.value, gast.Name):
+            found[inner.func.value.id] = None
+    return list(found)
+
+
+def _element(seq: Sym, index: Any) -> Sym:
+    """Item `index` of the array or list a `for` walks."""
+    if isinstance(seq.type, ListOf):
+        return apply("list_getitem", seq, index)
+    return apply("getitem", seq, index, spec=(Dyn(0),))
 
 
 def _holds(value: Any, atom: Any) -> bool:
@@ -1666,7 +1982,8 @@ def _holds(value: Any, atom: Any) -> bool:
 
 def _exits(stmts: list[Any]) -> set[str]:
     """The exits among `stmts` that leave the loop they are in: its `break` and `continue`
-    (not those of loops inside it) and any `return` (not those of nested functions)."""
+    (not those in the bodies of loops inside it, but those in their `else` parts) and any
+    `return` (not those of nested functions)."""
     found: set[str] = set()
 
     def visit(node: Any, inner: bool) -> None:
@@ -1675,11 +1992,51 @@ def _exits(stmts: list[Any]) -> set[str]:
         if isinstance(node, gast.Return) or \
                 isinstance(node, (gast.Break, gast.Continue)) and not inner:
             found.add(type(node).__name__.lower())
+        if isinstance(node, (gast.For, gast.While)):
+            for child in node.body:
+                visit(child, True)
+            for child in node.orelse:
+                visit(child, inner)
+            return
         for child in gast.iter_child_nodes(node):
-            visit(child, inner or isinstance(node, (gast.For, gast.While)))
+            visit(child, inner)
     for stmt in stmts:
         visit(stmt, False)
     return found
+
+
+def _flag_breaks(stmts: list[Any], flag: str) -> list[Any]:
+    """Copies of `stmts` in which each `break` of the loop they are the body of sets `flag`
+    first (the `break`s of inner loops are theirs; those in their `else` parts are ours)."""
+    out: list[Any] = []
+    for stmt in stmts:
+        if isinstance(stmt, gast.Break):
+            out.append(_located(gast.Assign([_flag_name(flag, gast.Store())],
+                                             gast.Constant(True, None), None), stmt))
+            out.append(stmt)
+            continue
+        if isinstance(stmt, (gast.If, gast.For, gast.While, gast.With)):
+            stmt = copy.copy(stmt)
+            if not isinstance(stmt, (gast.For, gast.While)):
+                stmt.body = _flag_breaks(stmt.body, flag)
+            if not isinstance(stmt, gast.With):
+                stmt.orelse = _flag_breaks(stmt.orelse, flag)
+        out.append(stmt)
+    return out
+
+
+def _flag_name(flag: str, ctx: Any) -> Any:
+    return gast.Name(flag, ctx, None, None)
+
+
+def _located(node: Any, at: Any) -> Any:
+    """`node` (and the nodes in it) placed where `at` is written, for comments and errors."""
+    for inner in gast.walk(node):
+        if isinstance(inner, (gast.stmt, gast.expr)):
+            inner.lineno, inner.col_offset = at.lineno, at.col_offset
+            inner.end_lineno = getattr(at, "end_lineno", at.lineno)
+            inner.end_col_offset = getattr(at, "end_col_offset", at.col_offset)
+    return node
 
 
 def _always_exits(stmts: list[Any]) -> bool:
@@ -1741,6 +2098,14 @@ def join_types(a: Any, b: Any, loc: Any = None) -> Any:
     """The type of a value that is `a` on one path and `b` on another."""
     if a == b:
         return a
+    if isinstance(a, ListOf) and isinstance(b, ListOf):
+        try:
+            return ListOf(prims.item_join(a.item, b.item))
+        except TypeError as exc:
+            raise UnsupportedSyntax("a list grown at run time whose items change type (" +
+                                    str(exc) + "): not supported in differentiated code", loc,
+                                    "append values of one kind: all numbers, or all arrays "
+                                    "of one rank") from None
     if isinstance(a, Scalar) and isinstance(b, Scalar):
         return Scalar(promote([a, b]), a.weak and b.weak)
     if isinstance(a, (Scalar, Array)) and isinstance(b, (Scalar, Array)):

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import runtime as rt
-from .ir import Array, Opaque, Scalar, Ty
+from .ir import Array, ListOf, Opaque, Scalar, Ty, has_derivative
 from .rules import (
     ATTRIBUTES,
     DYNAMIC,
@@ -29,6 +29,7 @@ from .rules import (
     bind,
     broadcast_types,
     const_value,
+    deflist,
     defprim,
     elementwise,
     elementwise_bool,
@@ -680,6 +681,284 @@ defprim("print", print, arity=None, infer=_shape_type, emit=Emit("call", "print"
 defprim("breakpoint", breakpoint, arity=0, infer=_shape_type, emit=Emit("call", "breakpoint"),
         effect=True, doc="breakpoint(), kept where it is")
 defprim("stop_gradient", rt.stop_gradient, infer=same_as_first, emit=Emit("call", "stop_gradient"))
+
+# ----------------------------------------------------------------- lists grown at run time
+# A list that a loop whose trip count is known only at run time grows (``xs.append(x)``): a
+# value of type ListOf(item).  Its tangent and its cotangent are lists of the items' tangents
+# and cotangents.  `list_append`, `list_pop` and `list_addat` change their list in place and
+# return its next version; the other primitives make new lists.  Going backward, appending
+# becomes popping: ``x_bar = x_bar + xs_bar.pop()``.  The rules see whole equations
+# (rules.ListRules); a list cotangent that nothing has reached yet starts as zeros.
+
+
+def item_join(a: Ty | None, b: Ty | None) -> Ty | None:
+    """The item type of a list holding items of types `a` and `b` (None: no item yet).
+    Raises TypeError unless both are numbers, or both arrays of one rank."""
+    if a is None or a == b:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, Scalar) and isinstance(b, Scalar):
+        return Scalar(promote([a, b]), a.weak and b.weak)
+    if isinstance(a, Array) and isinstance(b, Array):
+        if a.ones is None or b.ones is None:
+            return Array(promote([a, b]), None)
+        if len(a.ones) == len(b.ones):
+            return Array(promote([a, b]), tuple(x if x == y else None
+                                                for x, y in zip(a.ones, b.ones)))
+    raise TypeError(f"items of the kinds {a} and {b}")
+
+
+def _item(t: Ty) -> Ty:
+    item = t.item if isinstance(t, ListOf) else None
+    return item if item is not None else Scalar("float64")
+
+
+def _list_of_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    item: Ty | None = None
+    for t in types:
+        item = item_join(item, t)
+    return ListOf(item)  # type: ignore[arg-type]
+
+
+def _stack_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    if params.get("how") == "like":
+        return types[1]
+    item = _item(types[0])
+    dtype = item.dtype if isinstance(item, (Scalar, Array)) else "float64"
+    if isinstance(item, Array):
+        return Array(dtype, None if item.ones is None else (None,) + item.ones)
+    return Array(dtype, (None,))
+
+
+def _unstack_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
+    a = types[0]
+    if not isinstance(a, Array) or a.ones is None:
+        return ListOf(Array(a.dtype, None) if isinstance(a, Array) else Scalar("float64"))
+    if len(a.ones) == 1:
+        return ListOf(Scalar(a.dtype, weak=False))
+    return ListOf(Array(a.dtype, a.ones[1:]))
+
+
+def _zeros(xs: Sym) -> Sym:
+    return apply("list_zeros", xs)
+
+
+def _plus(old: Sym | None, new: Sym) -> Sym:
+    """The cotangent `old` (None: none yet) of a list, plus `new`."""
+    return new if old is None else apply("list_add", old, new)
+
+
+def _full_item(d: Sym | None, x: Sym) -> Sym:
+    """Tangent `d` (None: zero) with the full shape of `x`, as items of tangent lists are."""
+    from .transforms.common import materialize
+    if d is None:
+        return zeros_like(x) if x.is_array else S(0.0)
+    return materialize(d, x)
+
+
+def _list_of_jvp(dots: tuple[Sym | None, ...], ans: Sym, *xs: Sym) -> Sym | None:
+    if all(d is None for d in dots):
+        return None
+    return apply("list_of", *[_full_item(d, x) for d, x in zip(dots, xs)])
+
+
+def _list_of_vjp(g: Sym | None, bars: Any, ans: Sym, *xs: Sym) -> tuple[Sym | None, ...]:
+    if g is None:
+        return (None,) * len(xs)
+    return tuple(_unbroadcast(apply("list_getitem", g, k), x) if has_derivative(x.type)
+                 else None for k, x in enumerate(xs))
+
+
+def _append_jvp(dots: Any, ans: Sym, xs: Sym, x: Sym) -> Sym | None:
+    dxs, dx = dots
+    if dxs is None and dx is None:
+        return None
+    return apply("list_append", _zeros(xs) if dxs is None else dxs, _full_item(dx, x))
+
+
+def _append_vjp(g: Sym | None, bars: Any, ans: Sym, xs: Sym, x: Sym) -> Any:
+    item, rest = apply("list_pop", _zeros(ans) if g is None else g)
+    return (_plus(bars[0], rest), _unbroadcast(item, x) if has_derivative(x.type) else None)
+
+
+def _pop_jvp(dots: Any, ans: Any, xs: Sym) -> Any:
+    return (None, None) if dots[0] is None else apply("list_pop", dots[0])
+
+
+def _pop_vjp(g: Any, bars: Any, ans: Any, xs: Sym) -> Any:
+    (g_item, g_rest), (item, rest) = g, ans
+    grown = apply("list_append", _zeros(rest) if g_rest is None else g_rest,
+                  _full_item(g_item, item))
+    return (_plus(bars[0], grown),)
+
+
+def _addat_jvp(dots: Any, ans: Sym, xs: Sym, i: Sym, v: Sym) -> Sym | None:
+    dxs, _, dv = dots
+    if dxs is None and dv is None:
+        return None
+    base = _zeros(xs) if dxs is None else dxs  # changed in place, as xs is
+    return base if dv is None else apply("list_addat", base, i, dv)
+
+
+def _addat_vjp(g: Sym | None, bars: Any, ans: Sym, xs: Sym, i: Sym, v: Sym) -> Any:
+    cur = _zeros(ans) if g is None else g
+    gv = _unbroadcast(apply("list_getitem", cur, i), v) if has_derivative(v.type) else None
+    return (_plus(bars[0], cur), None, gv)
+
+
+def _getitem_list_jvp(dots: Any, ans: Sym, xs: Sym, i: Sym) -> Sym | None:
+    return None if dots[0] is None else apply("list_getitem", dots[0], i)
+
+
+def _getitem_list_vjp(g: Sym | None, bars: Any, ans: Sym, xs: Sym, i: Sym) -> Any:
+    if g is None:
+        return (None, None)
+    cur = _zeros(xs) if bars[0] is None else bars[0]
+    return (apply("list_addat", cur, i, g), None)
+
+
+def _stack_jvp(dots: Any, ans: Sym, xs: Sym, *like: Sym, how: str = "stack") -> Sym | None:
+    return None if dots[0] is None else apply("list_stack", dots[0], *like, how=how)
+
+
+def _stack_vjp(g: Sym | None, bars: Any, ans: Sym, xs: Sym, *like: Sym,
+               how: str = "stack") -> Any:
+    if g is None:
+        return (None,) * (1 + len(like))
+    from .transforms.common import broadcast_up
+    rows = apply("list_unstack", broadcast_up(g, ans))
+    return (_plus(bars[0], rows),) + (None,) * len(like)
+
+
+def _unstack_jvp(dots: Any, ans: Sym, a: Sym) -> Sym | None:
+    return None if dots[0] is None else apply("list_unstack", _full_item(dots[0], a))
+
+
+def _unstack_vjp(g: Sym | None, bars: Any, ans: Sym, a: Sym) -> Any:
+    return (None,) if g is None else (apply("list_stack", g, a, how="like"),)
+
+
+def _sum_jvp(dots: Any, ans: Sym, xs: Sym) -> Sym | None:
+    return None if dots[0] is None else apply("list_sum", dots[0])
+
+
+def _sum_vjp(g: Sym | None, bars: Any, ans: Sym, xs: Sym) -> Any:
+    if g is None:
+        return (None,)
+    g = _full_item(g, ans)
+    return (apply("list_fill", g, xs) if bars[0] is None else apply("list_addall", bars[0], g),)
+
+
+def _fill_jvp(dots: Any, ans: Sym, v: Sym, xs: Sym) -> Sym | None:
+    return None if dots[0] is None else apply("list_fill", _full_item(dots[0], v), xs)
+
+
+def _fill_vjp(g: Sym | None, bars: Any, ans: Sym, v: Sym, xs: Sym) -> Any:
+    return (None, None) if g is None else (_unbroadcast(apply("list_sum", g), v), None)
+
+
+def _addall_jvp(dots: Any, ans: Sym, xs: Sym, v: Sym) -> Sym | None:
+    dxs, dv = dots
+    if dxs is None and dv is None:
+        return None
+    if dv is None:
+        return apply("list_copy", dxs)  # a new list, as the result is
+    return apply("list_addall", _zeros(xs) if dxs is None else dxs, dv)
+
+
+def _addall_vjp(g: Sym | None, bars: Any, ans: Sym, xs: Sym, v: Sym) -> Any:
+    if g is None:
+        return (None, None)
+    gv = _unbroadcast(apply("list_sum", g), v) if has_derivative(v.type) else None
+    return (_plus(bars[0], g), gv)
+
+
+def _add_lists_jvp(dots: Any, ans: Sym, a: Sym, b: Sym) -> Sym | None:
+    da, db = dots
+    if da is None or db is None:
+        d = da if db is None else db
+        return None if d is None else apply("list_copy", d)
+    return apply("list_add", da, db)
+
+
+def _add_lists_vjp(g: Sym | None, bars: Any, ans: Sym, a: Sym, b: Sym) -> Any:
+    if g is None:
+        return (None, None)
+    copy = apply("list_copy", g)  # each cotangent changes in place later: two lists
+    return (_plus(bars[0], g), _plus(bars[1], copy))
+
+
+def _copy_jvp(dots: Any, ans: Sym, xs: Sym) -> Sym | None:
+    return None if dots[0] is None else apply("list_copy", dots[0])
+
+
+def _copy_vjp(g: Sym | None, bars: Any, ans: Sym, xs: Sym) -> Any:
+    return (None,) if g is None else (_plus(bars[0], g),)
+
+
+def _list_addat(xs: list[Any], i: int, v: Any) -> list[Any]:
+    xs[i] = xs[i] + v
+    return xs
+
+
+def _list_pop(xs: list[Any]) -> tuple[Any, list[Any]]:
+    return xs.pop(), xs
+
+
+def _list_stack(xs: list[Any], like: Any = None, how: str = "stack") -> Any:
+    if how == "like":
+        return np.reshape(xs, np.shape(like))
+    return np.stack(xs) if how == "stack" else np.array(xs)
+
+
+def _list_zeros(xs: list[Any]) -> list[Any]:
+    return [np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0 for x in xs]
+
+
+deflist("list_new", list, arity=0, infer=lambda ts, ps: ListOf(None),
+        emit=Emit("list_new"), doc="a new, empty list (grown at run time)")
+deflist("list_of", lambda *xs: list(xs), arity=None, infer=_list_of_type, emit=Emit("list_of"),
+        jvp=_list_of_jvp, vjp=_list_of_vjp, doc="a list of the given items, grown later")
+deflist("list_append", lambda xs, x: xs.append(x) or xs, arity=2,
+        infer=lambda ts, ps: ListOf(item_join(_item_or_none(ts[0]), ts[1])),  # type: ignore[arg-type]
+        emit=Emit("list_append"), jvp=_append_jvp, vjp=_append_vjp, in_place=True,
+        doc="xs.append(x), in place: the list's next version")
+deflist("list_pop", _list_pop, arity=1, infer=lambda ts, ps: (_item(ts[0]), ts[0]),
+        emit=Emit("list_pop"), jvp=_pop_jvp, vjp=_pop_vjp, in_place=True, multi=True,
+        doc="x = xs.pop(), in place: the last item and the list's next version")
+deflist("list_addat", _list_addat, arity=3, infer=same_as_first, emit=Emit("list_addat"),
+        jvp=_addat_jvp, vjp=_addat_vjp, in_place=True,
+        doc="xs[i] = xs[i] + v, in place: the list's next version")
+deflist("list_getitem", lambda xs, i: xs[i], arity=2, infer=lambda ts, ps: _item(ts[0]),
+        emit=Emit("list_getitem"), jvp=_getitem_list_jvp, vjp=_getitem_list_vjp,
+        doc="xs[i] for a run-time integer i")
+deflist("list_stack", _list_stack, arity=None, params=(("how", "stack"),), infer=_stack_type,
+        emit=Emit("list_stack"), jvp=_stack_jvp, vjp=_stack_vjp,
+        doc="np.stack(xs) or np.array(xs); how='like': the rows of an array shaped like the "
+            "second argument")
+deflist("list_unstack", list, arity=1, infer=_unstack_type, emit=Emit("call", "list"),
+        jvp=_unstack_jvp, vjp=_unstack_vjp, doc="list(a): the rows of an array")
+deflist("list_sum", builtins.sum, arity=1, infer=lambda ts, ps: _item(ts[0]),
+        emit=Emit("call", "sum"), jvp=_sum_jvp, vjp=_sum_vjp, doc="sum(xs)")
+deflist("list_fill", lambda v, xs: [v] * len(xs), arity=2,
+        infer=lambda ts, ps: ListOf(ts[0]),  # type: ignore[arg-type]
+        emit=Emit("list_fill"), jvp=_fill_jvp, vjp=_fill_vjp, doc="[v] * len(xs)")
+deflist("list_addall", lambda xs, v: [x + v for x in xs], arity=2, infer=same_as_first,
+        emit=Emit("list_addall"), jvp=_addall_jvp, vjp=_addall_vjp,
+        doc="v added to every item: a new list")
+deflist("list_add", lambda a, b: [x + y for x, y in zip(a, b)], arity=2, infer=same_as_first,
+        emit=Emit("list_add"), jvp=_add_lists_jvp, vjp=_add_lists_vjp,
+        doc="two lists added item by item: a new list")
+deflist("list_copy", list, arity=1, infer=same_as_first, emit=Emit("call", "list"),
+        jvp=_copy_jvp, vjp=_copy_vjp, doc="list(xs): a new list with the same items")
+deflist("list_zeros", _list_zeros, arity=1, infer=same_as_first, emit=Emit("list_zeros"),
+        doc="a list of zeros shaped like the items of xs (no derivative)")
+
+
+def _item_or_none(t: Ty) -> Ty | None:
+    return t.item if isinstance(t, ListOf) else None
+
 
 # -------------------------------------------------------------- surface: what users can call
 

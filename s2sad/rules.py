@@ -31,7 +31,20 @@ from typing import Any
 import numpy as np
 
 from .errors import Loc, S2SADError
-from .ir import FLOAT_DTYPES, Array, Atom, Const, Eqn, Opaque, Scalar, Stmt, Ty, Var, is_float
+from .ir import (
+    FLOAT_DTYPES,
+    Array,
+    Atom,
+    Const,
+    Eqn,
+    ListOf,
+    Opaque,
+    Scalar,
+    Stmt,
+    Ty,
+    Var,
+    is_float,
+)
 
 Rule = Callable[..., "Sym"]
 
@@ -48,6 +61,7 @@ class Builder:
     def emit(self, prim: str, args: Sequence[Atom], params: Sequence[tuple[str, Atom]] = (),
              hint: str | None = None) -> Var:
         p = REGISTRY[prim]
+        _check_lists(prim, args)
         raw = dict(p.params)
         raw.update({k: (v.value if isinstance(v, Const) else DYNAMIC) for k, v in params})
         out_type = p.infer([a.type for a in args], raw)
@@ -60,6 +74,7 @@ class Builder:
         """Like :meth:`emit`, for a primitive with several results (its `infer` gives a
         tuple of types): ``w, v = np.linalg.eigh(a)``."""
         p = REGISTRY[prim]
+        _check_lists(prim, args)
         raw = dict(p.params)
         raw.update({k: (v.value if isinstance(v, Const) else DYNAMIC) for k, v in params})
         outs = tuple(Var(t) for t in p.infer([a.type for a in args], raw))  # type: ignore[union-attr]
@@ -76,6 +91,14 @@ class Builder:
         new = Var(atom.type, hint)
         self.stmts[-1] = dataclasses.replace(last, outs=(new,))
         return new
+
+
+def _check_lists(prim: str, args: Sequence[Atom]) -> None:
+    """Only the primitives on lists (and a few that take anything) may read a list grown at
+    run time: anywhere else it would be taken for a number or an array."""
+    if prim not in LIST_PRIMS and any(isinstance(a.type, ListOf) for a in args):
+        raise TypeError(f"a list grown at run time where {prim} expects numbers or arrays: "
+                        "convert it with np.array(xs) or np.stack(xs) first")
 
 
 _builders: list[Builder] = []
@@ -457,6 +480,59 @@ def no_derivative(what: str, hint: str) -> Rule:
     def rule(g: Any, ans: Any, *args: Any, **params: Any) -> Sym:
         raise NotDifferentiable(f"no derivative with respect to {what}", current().loc, hint)
     return rule
+
+
+@dataclass(frozen=True, slots=True)
+class ListRules:
+    """The derivative rules of a primitive on lists grown at run time (:class:`ListOf`).
+
+    They see the whole equation, since the derivative of a list is a list of the items'
+    derivatives (not a sum of one term per argument) and lists change in place:
+
+    * ``jvp(dots, ans, *args, **params)``: `dots` holds the tangent of each argument (None
+      for zero); returns the tangent of the result (a tuple for several results), None for
+      zero.
+    * ``vjp(g, bars, ans, *args, **params)``: `g` is the cotangent of the result (a tuple for
+      several results), None where none reached it: a rule whose result is a list then starts
+      from zeros, so that the list's earlier versions receive their cotangents from its later
+      ones (see :mod:`s2sad.transforms.vjp`).  `bars` holds the cotangent each list argument
+      has so far (None: none yet).  Returns one value per argument: for a list argument its
+      new cotangent (which includes ``bars[i]``), for any other a term to add; None for none.
+
+    `in_place`: the primitive changes its first argument, and its (first) list result is that
+    list's next version (``xs.append(x)``, ``xs.pop()``, ``xs[i] = xs[i] + g``).
+    """
+
+    jvp: Callable[..., Any]
+    vjp: Callable[..., Any]
+    in_place: bool = False
+
+
+LIST_RULES: dict[str, ListRules] = {}
+# Every primitive that may read a list (those in LIST_RULES, and a few more: see prims.py).
+LIST_PRIMS: set[str] = {"len", "push", "print"}
+
+
+def _whole_equation(g: Any, ans: Any, *args: Any, **params: Any) -> Any:
+    raise AssertionError("the rules of a primitive on lists take the whole equation "
+                         "(LIST_RULES)")
+
+
+def deflist(name: str, impl: Callable[..., Any], *, arity: int | None, infer: Any, emit: Emit,
+            jvp: Callable[..., Any] | None = None, vjp: Callable[..., Any] | None = None,
+            in_place: bool = False, params: Sequence[tuple[str, Any]] = (),
+            multi: bool = False, doc: str = "") -> Prim:
+    """Register a primitive on lists: never folded; with `jvp` and `vjp`, differentiable
+    through whole-equation rules (:class:`ListRules`)."""
+    placeholder = [_whole_equation] * (arity if arity is not None else 1)
+    prim = defprim(name, impl, arity=arity, params=params, infer=infer, emit=emit,
+                   jvp=placeholder if jvp is not None else None,
+                   vjp=placeholder if vjp is not None else None, foldable=False, multi=multi,
+                   doc=doc)
+    LIST_PRIMS.add(name)
+    if jvp is not None and vjp is not None:
+        LIST_RULES[name] = ListRules(jvp, vjp, in_place)
+    return prim
 
 
 # Surface functions: Python callables (by identity) -> functions over handles.

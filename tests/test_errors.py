@@ -93,14 +93,6 @@ def uses_setitem(x):
     return np.sum(x)
 
 
-def uses_for_else(x):
-    for i in range(3):
-        x = x * 2
-    else:
-        x = x + 1
-    return x
-
-
 def if_on_array(x):
     if x > 0:
         return np.sum(x)
@@ -124,11 +116,10 @@ UNSUPPORTED = [
     (uses_del, "del y", "out of scope"),
     (uses_yield, "yield x", "build a list"),
     (uses_import, "import math", "import at module level"),
-    (uses_listcomp, "[x for", "preallocated array"),
+    (uses_listcomp, "[x for", "xs.append(...)"),
     (uses_bitand, "(x > 0) & (x < 1)", "np.logical_and"),
     (reseeds, "np.random.seed(0)", "side effects"),
     (uses_setitem, "x[0]", "make a copy first: x = x.copy()"),
-    (uses_for_else, "for i in range(3)", "after the loop"),
     (if_on_array, "if x > 0", "np.where"),
     (uses_no_return, "def uses_no_return", "return the value"),
     (uses_nonlocal, "nonlocal x", "return the new value"),
@@ -141,6 +132,124 @@ def test_unsupported_syntax(fn, text, hint):
         s2sad.grad(fn)(np.ones(2) if fn in (uses_setitem, if_on_array) else 2.0)
     check(info.value, fn, text, "UnsupportedSyntax", hint)
     assert isinstance(info.value, s2sad.S2SADError)
+
+
+# Lists grown at run time (`xs.append` in a loop whose trip count is known only then): what
+# they do not support.
+
+
+def items_change_kind(x, n):
+    xs = []
+    y = x
+    for i in range(n):
+        xs.append(y)
+        y = y * np.ones(2)
+    return np.sum(np.array(xs))
+
+
+def returns_a_list(x, n):
+    xs = []
+    for i in range(n):
+        xs.append(x * i)
+    return xs
+
+
+def slices_a_list(x, n):
+    xs = []
+    for i in range(n):
+        xs.append(x * i)
+    return sum(xs[1:])
+
+
+def max_of_a_list(x, n):
+    xs = []
+    for i in range(n):
+        xs.append(x * i)
+    return max(xs)
+
+
+def concatenates_a_list(x, n):
+    xs = []
+    for i in range(n):
+        xs.append(x * i)
+    return np.sum(np.concatenate(xs))
+
+
+def list_arithmetic(x, n):
+    xs = []
+    for i in range(n):
+        xs.append(x * i)
+    return np.sum(xs * 2)
+
+
+def pops_a_list(x, n):
+    xs = []
+    for i in range(n):
+        xs.append(x * i)
+    return xs.pop()
+
+
+def grows_while_walking(x, n):
+    xs = [x]
+    for i in range(n):
+        xs.append(x * i)
+    for y in xs:
+        xs.append(y)  # noqa: PERF402
+    return sum(xs)
+
+
+def writes_into_an_appended_array(x, n):
+    xs = []
+    h = np.zeros(2)
+    for i in range(n):
+        h[0] = x * i
+        xs.append(h)
+    return np.sum(np.stack(xs))
+
+
+def grows_under_two_names(x, n):
+    xs = [x]
+    ys = xs
+    for i in range(n):
+        xs.append(x * i)
+    return sum(ys)
+
+
+def appends_for_its_caller(xs, x):
+    xs.append(x)
+    return x
+
+
+def lets_a_helper_append(x, n):
+    xs = []
+    for i in range(n):
+        xs.append(x)
+    y = appends_for_its_caller(xs, x)
+    return sum(xs) + y
+
+
+LIST_ERRORS = [
+    (items_change_kind, items_change_kind, "xs.append(y)", "values of one kind"),
+    (returns_a_list, returns_a_list, "return xs", "np.stack(xs)"),
+    (slices_a_list, slices_a_list, "xs[1:]", "np.stack(xs)[a:b]"),
+    (max_of_a_list, max_of_a_list, "max(xs)", "np.max(np.array(xs))"),
+    (concatenates_a_list, concatenates_a_list, "np.concatenate(xs)", "np.stack(xs)"),
+    (list_arithmetic, list_arithmetic, "xs * 2", "np.array(xs)"),
+    (pops_a_list, pops_a_list, "xs.pop()", "xs.append(x)"),
+    (grows_while_walking, grows_while_walking, "for y in xs", "append to another list"),
+    (lets_a_helper_append, appends_for_its_caller, "xs.append(x)", "where the list is made"),
+    (writes_into_an_appended_array, writes_into_an_appended_array, "h[0] = x * i",
+     "xs.append(h.copy())"),
+    (grows_under_two_names, grows_under_two_names, "for i in range(n)", "one name"),
+]
+
+
+@pytest.mark.parametrize("fn,where,text,hint", LIST_ERRORS,
+                         ids=[e[0].__name__ for e in LIST_ERRORS])
+def test_lists_grown_at_run_time(fn, where, text, hint):
+    with pytest.raises(s2sad.UnsupportedSyntax) as info:
+        s2sad.grad(fn)(1.5, 3)
+    check(info.value, where, text, "UnsupportedSyntax", hint)
 
 
 def calls_fft(x):

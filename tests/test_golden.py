@@ -44,6 +44,8 @@ CASES = {
                                               wrt=(0, 1)),
     "newton_break_reverse": lambda: s2sad.emit(gc.newton_break, wrt=(0, 1)),
     "newton_break_forward": lambda: s2sad.emit(gc.newton_break, mode="forward", wrt=(0, 1)),
+    "grown_list_reverse": lambda: s2sad.emit(gc.grown_list, np.ones(3), 4),
+    "grown_list_forward": lambda: s2sad.emit(gc.grown_list, np.ones(3), 4, mode="forward"),
 }
 
 

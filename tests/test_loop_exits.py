@@ -1,4 +1,5 @@
-"""`break`, `continue` and `return` inside `for` and `while` loops, in both modes.
+"""`break`, `continue` and `return` inside `for` and `while` loops, in both modes; the `else`
+part of a loop (run when no `break` left it); `return` inside a loop over a tuple or list.
 
 Each function runs on inputs where the exit happens early and on inputs where the loop runs
 to its end (or the exit never fires), on floats and on arrays.  Forward and reverse mode are
@@ -385,13 +386,6 @@ def test_comments_point_at_the_users_lines():
 # ------------------------------------------------------------------------ what stays out
 
 
-def returns_in_tuple_loop(x):
-    for c in (1.0, 2.0):
-        if x > c:
-            return x * c
-    return x
-
-
 def unreachable_after_break(x):
     for i in range(3):
         x = x * 2.0
@@ -400,20 +394,18 @@ def unreachable_after_break(x):
     return x
 
 
-def while_else(x):
-    while x < 10.0:
+def unreachable_in_else(x):
+    for i in range(3):
         x = x * 2.0
-        if x > 5.0:
-            break
-    else:
-        x = -x
+    else:  # noqa: PLW0120
+        return x
+        x = x + 1.0
     return x
 
 
 @pytest.mark.parametrize("fn,text,hint", [
-    (returns_in_tuple_loop, "return x * c", "return after the loop"),
     (unreachable_after_break, "x = x + 1.0", "remove the unreachable"),
-    (while_else, "while x < 10.0", "after the loop"),
+    (unreachable_in_else, "x = x + 1.0", "remove the unreachable"),
 ])
 def test_still_unsupported_with_a_located_error(fn, text, hint):
     with pytest.raises(s2sad.UnsupportedSyntax) as info:
@@ -466,3 +458,273 @@ def test_functions_left_only_by_return(fn, args, expected):
     assert g == pytest.approx(_numeric(fn, args, 0), rel=1e-6)
     if expected is not None:
         assert g == pytest.approx(expected)
+
+
+# ------------------------------------------------------------------- the `else` of a loop
+
+
+def for_else(x):
+    for i in range(3):
+        x = x * 1.5
+        if x > 100.0:
+            break
+    else:
+        x = x + 1.0
+    return x
+
+
+def for_else_no_break(x, n):
+    for i in range(n):
+        x = x * 1.5
+    else:  # noqa: PLW0120  (no `break`: the else part always runs)
+        x = x * x
+    return x
+
+
+def while_else(x):
+    while x < 10.0:
+        x = x * 2.0
+        if x > 7.0:
+            break
+    else:
+        x = -x
+    return x
+
+
+def search(x, w):
+    y = 0.0
+    for c in (1.0, 2.0, 3.0):
+        if x * c > 4.0:
+            y = x * c * w
+            break
+    else:
+        y = w * w
+    return y
+
+
+def else_returns(x, n):
+    for i in range(n):
+        x = x * 1.1
+        if x > 3.0:
+            break
+    else:
+        return x * 10.0
+    return x
+
+
+def else_breaks_outer(x):
+    s = 0.0
+    for i in range(4):
+        for j in range(3):
+            x = x * 1.2
+            if x > 2.0:
+                break
+        else:
+            break  # the inner loop ran out: leave the outer one too
+        s = s + x
+        x = x * 0.5
+    return s + x
+
+
+def rows_else(X, w):
+    total = np.sum(w)
+    for row in X:
+        if np.sum(row * w) > 1.0:
+            total = total + np.sum(row * row)
+            break
+    else:
+        total = total * np.sum(w * w)
+    return total
+
+
+ELSE_CASES = [
+    # (function, args, does the else part run?)
+    (for_else, (2.0,), True),
+    (for_else, (80.0,), False),
+    (for_else_no_break, (1.1, 3), True),
+    (for_else_no_break, (1.1, 0), True),        # no trip: the else part still runs
+    (while_else, (1.0,), False),
+    (while_else, (11.0,), True),                # no trip
+    (while_else, (0.5,), False),
+    (search, (1.0, 0.5), True),
+    (search, (3.0, 0.5), False),
+    (else_returns, (1.0, 3), True),
+    (else_returns, (2.9, 3), False),
+    (else_returns, (1.0, 0), True),
+    (else_breaks_outer, (1.0,), True),
+    (else_breaks_outer, (0.3,), True),
+    (else_breaks_outer, (1.9,), False),
+    (rows_else, (np.array([[0.1, 0.2], [2.0, 1.0]]), np.array([0.5, 0.4])), False),
+    (rows_else, (np.array([[0.1, 0.2], [0.3, 0.1]]), np.array([0.5, 0.4])), True),
+    (rows_else, (np.zeros((0, 2)), np.array([0.5, 0.4])), True),
+]
+ELSE_IDS = [f"{f.__name__}-{'else' if ran else 'broke'}-{i}"
+            for i, (f, _, ran) in enumerate(ELSE_CASES)]
+
+
+@pytest.mark.parametrize("fn,args,ran", ELSE_CASES, ids=ELSE_IDS)
+def test_loop_else_in_both_modes(fn, args, ran):
+    wrt = tuple(i for i, a in enumerate(args) if not isinstance(a, int))
+    s2sad.check_grads(fn, *args, wrt=wrt)
+    value, grads = s2sad.value_and_grad(fn, wrt=wrt)(*args)
+    assert value == pytest.approx(fn(*args), rel=1e-12, abs=1e-12)
+    for i, g in zip(wrt, grads):
+        np.testing.assert_allclose(g, _numeric(fn, args, i), rtol=1e-5, atol=1e-6)
+        fwd = s2sad.jacobian(fn, wrt=i, mode="forward")(*args)
+        np.testing.assert_allclose(fwd, _numeric(fn, args, i), rtol=1e-5, atol=1e-6)
+
+
+def test_loop_else_exact_derivatives_and_second_order():
+    assert s2sad.grad(for_else)(2.0) == pytest.approx(1.5 ** 3)       # (1.5^3 x + 1)'
+    assert s2sad.grad(for_else)(80.0) == pytest.approx(1.5)           # broke in trip 1
+    assert s2sad.grad(for_else_no_break)(1.1, 2) == pytest.approx(2 * 1.1 * 1.5 ** 4)
+    # second order, forward over reverse: (x 1.5^n)^2 has second derivative 2 * 1.5^(2n)
+    assert s2sad.hessian(for_else_no_break)(1.1, 3) == pytest.approx(2 * 1.5 ** 6)
+    assert s2sad.hessian(for_else_no_break)(1.1, 0) == pytest.approx(2.0)
+    s2sad.check_grads(search, 1.0, 0.5, order=2)
+    s2sad.check_grads(rows_else, *ELSE_CASES[16][1], order=2)
+
+
+def test_loop_else_code_tests_a_flag():
+    src = s2sad.emit(for_else, 2.0, mode="forward")
+    forward = src.split("while going:")[1]
+    assert "broke, going = True, False" in forward and "if not broke:" in forward
+    # no `break`: the else part simply follows the loop, no flag
+    src = s2sad.emit(for_else_no_break, 1.1, 3)
+    assert "broke" not in src and "for i in range(n):" in src
+    # the flag decides no derivative: the backward sweep does not test it
+    src = s2sad.emit(for_else, 2.0)
+    assert "if" not in src.split("# backward sweep")[1]
+
+
+# ---------------------------------------------------- `return` in a loop over a tuple or list
+
+
+def first_scaled_above(x):
+    for c in (1.0, 2.0, 3.0):
+        if x * c > 4.0:
+            return x * c
+    return x
+
+
+def first_pair_above(x, w):
+    for c in (1.0, 2.0):
+        x = x * w + c
+        if x > 3.0:
+            return x * x, w
+    return -x, x
+
+
+def first_pair_product(x, w):
+    a, b = first_pair_above(x, w)
+    return a * b
+
+
+def tuple_loop_in_range_loop(x, n):
+    s = 0.0
+    for i in range(n):
+        for c in (0.5, 1.5):
+            s = s + x * c
+            if s > 5.0:
+                return s * s
+    return s
+
+
+def range_loop_in_tuple_loop(x, n):
+    for c in (1.0, 2.0):
+        k = 0
+        while k < n:
+            x = x * c + 0.1
+            if x > 4.0:
+                return x * x
+            k = k + 1
+    return x
+
+
+def empty_tuple_loop(x):
+    for c in ():
+        return x * c
+    return x * 2.0
+
+
+def returns_on_first_item(x):
+    for c in (3.0, 2.0):
+        return x * c
+    return x
+
+
+def pick_component(v):
+    for k in (0, 1, 2):
+        if v[k] > 0.5:
+            return np.sum(v * v) * v[k]
+    return np.sum(v)
+
+
+RETURN_CASES = [
+    (first_scaled_above, (1.0,)),          # never above 4: returns x
+    (first_scaled_above, (3.0,)),          # on the second item
+    (first_scaled_above, (5.0,)),          # on the first
+    (first_pair_product, (1.0, 1.5)),
+    (first_pair_product, (0.1, 0.5)),
+    (tuple_loop_in_range_loop, (0.7, 5)),
+    (tuple_loop_in_range_loop, (0.1, 3)),
+    (tuple_loop_in_range_loop, (0.1, 0)),
+    (range_loop_in_tuple_loop, (1.0, 5)),
+    (range_loop_in_tuple_loop, (1.0, 2)),
+    (empty_tuple_loop, (1.0,)),
+    (returns_on_first_item, (1.0,)),
+    (pick_component, (np.array([0.1, 0.7, 0.2]),)),
+    (pick_component, (np.array([0.1, 0.2, 0.3]),)),
+]
+
+
+@pytest.mark.parametrize("fn,args", RETURN_CASES,
+                         ids=[f"{f.__name__}-{i}" for i, (f, _) in enumerate(RETURN_CASES)])
+def test_return_in_a_tuple_loop_in_both_modes(fn, args):
+    s2sad.check_grads(fn, *args, wrt=(0,))
+    value, g = s2sad.value_and_grad(fn)(*args)
+    assert value == pytest.approx(fn(*args), rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(g, _numeric(fn, args, 0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(s2sad.jacobian(fn, mode="forward")(*args),
+                               _numeric(fn, args, 0), rtol=1e-5, atol=1e-6)
+
+
+def test_return_in_a_tuple_loop_exact_and_second_order():
+    assert [s2sad.grad(first_scaled_above)(x) for x in (1.0, 3.0, 5.0)] == [1.0, 2.0, 1.0]
+    assert s2sad.jvp(first_scaled_above, (3.0,), (1.0,)) == pytest.approx((6.0, 2.0))
+    assert s2sad.grad(returns_on_first_item)(1.0) == 3.0
+    # (x c)^2 once x c > 5: second derivative 2 c^2
+    assert s2sad.hessian(tuple_loop_in_range_loop)(0.7, 5) == pytest.approx(
+        _numeric(s2sad.grad(tuple_loop_in_range_loop), (0.7, 5), 0), rel=1e-5)
+    s2sad.check_grads(pick_component, np.array([0.1, 0.7, 0.2]), order=2)
+    s2sad.check_grads(first_pair_product, 1.0, 1.5, order=2)
+
+
+def test_return_in_a_tuple_loop_code_tests_returned():
+    src = s2sad.emit(first_scaled_above, 1.0, mode="forward")
+    assert "if returned:" in src
+    assert not any(line.strip().startswith(("for ", "while ")) for line in src.splitlines())
+
+
+# ------------------------------------------ reverse-mode loops that only save, differentiated
+
+
+def sum_of_sines(x):
+    s = 0.0
+    for i in range(len(x)):  # the gradient's forward sweep keeps only x[i], on a tape
+        s = s + np.sin(x[i])
+    return s
+
+
+_grad_of_sines = s2sad.grad(sum_of_sines)
+
+
+def sines_penalty(x):
+    return np.sum(_grad_of_sines(x) ** 2)
+
+
+def test_a_loop_that_only_tapes_is_differentiated_again():
+    x = np.array([0.3, 0.8, -0.4])
+    np.testing.assert_allclose(s2sad.hessian(sum_of_sines)(x), np.diag(-np.sin(x)))
+    # d/dx sum(cos(x)^2) = -2 cos(x) sin(x): reverse over the loop that fills the tape
+    np.testing.assert_allclose(s2sad.grad(sines_penalty)(x), -2 * np.cos(x) * np.sin(x))

@@ -21,7 +21,7 @@ and a loop carrying ``y`` carries ``y_dot`` beside it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..analyses import Tapes, varied
 from ..ir import (
@@ -33,13 +33,15 @@ from ..ir import (
     ForRange,
     Function,
     If,
+    ListOf,
     Scalar,
     Stmt,
     Var,
     While,
     name_var,
+    walk,
 )
-from ..rules import REGISTRY, Builder, Prim, Sym, apply, building
+from ..rules import LIST_RULES, REGISTRY, Builder, Prim, Sym, apply, building
 from .common import broadcast_up, materialize
 from .rule_call import call_rule
 
@@ -62,7 +64,7 @@ def jvp(fn: Function, wrt: Sequence[int], unit: bool = False) -> Function:
     ctx = _Ctx(tangent, vary, tapes)
     with building(b):
         _block(fn.body.stmts, b, ctx)
-        outs = tuple(tangent_or_zero(r, r, tangent) for r in fn.results)
+        outs = tuple(tangent_or_zero(r, r, tangent, ctx.full) for r in fn.results)
     if unit:
         return fn.replace(name=f"{fn.name}_jvp", body=Block(tuple(b.stmts)), results=outs,
                           result_names=tuple(f"{n}_dot" if n else None
@@ -75,9 +77,18 @@ def jvp(fn: Function, wrt: Sequence[int], unit: bool = False) -> Function:
                       param_names=fn.param_names + tuple(d.hint or "" for d in dots))
 
 
-def tangent_or_zero(r: Atom, like: Atom, tangent: dict[int, Atom]) -> Atom:
-    """The tangent of `r` with the full shape of `like`, or a zero of that shape."""
+def tangent_or_zero(r: Atom, like: Atom, tangent: dict[int, Atom],
+                    full: set[int] = frozenset()) -> Atom:  # type: ignore[assignment]
+    """The tangent of `r` with the full shape of `like`, or a zero of that shape (`full`:
+    tangents known to have their value's full shape already)."""
+    if isinstance(like.type, ListOf):  # a list of the items' tangents, or of zeros
+        if isinstance(r, Var) and r.id in tangent:
+            return tangent[r.id]
+        return apply("list_zeros", like).atom
     if isinstance(r, Var) and r.id in tangent:
+        t = tangent[r.id]
+        if r is like and isinstance(t, Var) and t.id in full:
+            return t
         return materialize(Sym(tangent[r.id]), Sym(like)).atom
     if isinstance(like.type, Array):
         return apply("zeros_like", like).atom
@@ -105,6 +116,7 @@ class _Ctx:
     tangent: dict[int, Atom]
     vary: set[int]
     tapes: Tapes
+    full: set[int] = field(default_factory=set)  # tangents that have their value's shape
 
 
 def _tape_eqn(stmt: Eqn, b: Builder, ctx: _Ctx) -> None:
@@ -132,6 +144,9 @@ def _eqn(stmt: Eqn, b: Builder, ctx: _Ctx) -> None:
         return
     b.loc = stmt.loc
     prim = REGISTRY[stmt.prim]
+    if stmt.prim in LIST_RULES:
+        _list_eqn(stmt, prim, b, ctx)
+        return
     if prim.multi:
         _multi(stmt, prim, b, ctx)
         return
@@ -141,7 +156,8 @@ def _eqn(stmt: Eqn, b: Builder, ctx: _Ctx) -> None:
         t = tangent.get(a.id) if isinstance(a, Var) else None
         if t is None:
             continue
-        dot = Sym(t) if prim.broadcasts else broadcast_up(Sym(t), Sym(a))
+        full = prim.broadcasts or isinstance(t, Var) and t.id in ctx.full
+        dot = Sym(t) if full else broadcast_up(Sym(t), Sym(a))
         c = call_rule(prim, prim.jvp, i, dot, ans, stmt)
         if c is not None:
             total = c if total is None else total + c
@@ -173,6 +189,29 @@ def _multi(stmt: Eqn, prim: Prim, b: Builder, ctx: _Ctx) -> None:
             ctx.tangent[v.id] = total.atom
 
 
+def _list_eqn(stmt: Eqn, prim: Prim, b: Builder, ctx: _Ctx) -> None:
+    """A primitive on lists: its tangent rule sees the tangents of all the arguments at once
+    (see :class:`s2sad.rules.ListRules`)."""
+    dots = tuple(Sym(ctx.tangent[a.id]) if isinstance(a, Var) and a.id in ctx.tangent else None
+                 for a in stmt.args)
+    if all(d is None for d in dots):
+        return
+    ans: Sym | tuple[Sym, ...] = tuple(Sym(v) for v in stmt.outs) if prim.multi \
+        else Sym(stmt.out)
+    params = {k: (v.value if isinstance(v, Const) else Sym(v)) for k, v in stmt.params}
+    start = len(b.stmts)
+    out = LIST_RULES[stmt.prim].jvp(dots, ans, *[Sym(a) for a in stmt.args], **params)
+    made = {v.id for st in b.stmts[start:] for v in st.outs}
+    for v, t in zip(stmt.outs, out if prim.multi else (out,)):
+        if t is None or v.id not in ctx.vary:
+            continue
+        hint = _dot_name(v)
+        if hint and isinstance(t.atom, Var) and t.atom.id in made:
+            name_var(t.atom, hint)
+        ctx.tangent[v.id] = t.atom
+        if isinstance(t.atom, Var) and t.atom.type == v.type:
+            ctx.full.add(t.atom.id)  # np.stack of full items (lists hold full items)
+
 def _sub(stmts: Sequence[Stmt], results: Sequence[Atom], likes: Sequence[Atom], loc: object,
          ctx: _Ctx) -> tuple[Block, tuple[Atom, ...]]:
     """A block with tangents added, and the tangents of `results` (shaped like `likes`)."""
@@ -183,10 +222,22 @@ def _sub(stmts: Sequence[Stmt], results: Sequence[Atom], likes: Sequence[Atom], 
     return Block(tuple(bb.stmts)), dres
 
 
+def _varies_inside(stmt: If | ForRange | While, ctx: _Ctx) -> bool:
+    """True when a region computes varied values inside (reverse-mode code differentiated
+    again: a loop that only saves them on a tape, whose pushes must save their tangents too)."""
+    for st in walk(Block((stmt,))):
+        if st is not stmt and any(v.id in ctx.vary for v in st.outs):
+            return True
+        if isinstance(st, Eqn) and st.prim in ("push", "pop") and \
+                ctx.tapes.varied.get(ctx.tapes.key(st.args[0])):
+            return True
+    return False
+
+
 def _if(stmt: If, b: Builder, ctx: _Ctx) -> None:
     tangent = ctx.tangent
     act = [k for k, o in enumerate(stmt.outs) if o.id in ctx.vary]
-    if not act:
+    if not act and not _varies_inside(stmt, ctx):
         b.stmts.append(stmt)
         return
     then, dthen = _sub(stmt.then.stmts, [stmt.then_results[k] for k in act],
@@ -203,7 +254,7 @@ def _if(stmt: If, b: Builder, ctx: _Ctx) -> None:
 def _loop(stmt: ForRange | While, b: Builder, ctx: _Ctx) -> None:
     tangent = ctx.tangent
     act = [k for k, c in enumerate(stmt.carried) if c.id in ctx.vary]
-    if not act:
+    if not act and not _varies_inside(stmt, ctx):
         b.stmts.append(stmt)
         return
     b.loc = stmt.loc

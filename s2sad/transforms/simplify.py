@@ -5,6 +5,10 @@ Contract: ``simplify(f)`` returns an equivalent function, never larger, in which
 * an equation on constants whose value is a scalar is replaced by the constant,
 * ``x + 0``, ``0 + x``, ``x - 0``, ``x * 1``, ``1 * x``, ``x / 1``, ``x ** 1`` become ``x``,
   ``0 - x`` and ``x * -1`` become ``-x``, and ``-(-x)`` becomes ``x``,
+* zeros for the items of a new list, ``list_zeros(list_new())``, are a new list, and zeros
+  like a list of zeros are zeros like the list it was made like,
+* a value an ``if`` joins that both branches give as the same variable from outside or the
+  same constant is that atom (``y = 1.0 if c else 1.0`` is ``y = 1.0``),
 
 each only when the result has exactly the type of `x` (so ``int * 1.0`` stays a float and a
 broadcast is never dropped).  Replaced variables are substituted in later equations and in the
@@ -30,6 +34,7 @@ from ..ir import (
     Ty,
     Var,
     While,
+    defined_in,
 )
 from ..rules import REGISTRY, type_of_value
 
@@ -50,8 +55,18 @@ def simplify(fn: Function) -> Function:
         for stmt in stmts:
             if isinstance(stmt, If):
                 then, orelse = block(stmt.then.stmts), block(stmt.orelse.stmts)
-                out.append(If(stmt.outs, s(stmt.cond), then, ss(stmt.then_results), orelse,
-                              ss(stmt.else_results), stmt.loc))
+                then_res, else_res = ss(stmt.then_results), ss(stmt.else_results)
+                inner = defined_in(then.stmts) | defined_in(orelse.stmts)
+                keep = []
+                for k, (o, a, b) in enumerate(zip(stmt.outs, then_res, else_res)):
+                    if _same_atom(a, b) and not (isinstance(a, Var) and a.id in inner) and \
+                            a.type == o.type:
+                        sub[o.id] = a  # both branches yield it: no need to join
+                    else:
+                        keep.append(k)
+                out.append(If(tuple(stmt.outs[k] for k in keep), s(stmt.cond), then,
+                              tuple(then_res[k] for k in keep), orelse,
+                              tuple(else_res[k] for k in keep), stmt.loc))
                 continue
             if isinstance(stmt, ForRange):
                 body = block(stmt.body.stmts)
@@ -80,6 +95,14 @@ def simplify(fn: Function) -> Function:
 
     body = block(fn.body.stmts)
     return fn.replace(body=body, results=ss(fn.results))
+
+
+def _same_atom(a: Atom, b: Atom) -> bool:
+    """`a` and `b` are the same variable, or equal Python scalar constants of one type."""
+    if isinstance(a, Var) or isinstance(b, Var):
+        return a is b
+    return isinstance(a.value, (bool, int, float)) and type(a.value) is type(b.value) and \
+        a.value == b.value and a.type == b.type and a.name == b.name
 
 
 def _def(a: Atom, defs: dict[int, Eqn]) -> Eqn | None:
@@ -151,6 +174,12 @@ def _rewrite(e: Eqn, defs: dict[int, Eqn]) -> Atom | Eqn | None:
             z = x if _is(y, -1) else y
             if _same_type(z.type, e.out.type):
                 return Eqn(e.outs, "neg", (z,), (), e.loc)
+    if e.prim == "list_zeros":  # zeros for the items of a new, empty list: a new list
+        d = _def(e.args[0], defs)
+        if d is not None and d.prim == "list_new":
+            return Eqn(e.outs, "list_new", (), (), e.loc)
+        if d is not None and d.prim == "list_zeros":  # zeros like zeros: zeros like the first
+            return Eqn(e.outs, "list_zeros", d.args, (), e.loc)
     if e.prim == "neg":
         d = defs.get(e.args[0].id) if isinstance(e.args[0], Var) else None
         if d is not None and d.prim == "neg" and _same_type(d.args[0].type, e.out.type):

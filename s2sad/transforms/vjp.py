@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..analyses import Tapes, active
+from ..analyses import Tapes, active, list_objects
 from ..errors import TypeMismatch
 from ..ir import (
     UNDEF,
@@ -42,6 +42,7 @@ from ..ir import (
     ForRange,
     Function,
     If,
+    ListOf,
     Opaque,
     Scalar,
     Stmt,
@@ -50,12 +51,14 @@ from ..ir import (
     While,
     defined_in,
     free_reads,
+    has_derivative,
     is_float,
+    name_var,
     sub_blocks,
     substitute,
     walk,
 )
-from ..rules import REGISTRY, Builder, Prim, Sym, apply, building, covers
+from ..rules import LIST_RULES, REGISTRY, Builder, Prim, Sym, apply, building, covers
 from .common import broadcast_up, materialize, unbroadcast_to
 from .rule_call import call_rule
 
@@ -75,6 +78,7 @@ class _Plan:
     exports: dict[int, list[tuple[int, Var, Var]]] = field(default_factory=dict)  # if id
     slots: dict[int, list[int]] = field(default_factory=dict)  # tape key -> active positions
     bar_tapes: dict[int, Var] = field(default_factory=dict)    # tape key -> its adjoint tape
+    objects: dict[int, int] = field(default_factory=dict)      # list versions (list_objects)
 
 
 def vjp(fn: Function, wrt: Sequence[int], seed: str = "one", keep_value: bool = True,
@@ -84,7 +88,7 @@ def vjp(fn: Function, wrt: Sequence[int], seed: str = "one", keep_value: bool = 
     The result lists the primal results (unless `keep_value` is false) and then the adjoints.
     """
     links = Tapes.of(fn)
-    plan = _Plan(active(fn, wrt, fn.results, links), links)
+    plan = _Plan(active(fn, wrt, fn.results, links), links, objects=list_objects(fn))
     for st in walk(fn.body):  # reversing reverse-mode code: what its pops hand on
         if isinstance(st, Eqn) and st.prim == "pop":
             slots = plan.slots.setdefault(links.key(st.args[0]), [])
@@ -147,6 +151,9 @@ def _eqn(stmt: Eqn, b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
         _tape_eqn(stmt, b, bar, plan)
         return
     prim = REGISTRY[stmt.prim]
+    if stmt.prim in LIST_RULES:
+        _list_eqn(stmt, prim, b, bar, plan)
+        return
     if prim.multi:
         _multi(stmt, prim, b, bar, plan)
         return
@@ -213,7 +220,47 @@ def _multi(stmt: Eqn, prim: Prim, b: Builder, bar: dict[int, Atom], plan: _Plan)
                 _accumulate(bar, a, c)
 
 
+def _list_eqn(stmt: Eqn, prim: Prim, b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
+    """A primitive on lists: one rule for the whole equation (see :class:`ListRules`).
+
+    A list result that is active but that no cotangent has reached yet still goes through
+    its rule (which starts from zeros): the list's earlier versions must receive their
+    cotangents from it, since a zero cotangent made for an earlier version would count the
+    items the list has at the end, not those it had then (the forward sweep changed it in
+    place).  The analyses make all versions of a list active together.
+    """
+    gs = tuple(Sym(bar[v.id]) if v.id in bar and v.id in plan.active else None
+               for v in stmt.outs)
+    if all(g is None for g in gs) and not any(isinstance(v.type, ListOf) and v.id in plan.active
+                                               for v in stmt.outs):
+        return
+    b.loc = stmt.loc
+    bars = tuple(Sym(bar[a.id]) if isinstance(a, Var) and isinstance(a.type, ListOf) and
+                 a.id in bar else None for a in stmt.args)
+    ans: Sym | tuple[Sym, ...] = tuple(Sym(v) for v in stmt.outs) if prim.multi \
+        else Sym(stmt.out)
+    params = {k: (v.value if isinstance(v, Const) else Sym(v)) for k, v in stmt.params}
+    start = len(b.stmts)
+    out = LIST_RULES[stmt.prim].vjp(gs if prim.multi else gs[0], bars, ans,
+                                    *[Sym(a) for a in stmt.args], **params)
+    made = [st for st in b.stmts[start:] if isinstance(st, Eqn)]
+    for a, c in zip(stmt.args, out):  # the cotangent lists the rule made: `xs_bar`
+        if isinstance(a, Var) and a.hint and isinstance(a.type, ListOf) and c is not None:
+            for st in made:
+                if st.outs == (c.atom,) or st.prim == "list_zeros":
+                    name_var(st.out, f"{a.hint}_bar")
+    for a, c in zip(stmt.args, out):
+        if c is None or not (isinstance(a, Var) and a.id in plan.active):
+            continue
+        if isinstance(a.type, ListOf):
+            bar[a.id] = c.atom  # the rule included what the list had
+        else:
+            _accumulate(bar, a, c)
+
+
 def _zero(like: Atom) -> Atom:
+    if isinstance(like.type, ListOf):
+        return apply("list_zeros", like).atom
     if isinstance(like.type, Array):
         return apply("zeros_like", like).atom
     return Const(0.0, Scalar("float64"))
@@ -229,31 +276,38 @@ def _unknown_shape(t: Ty) -> Ty:
 
 def _full(c: Atom | None, like: Atom) -> Atom:
     """Adjoint `c` with the full shape of `like` (zeros when there is none)."""
+    if c is not None and isinstance(like.type, ListOf):
+        return c  # its items have their full shapes
     return _zero(like) if c is None else materialize(Sym(c), Sym(like)).atom
 
 
 def _outer_active(stmts: Sequence[Stmt], results: Sequence[Atom], plan: _Plan) -> list[Var]:
     """Active variables from outside a block that it (or its results) reads."""
     return [v for v in free_reads(stmts, tuple(results)) if v.id in plan.active and
-            is_float(v.type)]
+            has_derivative(v.type)]
 
 
 def _if(stmt: If, b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
-    act = [k for k, o in enumerate(stmt.outs) if o.id in plan.active and o.id in bar]
-    if not act:
-        return
     b.loc = stmt.loc
+    for o in stmt.outs:  # a list's earlier versions get their cotangents from this one
+        if isinstance(o.type, ListOf) and o.id in plan.active and o.id not in bar:
+            bar[o.id] = _zero(o)
+    act = [k for k, o in enumerate(stmt.outs) if o.id in plan.active and o.id in bar]
+    if not act and not _saves_active(stmt, plan):
+        return
     branches = ((stmt.then, stmt.then_results), (stmt.orelse, stmt.else_results))
     free: list[Var] = []
     for block, results in branches:
         for v in _outer_active(block.stmts, [results[k] for k in act], plan):
             if all(v is not f for f in free):
                 free.append(v)
+    # A list the branches read that has a cotangent already: they add to it in place.
+    threaded = {v.id: bar[v.id] for v in free if isinstance(v.type, ListOf) and v.id in bar}
     built = []
     exports: list[tuple[int, Var, Var]] = []
     for branch, (block, results) in enumerate(branches):
         bb = Builder(stmt.loc)
-        local: dict[int, Atom] = {}
+        local: dict[int, Atom] = dict(threaded)
         with building(bb):
             for k in act:
                 r = results[k]
@@ -276,22 +330,38 @@ def _if(stmt: If, b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
     b.stmts.append(If(outs, stmt.cond, Block(built[0][0]), built[0][1], Block(built[1][0]),
                       built[1][1], stmt.loc))
     for v, o in zip(free, outs):
-        _accumulate(bar, v, Sym(o))
+        if v.id in threaded:
+            bar[v.id] = o
+        else:
+            _accumulate(bar, v, Sym(o))
+
+
+def _saves_active(stmt: Stmt, plan: _Plan) -> bool:
+    """True when a region of reverse-mode code being reversed pushes or pops tape slots
+    whose values are active (a loop that only saves values for its backward sweep): its
+    adjoint moves their cotangents even though none of its results is active."""
+    return any(isinstance(st, Eqn) and st.prim in ("push", "pop") and
+               plan.slots.get(plan.links.key(st.args[0])) for st in walk(Block((stmt,))))
 
 
 def _loop(stmt: ForRange | While, b: Builder, bar: dict[int, Atom], plan: _Plan) -> None:
     act = [k for k, c in enumerate(stmt.carried) if c.id in plan.active]
-    if not act:
+    if not act and not _saves_active(stmt, plan):
         return
     b.loc = stmt.loc
     free = _outer_active(stmt.body.stmts, stmt.body_results, plan)
     free = [v for v in free if all(v is not stmt.carried[k] for k in act)]
     # A loop that widens a value (0.0 on entry, an array after a trip) gives its adjoint the
     # shape of each trip's value: kept lazily broadcast, under a type that says so.
-    widened = {k for k in act if stmt.carried[k].type != stmt.inits[k].type}
+    widened = {k for k in act if stmt.carried[k].type != stmt.inits[k].type and
+               not isinstance(stmt.carried[k].type, ListOf)}
     g_init = tuple(_lazy(bar.get(stmt.outs[k].id)) if k in widened else
                    _full(bar.get(stmt.outs[k].id), stmt.outs[k]) for k in act)
-    acc_init = tuple(_zero(v) for v in free)
+    # A list the body reads (and does not change) collects its cotangent in place: from the
+    # one it has already, or from zeros.
+    lists = {v.id for v in free if isinstance(v.type, ListOf)}
+    acc_init = tuple(bar.pop(v.id, None) or _zero(v) if v.id in lists else _zero(v)
+                     for v in free)
     gs = tuple(Var(_unknown_shape(stmt.carried[k].type) if k in widened else
                    stmt.carried[k].type, _bar_name(stmt.carried[k])) for k in act)
     accs = tuple(Var(v.type, _bar_name(v)) for v in free)
@@ -303,10 +373,11 @@ def _loop(stmt: ForRange | While, b: Builder, bar: dict[int, Atom], plan: _Plan)
             r = stmt.body_results[k]
             if isinstance(r, Var) and r.id in plan.active:
                 _accumulate(local, r, Sym(gk))
+        local.update({v.id: a for v, a in zip(free, accs) if v.id in lists})
         _backward(stmt.body.stmts, bb, local, plan)
         next_g = tuple(_lazy(local.get(stmt.carried[k].id)) if k in widened else
                        _full(local.get(stmt.carried[k].id), gk) for k, gk in zip(act, gs))
-        next_acc = tuple(a if v.id not in local else
+        next_acc = tuple(local[v.id] if v.id in lists else a if v.id not in local else
                          (Sym(a) + Sym(_full(local[v.id], v))).atom for v, a in zip(free, accs))
     body_stmts = tuple(bb.stmts)
     # Values of one trip: computed in the body (with what the plan adds to it: the tapes and
@@ -318,6 +389,7 @@ def _loop(stmt: ForRange | While, b: Builder, bar: dict[int, Atom], plan: _Plan)
         mapping[stmt.index.id] = index
     saved = tuple(v for v in free_reads(body_stmts, next_g + next_acc)
                   if v.id in inner and v.id not in mapping)
+    _no_list_changed_by(stmt, saved, plan)
     if saved:
         tape = Var(Opaque("tape"), "tape")
         popped = tuple(Var(v.type, v.hint) for v in saved)
@@ -343,7 +415,21 @@ def _loop(stmt: ForRange | While, b: Builder, bar: dict[int, Atom], plan: _Plan)
         if isinstance(init, Var) and init.id in plan.active:
             _accumulate(bar, init, unbroadcast_to(Sym(o), Sym(init)))
     for v, o in zip(free, outs[len(act):]):
-        _accumulate(bar, v, Sym(o))
+        if v.id in lists:
+            bar[v.id] = o  # it started from the cotangent v had
+        else:
+            _accumulate(bar, v, Sym(o))
+
+
+def _no_list_changed_by(stmt: ForRange | While, saved: tuple[Var, ...], plan: _Plan) -> None:
+    """A list on a loop's tape is a reference: right for a list made in each trip, wrong for
+    one the loop grows (every trip would save the same, final list).  The rules never need
+    the latter; this checks it."""
+    objects = plan.objects
+    grown = {objects[c.id] for c in stmt.carried if c.id in objects}
+    for v in saved:
+        if isinstance(v.type, ListOf) and objects.get(v.id) in grown:
+            raise AssertionError(f"reverse mode would save {v!r}, a list this loop grows")
 
 
 # -------------------------------------------------------------------------------- forward
@@ -413,7 +499,8 @@ def _bar_name(v: Var) -> str | None:
 
 def _accumulate(bar: dict[int, Atom], v: Var, c: Sym) -> None:
     old = bar.get(v.id)
-    bar[v.id] = c.atom if old is None else apply("add", Sym(old), c).atom
+    add = "list_add" if isinstance(v.type, ListOf) else "add"
+    bar[v.id] = c.atom if old is None else apply(add, Sym(old), c).atom
 
 
 def _name_adjoints(stmts: tuple[Stmt, ...], results: tuple[Atom, ...], bar: dict[int, Atom],
