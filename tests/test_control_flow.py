@@ -225,3 +225,18 @@ def test_type_changing_loop_is_widened():
             acc = acc + x * v
         return np.sum(acc)
     s2sad.check_grads(grows, 0.7, np.arange(1.0, 4.0))
+
+
+def count_positive(x, t):
+    y = x * 2.0 if t > 0 else x * 3.0
+    for i in range(3):  # adds constants: its branch decisions have no adjoint to steer
+        if x[i] > 0.0:
+            y = y + 1.0
+    return np.sum(y)
+
+
+def test_a_tape_nothing_reads_is_not_kept():
+    x = np.array([0.5, -1.0, 2.0])
+    s2sad.check_grads(count_positive, x, 1.0)
+    src = s2sad.emit(count_positive, x, 1.0)
+    assert "tape" not in src and "pop" not in src

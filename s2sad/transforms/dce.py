@@ -14,14 +14,84 @@ only ``x_bar`` is returned::
 
 from __future__ import annotations
 
-from ..ir import Atom, Block, Eqn, ForRange, Function, If, Stmt, Var, While
+from dataclasses import replace
+
+from ..ir import (
+    Atom,
+    Block,
+    Eqn,
+    ForRange,
+    Function,
+    If,
+    Stmt,
+    Var,
+    While,
+    stmt_atoms,
+    sub_blocks,
+    walk,
+)
 from ..rules import REGISTRY
 
 
 def dce(fn: Function) -> Function:
-    """Remove the statements whose results are never used."""
-    live = {r.id for r in fn.results if isinstance(r, Var)}
-    return fn.replace(body=Block(_block(fn.body.stmts, live, top=True)))
+    """Remove the statements whose results are never used, and the slots of loop tapes whose
+    popped values nothing reads (then what only fed those slots goes too)."""
+    while True:
+        live = {r.id for r in fn.results if isinstance(r, Var)}
+        fn = fn.replace(body=Block(_block(fn.body.stmts, live, top=True)))
+        slots = _unread_slots(fn)
+        if not slots:
+            return fn
+        fn = fn.replace(body=_drop_slots(fn.body, slots))
+
+
+def _unread_slots(fn: Function) -> dict[int, set[int]]:
+    """tape id -> the slots no pop of it has a reader for (tapes read only by push/pop)."""
+    read = {r.id for r in fn.results if isinstance(r, Var)}
+    other: set[int] = set()  # tapes read by anything but push and pop
+    pops: dict[int, list[Eqn]] = {}
+    for s in walk(fn.body):
+        atoms = list(stmt_atoms(s)) + [a for _, res, _ in sub_blocks(s) for a in res]
+        read.update(a.id for a in atoms if isinstance(a, Var))  # (a tape popped from a tape
+        if isinstance(s, Eqn) and s.prim in ("push", "pop"):   # is read by its own pops)
+            if s.prim == "pop" and isinstance(s.args[0], Var):
+                pops.setdefault(s.args[0].id, []).append(s)
+            atoms = list(s.args[1:])
+        other.update(a.id for a in atoms if isinstance(a, Var))
+    out: dict[int, set[int]] = {}
+    for tape, eqns in pops.items():
+        if tape in other:
+            continue
+        unread = {k for k in range(len(eqns[0].outs))
+                  if not any(k < len(e.outs) and e.outs[k].id in read for e in eqns)}
+        if unread:
+            out[tape] = unread
+    return out
+
+
+def _drop_slots(block: Block, slots: dict[int, set[int]]) -> Block:
+    kept: list[Stmt] = []
+    for s in block.stmts:
+        if isinstance(s, Eqn) and s.prim in ("push", "pop") and isinstance(s.args[0], Var) and \
+                s.args[0].id in slots:
+            drop = slots[s.args[0].id]
+            if s.prim == "push":
+                s = replace(s, args=s.args[:1] + tuple(a for k, a in enumerate(s.args[1:])
+                                                       if k not in drop))
+                if len(s.args) == 1:
+                    continue
+            else:
+                s = replace(s, outs=tuple(v for k, v in enumerate(s.outs) if k not in drop))
+                if not s.outs:
+                    continue
+        elif isinstance(s, If):
+            s = replace(s, then=_drop_slots(s.then, slots), orelse=_drop_slots(s.orelse, slots))
+        elif isinstance(s, ForRange):
+            s = replace(s, body=_drop_slots(s.body, slots))
+        elif isinstance(s, While):
+            s = replace(s, cond=_drop_slots(s.cond, slots), body=_drop_slots(s.body, slots))
+        kept.append(s)
+    return Block(tuple(kept))
 
 
 def _mark(live: set[int], atoms: tuple[Atom, ...] | list[Atom]) -> None:
@@ -50,7 +120,8 @@ def _block(stmts: tuple[Stmt, ...], live: set[int], top: bool = False) -> tuple[
                 if code_after or not top:
                     kept.append(stmt)
                 continue
-            if REGISTRY[stmt.prim].effect or any(v.id in live for v in stmt.outs):
+            if REGISTRY[stmt.prim].effect and stmt.prim != "tape" or \
+                    any(v.id in live for v in stmt.outs):
                 kept.append(stmt)
                 _mark(live, stmt.atoms())
             else:
