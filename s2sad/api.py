@@ -245,6 +245,7 @@ class _Entry:
     ir: Function
     generated: Generated
     specs: tuple[Any, ...]
+    alive: tuple[Any, ...] = ()  # closure cells (and contents) the key names by id
 
 
 _CACHE: dict[Any, _Entry] = {}
@@ -264,7 +265,7 @@ def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
     """
     target, chain = root_and_chain(fn)
     specs = specs if specs is not None else tuple(arg_spec(a) for a in args)
-    cells = tuple(id(c) for c in target.__closure__ or ())
+    cells, alive = _closure_key(target)
     key = (target.__code__, cells, chain, mode, wrt, tuple(_spec_key(s) for s in specs),
            optimize, returns, VERSION)
     entry = _CACHE.get(key)
@@ -282,9 +283,23 @@ def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
     compiled = compile_generated(gen, target)
     guards = tuple((n, _guard_key(v)) for n, v in gen.constants
                    if target.__globals__.get(n, _MISSING) is v)
-    entry = _Entry(compiled, guards, baked, ir, gen, specs)
+    entry = _Entry(compiled, guards, baked, ir, gen, specs, alive)
     _CACHE[key] = entry
     return entry
+
+
+def _closure_key(fn: Any) -> tuple[tuple[int, ...], tuple[Any, ...]]:
+    """The identities of `fn`'s closure cells and of what they hold (the code made for it
+    may have fixed them), and those objects, which the cache entry keeps alive so that no
+    later closure can reuse their ids."""
+    alive: list[Any] = []
+    for cell in fn.__closure__ or ():
+        alive.append(cell)
+        try:
+            alive.append(cell.cell_contents)
+        except ValueError:  # a cell not filled yet
+            alive.append(None)
+    return tuple(id(a) for a in alive), tuple(alive)
 
 
 _MISSING = object()
@@ -627,7 +642,7 @@ def _vector_sweep(fn: Any, primals: tuple[Any, ...], wrt: tuple[int, ...],
     batched (the caller then makes one sweep per direction)."""
     specs = tuple(arg_spec(a) for a in primals)
     target, chain = root_and_chain(fn)
-    key = (target.__code__, tuple(id(c) for c in target.__closure__ or ()), chain, wrt,
+    key = (target.__code__, _closure_key(target)[0], chain, wrt,
            tuple(_spec_key(s) for s in specs))
     if key in _VECTOR_FAILED:
         vector_stats["fallbacks"] += 1

@@ -303,3 +303,29 @@ def test_flags_and_options_in_globals_are_read_on_every_call():
         assert s2sad.hessian(flagged)(0.5) == pytest.approx(2.0)
     finally:
         SQUARE, ACTIVATION = True, "tanh"
+
+
+def _square(x):
+    return x * x
+
+
+def _cube(x):
+    return x * x * x
+
+
+def _penalty_of(f):
+    g = s2sad.grad(f)
+
+    def pen(x):
+        return g(x) * 2.0
+    return pen
+
+
+def test_a_new_closure_never_gets_the_code_of_a_dead_one():
+    # the cache names closure cells by id; a collected closure's ids are free for reuse
+    import gc
+    for k in range(40):
+        f = _square if k % 2 == 0 else _cube
+        got = s2sad.grad(_penalty_of(f))(1.5)
+        assert got == pytest.approx(4.0 if f is _square else 18.0)  # 2 f''(1.5)
+        gc.collect()
