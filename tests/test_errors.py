@@ -316,6 +316,12 @@ def test_grad_of_non_scalar():
     with pytest.raises(s2sad.TypeMismatch, match="one float scalar result") as info:
         s2sad.grad(vector_valued)(np.ones(3))
     assert "s2sad.vjp" in str(info.value)
+    with pytest.raises(s2sad.TypeMismatch, match="one float scalar result"):
+        s2sad.grad(lambda x: np.sum(x, keepdims=True))(np.ones(3))  # shape (1,): not a number
+    # a 0-d array is a number: its gradient is taken as for a float
+    assert s2sad.grad(vector_valued)(np.array(3.0)) == 2.0
+    np.testing.assert_allclose(s2sad.grad(lambda x: np.array(np.sum(x ** 2)))(np.ones(2)),
+                               [2.0, 2.0])
 
 
 def test_bad_wrt():

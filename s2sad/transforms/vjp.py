@@ -99,7 +99,9 @@ def vjp(fn: Function, wrt: Sequence[int], seed: str = "one", keep_value: bool = 
     seeds: tuple[Var, ...] = ()
     if seed == "one":
         r = fn.results[0] if len(fn.results) == 1 or aux else None
-        if r is None or not isinstance(r.type, Scalar) or not is_float(r.type):
+        scalar = isinstance(r.type, Scalar) or isinstance(r.type, Array) and r.type.ones == () \
+            if r is not None else False  # a 0-d array is a number too
+        if r is None or not scalar or not is_float(r.type):
             what = "several results" if r is None else f"a {r.type} result"
             raise TypeMismatch(f"grad needs a function with one float scalar result; "
                                f"{fn.name} has {what}", fn.loc,
