@@ -14,8 +14,10 @@ and cached at run time when first reached::
 
 Each level of the recursion thus runs the generated derivative of the level below.  In
 reverse mode a level's adjoint reruns the forward pass below it, so a recursion n deep does
-O(n^2) primal work (the price of not taping a call stack).  Derivatives of these calls are
-first order: a Hessian through such a recursion raises a located NotDifferentiable.
+O(n^2) primal work (the price of not taping a call stack).  For a function returning a
+number, the adjoint is ``g * halve_grad(t1)``, a call to s2sad's gradient, which can itself
+be differentiated: Hessians and grad of grad work; a third derivative raises a located
+NotDifferentiable, as does a second one of a function returning an array.
 """
 
 from __future__ import annotations
@@ -62,45 +64,67 @@ def result_type(fn: Any, types: Sequence[Ty]) -> Ty:
     raise TypeMismatch(f"the result type of recursive {fn.__qualname__} does not settle")
 
 
-def call(fn: Any, args: Sequence[Sym]) -> Sym:
-    """``fn(*args)`` as one equation whose rules call s2sad's derivatives of `fn`."""
-    name = f"{PREFIX}{fn.__module__}.{fn.__qualname__}"
+def call(fn: Any, args: Sequence[Sym], out: Ty | None = None, label: str | None = None) -> Sym:
+    """``fn(*args)`` as one equation whose rules call s2sad's derivatives of `fn`: the user's
+    recursive function, or (with its result type `out` and printed name `label`) a gradient
+    s2sad made of it, which is how second derivatives go through the recursion."""
+    label = label or fn.__name__
+    name = f"{PREFIX}{fn.__module__}.{label}"
     if name not in REGISTRY or REGISTRY[name].impl is not fn:
         REGISTRY.pop(name, None)
         n = len(args)
-        float_params = [i for i, a in enumerate(args) if is_float(a.type)]
-        defprim(name, fn, arity=n, infer=lambda ts, ps: result_type(fn, ts),
-                emit=Emit("custom", fn.__name__), foldable=False,
-                jvp=[_rule(fn, "jvp", i, n, len(float_params) > 1) for i in range(n)],
-                vjp=[_rule(fn, "vjp", i, n, len(float_params) > 1) for i in range(n)],
-                doc=f"a call to recursive {fn.__qualname__}")
+        several = sum(1 for a in args if is_float(a.type)) > 1
+        defprim(name, fn, arity=n,
+                infer=(lambda ts, ps: out) if out is not None else
+                (lambda ts, ps: result_type(fn, ts)),
+                emit=Emit("custom", label), foldable=False,
+                jvp=[_rule(fn, label, "jvp", i, n, several) for i in range(n)],
+                vjp=[_rule(fn, label, "vjp", i, n, several) for i in range(n)],
+                doc=f"a call to {label}, which recurses")
     return apply(name, *args)
 
 
-def _rule(fn: Any, mode: str, argnum: int, n: int, several: bool) -> Any:
-    """The tangent or adjoint rule of argument `argnum`: a call to a helper that runs s2sad's
-    jvp or vjp of `fn` at run time."""
+_GRADIENTS: dict[Any, Any] = {}  # (function, argument, label) -> its gradient, made once
+
+
+def _rule(fn: Any, label: str, mode: str, argnum: int, n: int, several: bool) -> Any:
+    """The tangent or adjoint rule of argument `argnum`.  The adjoint of a number is ``g *``
+    a call to s2sad's gradient of `fn` (itself differentiable); otherwise both rules call a
+    helper that runs s2sad's jvp or vjp of `fn` at run time (first order only)."""
     import inspect
     params = list(inspect.signature(fn).parameters)
     suffix = f"_{params[argnum]}" if several and argnum < len(params) else ""
-    name = f"{PREFIX}{fn.__qualname__}.{mode}{argnum}"
+    name = f"{PREFIX}{fn.__module__}.{label}.{mode}{argnum}"
     helper = _helper(fn, mode, argnum, n)
-    helper.__name__ = helper.__qualname__ = f"{fn.__name__}_{mode}{suffix}"
+    helper.__name__ = helper.__qualname__ = f"{label}_{mode}{suffix}"
     if name in REGISTRY:
         REGISTRY.pop(name)
     second = no_derivative(f"the arguments of {helper.__name__}, the "
                            f"{'tangent' if mode == 'jvp' else 'adjoint'} of a recursion whose "
                            "depth is known only at run time",
-                           "second derivatives through recursion whose depth is known only at "
-                           "run time are not supported; unroll it or use a loop")
+                           "derivatives of this order through recursion whose depth is known "
+                           "only at run time are not supported; unroll it or use a loop")
     defprim(name, helper, arity=n + 1,
             infer=(lambda ts, ps: ts[argnum]) if mode == "vjp" else
-            (lambda ts, ps: result_type(fn, ts[:n])),
+            (lambda ts, ps: REGISTRY[f"{PREFIX}{fn.__module__}.{label}"].infer(ts[:n], ps)),
             emit=Emit("custom", helper.__name__), foldable=False,
             jvp=[second] * (n + 1), vjp=[second] * (n + 1),
-            doc=f"the {mode} of recursive {fn.__qualname__} for argument {argnum}")
+            doc=f"the {mode} of {label} (which recurses) for argument {argnum}")
 
     def rule(g: Sym, ans: Sym, *args: Sym) -> Sym:
+        if mode == "vjp" and isinstance(ans.type, Scalar) and is_float(ans.type):
+            key = (fn, argnum, label)
+            if key not in _GRADIENTS:
+                from .api import grad
+                made = grad(fn, wrt=argnum)
+                made.__name__ = f"{label}_grad{suffix}"
+                _GRADIENTS[key] = made
+            made = _GRADIENTS[key]
+            t = args[argnum].type
+            out = Scalar("float64") if not isinstance(t, (Scalar, Array)) else \
+                type(t)(t.dtype if is_float(t) else "float64", t.ones) \
+                if isinstance(t, Array) else Scalar(t.dtype if is_float(t) else "float64", t.weak)
+            return g * call(made, args, out, made.__name__)
         return apply(name, *args, g)
     return rule
 

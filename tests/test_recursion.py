@@ -104,7 +104,8 @@ def test_known_values():
 
 def test_run_time_recursion_calls_generated_derivatives():
     rev, fwd = s2sad.emit(halve, 37.0), s2sad.emit(halve, 37.0, mode="forward")
-    assert "halve_vjp(" in rev and "halve(" not in rev.replace("halve_", "")
+    assert "halve_grad(" in rev and "halve(" not in rev.replace("halve_", "")
+    assert "relax_vjp(" in s2sad.emit(lambda v, n: np.sum(relax(v, n)), V, 3)  # array result
     assert "halve_jvp(" in fwd and "2.0 * halve(t1)" in fwd
     # unrolled when the depth is known: no call remains
     assert "tree_sum(" not in s2sad.emit(tree_sum, (1.0, 2.0, 3.0)).replace("tree_sum_grad(", "")
@@ -112,11 +113,28 @@ def test_run_time_recursion_calls_generated_derivatives():
     assert s2sad.grad(tree_sum)(xs) == pytest.approx(tuple(2 * x for x in xs))
 
 
-def test_second_derivatives_through_run_time_recursion_are_refused():
+@pytest.mark.parametrize("fn,args", [(power, (1.3, 6)), (halve, (37.0,)), (even, (0.7, 9)),
+                                     (shrink, (V, np.array([0.3, 0.2, 0.1]))),
+                                     (calls_power, (1.2, 0.8))],
+                         ids=lambda v: getattr(v, "__name__", None))
+def test_second_derivatives_through_run_time_recursion(fn, args):
+    # the adjoint of a call is g * (s2sad's gradient of the function), itself differentiable
+    s2sad.check_grads(fn, *args, order=2)
+
+
+def test_hessians_of_recursions_have_known_values():
+    assert s2sad.hessian(halve)(37.0) == pytest.approx(2.0 / 64.0, rel=1e-12)  # x^2 / 64
+    assert s2sad.hessian(power, wrt=0)(1.3, 5) == pytest.approx(20 * 1.3 ** 3, rel=1e-12)
+    assert s2sad.grad(s2sad.grad(halve))(37.0) == pytest.approx(2.0 / 64.0, rel=1e-12)
+    assert "2.0 * halve_grad(t2)" in s2sad.emit(halve, 37.0)
+
+
+def test_third_derivatives_through_run_time_recursion_are_refused():
     with pytest.raises(s2sad.NotDifferentiable) as info:
-        s2sad.hessian(halve)(37.0)
+        s2sad.grad(s2sad.grad(s2sad.grad(halve)))(37.0)
     msg = str(info.value)
-    assert "halve_vjp, the adjoint of a recursion whose depth is known only at run time" in msg
+    assert "halve_grad_jvp, the tangent of a recursion whose depth is known only at run time" \
+        in msg
     assert "unroll it or use a loop" in msg and "test_recursion.py" in msg
 
 
