@@ -22,7 +22,7 @@ from .compile import compile_entry, compile_generated, runtime_cells, swap_code
 from .display import Source
 from .errors import NotDifferentiable, TypeMismatch
 from .ir import Array, Function, Scalar, format_wengert, is_float
-from .lower import BAKED, Static, Tree, baked_key, lower, param_locs, tree_spec
+from .lower import BAKED, KeyedTree, Static, Tree, baked_key, lower, param_locs, tree_spec
 from .rules import type_of_value
 from .source import get_source, unwrap
 from .transforms.batch import batch as batch_transform
@@ -456,6 +456,8 @@ def _restructure(flat: Any, tree: Any) -> Any:
     def build(t: Any) -> Any:
         if t is None:
             return next(it)
+        if isinstance(t, KeyedTree):
+            return dict(zip(t.keys, (build(s) for s in t)))
         return tuple(build(s) for s in t)
     return build(tree)
 
@@ -778,6 +780,8 @@ def _tree_size(tree: Any) -> int:
 def _flatten_tree(value: Any, tree: Any) -> list[Any]:
     if tree is None:
         return [value]
+    if isinstance(tree, KeyedTree):
+        value = [value[k] for k in tree.keys]
     return [x for v, t in zip(value, tree) for x in _flatten_tree(v, t)]
 
 

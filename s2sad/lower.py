@@ -2119,8 +2119,21 @@ def join_types(a: Any, b: Any, loc: Any = None) -> Any:
     raise TypeMismatch(f"a variable is a {a} on one path and a {b} on another", loc)
 
 
+class KeyedTree(tuple):  # type: ignore[type-arg]
+    """The nesting of a dict result: its items' trees, as a tuple (what every pass reads),
+    with the keys to rebuild the dict from."""
+
+    keys: tuple[Any, ...] = ()
+
+    @staticmethod
+    def of(keys: tuple[Any, ...], items: Any) -> KeyedTree:
+        tree = KeyedTree(items)
+        tree.keys = keys
+        return tree
+
+
 def _flatten_result(result: Value) -> list[Value]:
-    if isinstance(result, TupleVal):
+    if isinstance(result, TupleVal) or isinstance(result, Record) and result.kind == "dict":
         return [x for item in result.items for x in _flatten_result(item)]
     if isinstance(result, Static) and isinstance(result.value, tuple):
         return [Static(v) for v in result.value]
@@ -2128,9 +2141,12 @@ def _flatten_result(result: Value) -> list[Value]:
 
 
 def _tree_of(result: Value) -> Any:
-    """The nesting of a result: None for a leaf, a tuple of trees for a tuple."""
+    """The nesting of a result: None for a leaf, a tuple of trees for a tuple, a
+    :class:`KeyedTree` for a dict (``return loss, {"acc": acc}`` with has_aux)."""
     if isinstance(result, TupleVal):
         return tuple(_tree_of(i) for i in result.items)
+    if isinstance(result, Record) and result.kind == "dict":
+        return KeyedTree.of(result.keys, (_tree_of(i) for i in result.items))
     if isinstance(result, Static) and isinstance(result.value, tuple):
         return tuple(None for _ in result.value)
     return None

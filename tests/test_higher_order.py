@@ -440,3 +440,27 @@ def test_derivatives_made_inside_differentiated_code():
     msg = str(info.value)
     assert "wrt=3: sin_sq has 1 parameter(s)" in msg and "test_higher_order.py" in msg
     assert "return s2sad.grad(sin_sq, wrt=3)(x)" in msg
+
+
+def with_dict_aux(x):
+    loss = np.sum(x ** 2)
+    return loss, {"norm": np.sqrt(loss), "scaled": x * 2.0}
+
+
+def dict_valued(x):
+    return {"a": x * 2.0, "b": np.sin(x)}
+
+
+def test_dict_results_and_dict_aux():
+    x = np.array([1.0, -2.0])
+    g, aux = s2sad.grad(with_dict_aux, has_aux=True)(x)
+    np.testing.assert_allclose(g, 2 * x)
+    assert set(aux) == {"norm", "scaled"} and aux["norm"] == pytest.approx(np.sqrt(5.0))
+    np.testing.assert_allclose(aux["scaled"], 2 * x)
+    (value, aux2), g2 = s2sad.value_and_grad(with_dict_aux, has_aux=True)(x)
+    assert value == pytest.approx(5.0) and aux2["norm"] == aux["norm"]
+    out, dot = s2sad.jvp(dict_valued, (x,), (np.ones(2),))
+    np.testing.assert_allclose(dot["b"], np.cos(x))
+    np.testing.assert_allclose(dot["a"], [2.0, 2.0])
+    _, pull = s2sad.vjp(dict_valued, x)
+    np.testing.assert_allclose(pull({"a": np.ones(2), "b": np.ones(2)})[0], 2.0 + np.cos(x))
