@@ -42,7 +42,7 @@ import numpy as np
 from .custom import USER_PREFIX
 from .errors import S2SADError
 from .ir import Array, Const, Eqn, Opaque, Scalar, Ty, Var
-from .rules import REGISTRY, Emit, Sym, apply, current, defprim
+from .rules import REGISTRY, Emit, Sym, apply, current, defprim, no_derivative
 from .runtime import Dyn
 
 
@@ -839,9 +839,13 @@ def generic(c: Call, aligned: bool = False) -> Sym:
             name = f"{base}_{next(_names)}"
         fn = _mapper(prim.impl, tuple(c.mask), static, dynamic, aligned)
         fn.__name__ = fn.__qualname__ = name
-        defprim(_prim_name(name), fn, arity=len(e.args) + len(dynamic),
-                infer=_typer(batched_type(e.out.type)),
-                emit=Emit("custom", name), foldable=False,
+        # its derivative is not derived: an error if one is needed, never a dropped term
+        refuse = None if prim.jvp is None else [no_derivative(
+            f"{name}, {e.prim} run on each direction of a batch (vector forward mode)",
+            "differentiate the function itself to the order needed: s2sad.hessian(f), "
+            "s2sad.grad(s2sad.grad(f)), s2sad.jacobian(s2sad.grad(f))")]
+        defprim(_prim_name(name), fn, arity=None, infer=_typer(batched_type(e.out.type)),
+                emit=Emit("custom", name), foldable=False, jvp=refuse, vjp=refuse,
                 doc=f"{e.prim} applied to each direction of a batch, results stacked")
         _GENERIC[key] = name
     dyn_args = [c.params[k] for k in dynamic]

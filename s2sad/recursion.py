@@ -15,9 +15,10 @@ and cached at run time when first reached::
 Each level of the recursion thus runs the generated derivative of the level below.  In
 reverse mode a level's adjoint reruns the forward pass below it, so a recursion n deep does
 O(n^2) primal work (the price of not taping a call stack).  For a function returning a
-number, the adjoint is ``g * halve_grad(t1)``, a call to s2sad's gradient, which can itself
-be differentiated: Hessians and grad of grad work; a third derivative raises a located
-NotDifferentiable, as does a second one of a function returning an array.
+number, the tangent and the adjoint are ``g * halve_grad(t1)``, a call to s2sad's gradient,
+which can itself be differentiated: derivatives of any order compose.  For a function
+returning an array they call helpers running s2sad's jvp and vjp, first order only: a second
+derivative there raises a located NotDifferentiable.
 """
 
 from __future__ import annotations
@@ -88,9 +89,10 @@ _GRADIENTS: dict[Any, Any] = {}  # (function, argument, label) -> its gradient, 
 
 
 def _rule(fn: Any, label: str, mode: str, argnum: int, n: int, several: bool) -> Any:
-    """The tangent or adjoint rule of argument `argnum`.  The adjoint of a number is ``g *``
-    a call to s2sad's gradient of `fn` (itself differentiable); otherwise both rules call a
-    helper that runs s2sad's jvp or vjp of `fn` at run time (first order only)."""
+    """The tangent or adjoint rule of argument `argnum`.  For a function returning a number
+    both are a call to s2sad's gradient of `fn` (itself differentiable, so derivatives of
+    any order compose, vector mode included) times g; otherwise they call a helper that runs
+    s2sad's jvp or vjp of `fn` at run time (first order only)."""
     import inspect
     params = list(inspect.signature(fn).parameters)
     suffix = f"_{params[argnum]}" if several and argnum < len(params) else ""
@@ -112,7 +114,7 @@ def _rule(fn: Any, label: str, mode: str, argnum: int, n: int, several: bool) ->
             doc=f"the {mode} of {label} (which recurses) for argument {argnum}")
 
     def rule(g: Sym, ans: Sym, *args: Sym) -> Sym:
-        if mode == "vjp" and isinstance(ans.type, Scalar) and is_float(ans.type):
+        if isinstance(ans.type, Scalar) and is_float(ans.type):
             key = (fn, argnum, label)
             if key not in _GRADIENTS:
                 from .api import grad
@@ -124,7 +126,10 @@ def _rule(fn: Any, label: str, mode: str, argnum: int, n: int, several: bool) ->
             out = Scalar("float64") if not isinstance(t, (Scalar, Array)) else \
                 type(t)(t.dtype if is_float(t) else "float64", t.ones) \
                 if isinstance(t, Array) else Scalar(t.dtype if is_float(t) else "float64", t.weak)
-            return g * call(made, args, out, made.__name__)
+            slope = call(made, args, out, made.__name__)
+            if mode == "vjp" or isinstance(t, Scalar):
+                return g * slope
+            return apply("sum", g * slope)  # the tangent: <gradient, direction>
         return apply(name, *args, g)
     return rule
 

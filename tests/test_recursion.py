@@ -129,12 +129,21 @@ def test_hessians_of_recursions_have_known_values():
     assert "2.0 * halve_grad(t2)" in s2sad.emit(halve, 37.0)
 
 
-def test_third_derivatives_through_run_time_recursion_are_refused():
+def relax_sum(v, n):
+    return np.sum(relax(v, n))
+
+
+def test_third_derivatives_and_jacobians_of_jacobians_through_run_time_recursion():
+    assert s2sad.grad(s2sad.grad(s2sad.grad(power)))(1.3, 5) == \
+        pytest.approx(60 * 1.3 ** 2, rel=1e-10)
+    assert s2sad.jacobian(s2sad.jacobian(halve))(3.0) == pytest.approx(0.5, rel=1e-12)  # x^2/2
+
+
+def test_second_derivatives_of_recursions_returning_arrays_are_refused():
     with pytest.raises(s2sad.NotDifferentiable) as info:
-        s2sad.grad(s2sad.grad(s2sad.grad(halve)))(37.0)
+        s2sad.hessian(relax_sum)(V, 3)
     msg = str(info.value)
-    assert "halve_grad_jvp, the tangent of a recursion whose depth is known only at run time" \
-        in msg
+    assert "relax_vjp, the adjoint of a recursion whose depth is known only at run time" in msg
     assert "unroll it or use a loop" in msg and "test_recursion.py" in msg
 
 
@@ -152,3 +161,12 @@ def test_recursion_returning_a_tuple_is_refused_where_it_is_written():
     assert "recurses to a depth known only at run time, which s2sad supports for functions " \
         "returning one number or array" in msg
     assert "tuple_result(x * 0.5, n - 1)" in msg
+
+
+def test_a_jacobian_of_a_jacobian_through_an_array_recursion_is_refused():
+    # vector mode runs relax's tangent once per direction; that helper has no derivative,
+    # which used to be taken as zero (a silently zero Jacobian)
+    with pytest.raises(s2sad.NotDifferentiable) as info:
+        s2sad.jacobian(s2sad.jacobian(relax))(V, 2)
+    assert "run on each direction of a batch (vector forward mode)" in str(info.value)
+    assert "s2sad.hessian(f)" in str(info.value)
