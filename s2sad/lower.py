@@ -10,6 +10,7 @@ are inlined; anything else without a rule raises :class:`NoRuleError` at the cal
 
 from __future__ import annotations
 
+import builtins
 import copy
 import dataclasses
 import operator
@@ -217,7 +218,7 @@ _CONSTRUCTORS = (np.zeros, np.ones, np.full, np.eye, np.identity, np.arange, np.
 _MAX_INLINE_DEPTH = 20
 # Free names read as values fixed in the generated code (flags, option strings, tuples of
 # settings), with how to look each up again and its key: api.py keeps the code only while the
-# keys hold.  Functions and modules a name holds are not checked.
+# keys hold.  Functions are checked by identity; modules, and builtins, are not checked.
 BAKED: list[tuple[Callable[[str], Any], str, Any]] = []
 _BAKED_KINDS = (bool, str, bytes, type(None), tuple, list, dict, frozenset, set)
 
@@ -236,6 +237,8 @@ def baked_key(value: Any) -> Any:
     """A scalar by value; a container by identity and length (cheap to check on every call;
     rebinding the name is seen, changing a list's items in place is not)."""
     if isinstance(value, _BAKED_KINDS[:4]):
+        return type(value), value
+    if callable(value):  # a function or class: itself (compared by identity, kept alive)
         return type(value), value
     return type(value), id(value), len(value) if hasattr(value, "__len__") else None
 
@@ -1296,8 +1299,10 @@ class Lowering:
                               "define it before the function is differentiated")
         if isinstance(obj, (float, int, np.ndarray, np.generic)) and not isinstance(obj, bool):
             return Sym(Const(obj, type_of_value(obj), node.id))
-        if isinstance(obj, _BAKED_KINDS):  # a flag or an option, decided now: the code made
-            BAKED.append((self.src.lookup, node.id, baked_key(obj)))  # is kept while it holds
+        if isinstance(obj, _BAKED_KINDS) or callable(obj) and \
+                getattr(builtins, node.id, None) is not obj:  # a flag, an option, a helper
+            BAKED.append((self.src.lookup, node.id, baked_key(obj)))  # decided now: the code
+            #                                                           is kept while it holds
         return Static(obj)
 
     def expr_Tuple(self, node: Any) -> Value:

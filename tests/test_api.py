@@ -329,3 +329,29 @@ def test_a_new_closure_never_gets_the_code_of_a_dead_one():
         got = s2sad.grad(_penalty_of(f))(1.5)
         assert got == pytest.approx(4.0 if f is _square else 18.0)  # 2 f''(1.5)
         gc.collect()
+
+
+def _double(x):
+    return 2.0 * x
+
+
+ACT = np.tanh
+HELPER = _double
+
+
+def uses_global_functions(x):
+    return np.sum(ACT(HELPER(x)))
+
+
+def test_rebinding_a_global_function_remakes_the_code():
+    global ACT, HELPER
+    x = np.array([0.3, -0.4])
+    g = s2sad.grad(uses_global_functions)
+    try:
+        np.testing.assert_allclose(g(x), 2.0 / np.cosh(2 * x) ** 2)
+        ACT = np.sin
+        np.testing.assert_allclose(g(x), 2.0 * np.cos(2 * x))
+        HELPER = _square
+        np.testing.assert_allclose(g(x), 2 * x * np.cos(x * x))
+    finally:
+        ACT, HELPER = np.tanh, _double
