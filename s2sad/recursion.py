@@ -60,8 +60,11 @@ def result_type(fn: Any, types: Sequence[Ty]) -> Ty:
         got = ir.results[0].type
         if got == guess:
             return got
-        guess = got if isinstance(got, Scalar) or got.ndim is None else \
+        wider = got if isinstance(got, Scalar) or got.ndim is None else \
             Array(got.dtype, tuple(None for _ in got.ones or ()))  # lengths may vary by depth
+        if wider == guess:  # assuming `wider` gave something at least as precise: it holds
+            return guess
+        guess = wider
     raise TypeMismatch(f"the result type of recursive {fn.__qualname__} does not settle")
 
 
