@@ -43,6 +43,12 @@ def relax(v, n):  # an array result
     return relax(np.tanh(v) * 1.1 + 0.1, n - 1)
 
 
+def accumulate(x, n):  # an array result that adds the argument at every level
+    if n <= 0:
+        return x
+    return np.tanh(accumulate(x, n - 1)) + x * 0.1
+
+
 def even(x, n):  # mutual recursion
     if n == 0:
         return x
@@ -78,7 +84,7 @@ CASES = [
     (halve, (0.5,)), (halve, (37.0,)),
     (horner, (np.array([1.0, 2.0, 3.0, 0.5]), 0.7, 0)),
     (shrink, (V, np.array([0.3, 0.2, 0.1]))), (shrink, (V * 0.1, np.array([0.3, 0.2, 0.1]))),
-    (relax, (V, 0)), (relax, (V, 5)),
+    (relax, (V, 0)), (relax, (V, 5)), (accumulate, (V * 0.1, 4)),
     (even, (0.7, 9)), (even, (0.7, 0)),
     (fib_like, (0.3, 7)),
     (calls_power, (1.2, 0.8)),
