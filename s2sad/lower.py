@@ -17,6 +17,7 @@ import operator
 import os
 import site
 import sysconfig
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -181,6 +182,53 @@ class LocalFunction:
     defaults: tuple[Any, ...]
 
 
+@dataclass(frozen=True, eq=False)
+class _Origin:
+    """Which arrays an array value may share memory with (NumPy aliasing, followed).
+
+    `roots` are keys of the objects it may belong to: the id of the array a function made
+    (a construct, an arithmetic result), kept by the results of ``x[i] = v`` and by loop values
+    (with a key of the loop's own for arrays its trips make).  It is `steps` (view equations,
+    basic indexing, transposes, reshapes...) applied to `base`, a version of that object; two
+    values with one `base` are one array seen two ways.  `exact`: every step is a view in
+    NumPy (a reshape or ravel may be a copy).
+    """
+
+    roots: frozenset[int]
+    base: Any
+    steps: tuple[Eqn, ...] = ()
+    exact: bool = True
+
+
+@dataclass(frozen=True, eq=False)
+class _Stale:
+    """The value of a name that a write into another name changed in a way single assignment
+    cannot follow (a view that may be a copy, or an alias a loop does not carry): reading the
+    name raises, at the write."""
+
+    value: Any  # the Sym it held (still a loop's carried value, never read)
+    name: str
+    written: str
+    loc: Any
+    why: str
+
+    def rewrap(self, value: Any) -> _Stale:
+        return dataclasses.replace(self, value=value)
+
+    def error(self, read: Any, src: Source) -> UnsupportedSyntax:
+        line = loc_of(read, src).line
+        return UnsupportedSyntax(
+            f"reading `{self.name}` (line {line}) after this write into `{self.written}`, "
+            f"which may change `{self.name}` too ({self.why}): not supported in differentiated "
+            "code", self.loc,
+            f"copy the view first: {self.name} = <view of {self.written}>.copy(), or take "
+            f"`{self.name}` after the write")
+
+
+def _unstale(value: Any) -> Any:
+    return value.value if isinstance(value, _Stale) else value
+
+
 @dataclass(eq=False)
 class _Exits:
     """How the trips of a loop with `break`, `continue` or `return` end (see
@@ -296,6 +344,10 @@ class Lowering:
         self.aliased: set[int] = set()     # lists that an `if` made other names for
         self.foreign_known: list[Value] = []  # and lists of known length it passed in
         self.new_lists: list[tuple[int, Var, str]] = []  # see grow_lists
+        self.origins: dict[int, _Origin] = {}  # what loop and `if` values may share (origin)
+        self.shared_roots: set[int] = set()  # objects an array appended to a list belongs to
+        self.loop_stale: dict[str, _Stale] = {}  # the carried names a loop leaves stale
+        self.loop_keys = 0                   # keys of the arrays loop trips make (origin)
 
     # ------------------------------------------------------------------------------ entry
 
@@ -436,8 +488,12 @@ class Lowering:
                  not (lowered[0][2][n] is self.env.get(n) and lowered[1][2][n] is self.env.get(n))]
         joined: list[str] = []
         then_res_l, else_res_l = [], []
+        stale: dict[str, _Stale] = {}
         for n in names:
             a, b = lowered[0][2][n], lowered[1][2][n]
+            if isinstance(a, _Stale) or isinstance(b, _Stale):  # stale after the `if`
+                stale[n] = a if isinstance(a, _Stale) else b
+                a, b = _unstale(a), _unstale(b)
             if isinstance(a, Static) and isinstance(b, Static) and _same_static(a.value, b.value):
                 self.env[n] = a
                 continue
@@ -451,8 +507,10 @@ class Lowering:
             else_res_l.append(self.atom(b, node))
         outs = self.emit_if(cond, lowered, tuple(then_res_l), tuple(else_res_l),
                             [self.hints.get(n, n) for n in joined], node)
-        for n, o in zip(joined, outs):
-            self.env[n] = Sym(o)
+        for n, o, a, b in zip(joined, outs, then_res_l, else_res_l):
+            self.env[n] = stale[n].rewrap(Sym(o)) if n in stale else Sym(o)
+            if all(self.owned_in(r, lowered[k][1]) for k, r in enumerate((a, b))):
+                self.owned.add(o.id)  # an array this function made, on either path
         self.note_aliases(outs, [then_res_l, else_res_l], set(joined))
 
     def emit_if(self, cond: Any, lowered: list[Any], then_res: tuple[Any, ...],
@@ -462,7 +520,30 @@ class Lowering:
         self.builder.stmts.append(If(outs, cond, Block(tuple(lowered[0][1].stmts)), then_res,
                                      Block(tuple(lowered[1][1].stmts)), else_res,
                                      loc_of(node, self.src)))
+        self.join_origins(outs, [lowered[0][1], lowered[1][1]], [then_res, else_res])
         return outs
+
+    def join_origins(self, outs: Sequence[Var], builders: list[Builder],
+                     results: list[Sequence[Any]]) -> None:
+        """What each value an `if` yields may share memory with: what it does on either path;
+        the same view of one array on both paths is that view of the array the `if` yields."""
+        scope = [self.builder, *reversed(self.parents)]
+        for k, o in enumerate(outs):
+            seen = [self.origin(res[k], [b, *scope]) for b, res in zip(builders, results)]
+            if seen[0] is None or seen[1] is None:
+                continue
+            roots = seen[0].roots | seen[1].roots
+            base: Any = o
+            if seen[0].exact == seen[1].exact and _same_steps(seen[0].steps, seen[1].steps):
+                if seen[0].base is seen[1].base:
+                    base = seen[0].base  # unchanged on both paths
+                else:
+                    base = next((o2 for o2, r0, r1 in zip(outs, *results)
+                                 if r0 is seen[0].base and r1 is seen[1].base), None)
+            if base is None:
+                base = o
+            self.origins[o.id] = _Origin(roots, base, seen[0].steps if base is not o else (),
+                                         seen[0].exact if base is not o else True)
 
     def loop_carried(self, node: Any) -> list[str]:
         """Names the loop body assigns that exist before the loop: its carried values."""
@@ -479,22 +560,45 @@ class Lowering:
                                   f"{_kind(v)}", "loops may update numbers and arrays")
             if _is_list(v) and v.atom.id in self.foreign:
                 raise self.foreign_list(node, n)
-            inits.append(self.atom(v, node))
+            inits.append(self.atom(_unstale(v), node))
         return inits
 
     def run_loop_body(self, names: list[str], types: list[Any], bind: dict[str, Value],
                       stmts: list[Any], node: Any, extra: Callable[[], Any] | None = None,
-                      exits: _Exits | None = None) -> tuple[list[Var], Builder, list[Any], Any]:
+                      exits: _Exits | None = None, inits: list[Any] | None = None
+                      ) -> tuple[list[Var], Builder, list[Any], Any]:
         """Lower a loop body for carried `names` of `types`, until the types are stable.
-        With `exits`, the body has `break`, `continue` or `return` (see :meth:`trip`)."""
-        owned = [self.is_owned(self.atom(self.env[n], node)) for n in names]
+        With `exits`, the body has `break`, `continue` or `return` (see :meth:`trip`).
+
+        Aliasing is followed too (see :meth:`assign_element`): a name outside the loop that a
+        write in the body changes (another name for the array written, or a view of it)
+        is carried from then on (appended to `names` and `inits`); a carried value that is a
+        view of another keeps being that view only if each trip keeps it so, and one that a
+        trip leaves stale is stale at the start of each trip and after the loop
+        (:attr:`loop_stale`)."""
+        if inits is None:
+            inits = [self.atom(_unstale(self.env[n]), node) for n in names]
+        types = list(types)
         shared = [False] * len(names)  # arrays a trip appends to a list: the next one's too
-        for _ in range(4):
+        stale = {n: v for n in names if isinstance(v := self.env[n], _Stale)}
+        broken: set[str] = set()             # views whose relation a trip does not keep
+        grown: dict[str, frozenset[int]] = {}  # arrays a trip may leave a carried name to
+        self.loop_keys -= 1
+        key = self.loop_keys  # stands for the arrays a trip makes, which the next trip sees
+        known = {key}
+        for v in self.env.values():
+            seen = self.origin(_unstale(v).atom) if isinstance(_unstale(v), Sym) else None
+            known.update(seen.roots if seen is not None else ())
+        retyped = 0
+        for _ in range(12 + 4 * len(self.env)):
+            owned = [self.is_owned(a) for a in inits]
             carried = [Var(t, self.hints.get(n, n)) for n, t in zip(names, types)]
             self.owned.update(c.id for c, o, s in zip(carried, owned, shared) if o and not s)
             self.shared.update(c.id for c, s in zip(carried, shared) if s)
+            self.carry_origins(names, inits, carried, broken, grown)
             env = dict(self.env)
-            env.update({n: Sym(c) for n, c in zip(names, carried)})
+            env.update({n: stale[n].rewrap(Sym(c)) if n in stale else Sym(c)
+                        for n, c in zip(names, carried)})
             env.update(bind)
 
             def lower_body() -> Any:
@@ -505,14 +609,95 @@ class Lowering:
                     self.trip(stmts, exits)
                 return pre
             pre, builder, env_after = self.sub_block(env, lower_body)
-            results = [self.atom(env_after[n], node) for n in names]
+            results = [self.atom(_unstale(env_after[n]), node) for n in names]
             joined = [join_types(t, r.type, loc_of(node, self.src)) for t, r in zip(types, results)]
             now_shared = [s or isinstance(r, Var) and r.id in self.shared
                           for s, r in zip(shared, results)]
-            if joined == types and now_shared == shared:
+            scope = [builder, self.builder, *reversed(self.parents)]
+            again = self.follow_trip(names, carried, results, env, env_after, bind, stale,
+                                     broken, grown, known, key, scope)
+            if joined == types and now_shared == shared and not again:
+                self.loop_stale = {n: stale[n] for n in names if n in stale}
                 return carried, builder, results, pre
+            retyped += joined != types
+            if retyped > 4:
+                break
             types, shared = joined, now_shared
+            if len(names) > len(types):  # relations and staleness found without them: redo
+                broken.clear()
+                stale = {n: v for n, v in stale.items() if isinstance(self.env[n], _Stale)}
+            for n in names[len(types):]:  # names carried from now on
+                inits.append(self.atom(env[n], node))
+                types.append(inits[-1].type)
+                shared.append(False)
         raise TypeMismatch("the loop's variables keep changing type", loc_of(node, self.src))
+
+    def carry_origins(self, names: list[str], inits: list[Any], carried: list[Var],
+                      broken: set[str], grown: dict[str, frozenset[int]]) -> None:
+        """What each carried array may share memory with at the start of a trip: what its
+        initial value does (a view of another carried value is that view of it)."""
+        for n, a, c in zip(names, inits, carried):
+            seen = self.origin(a)
+            if seen is None:
+                continue
+            roots = seen.roots | grown.get(n, frozenset())
+            if n in broken:
+                self.origins[c.id] = _Origin(roots, c)
+                continue
+            base = next((c2 for a2, c2 in zip(inits, carried) if a2 is seen.base), seen.base)
+            self.origins[c.id] = _Origin(roots, base, seen.steps, seen.exact)
+
+    def follow_trip(self, names: list[str], carried: list[Var], results: list[Any],
+                    env: dict[str, Value], env_after: dict[str, Value], bind: dict[str, Value],
+                    stale: dict[str, _Stale], broken: set[str],
+                    grown: dict[str, frozenset[int]], known: set[int], key: int,
+                    scope: list[Builder]) -> bool:
+        """After lowering a trip: what aliasing it showed that the next lowering must take in
+        (see :meth:`run_loop_body`); True when there is any."""
+        again = False
+        for n, v in env.items():  # names a write changed through another name
+            after = env_after.get(n)
+            if n in bind or n in names or after is v or not isinstance(v, Sym) or \
+                    not isinstance(v.type, Array) or not isinstance(after, (Sym, _Stale)):
+                continue
+            names.append(n)
+            again = True
+        for n in names[:len(carried)]:
+            after = env_after[n]
+            if isinstance(after, _Stale) and n not in stale:
+                stale[n] = after
+                again = True
+        for n, c, r in zip(names, carried, results):
+            start, seen = self.origins.get(c.id), self.origin(r, scope)
+            if start is None or seen is None:
+                continue
+            more = (seen.roots & known) | ({key} if seen.roots - known else set())
+            if not more <= start.roots:
+                grown[n] = grown.get(n, frozenset()) | more
+                again = True
+            if n in broken or n in stale or start.base is c:
+                continue
+            expected = next((r2 for c2, r2 in zip(carried, results) if c2 is start.base),
+                            start.base)
+            if not (seen.base is expected and seen.exact == start.exact and
+                    _same_steps(seen.steps, start.steps)):
+                broken.add(n)
+                again = True
+        return again
+
+    def bind_loop_outs(self, names: list[str], carried: Sequence[Var],
+                       outs: Sequence[Any]) -> None:
+        """Bind `names` to a loop's results `outs`: what they may share memory with is what
+        the carried values did, and those a trip leaves stale are stale."""
+        by_carried = {c.id: o for c, o in zip(carried, outs)}
+        for k, (n, o) in enumerate(zip(names, outs)):
+            start = self.origins.get(carried[k].id) if carried else None
+            if start is not None and isinstance(o, Var):
+                base = by_carried.get(start.base.id, start.base) \
+                    if isinstance(start.base, Var) else start.base
+                self.origins[o.id] = _Origin(start.roots, base, start.steps, start.exact)
+            value = o if isinstance(o, Sym) else Sym(o)
+            self.env[n] = self.loop_stale[n].rewrap(value) if n in self.loop_stale else value
 
     def for_stmt(self, node: Any) -> None:
         iterable = node.iter
@@ -566,14 +751,13 @@ class Lowering:
                 self.env[node.target.id] = _element(element, Sym(index))
         carried, builder, results, _ = self.run_loop_body(
             names, [a.type for a in inits], {node.target.id: Sym(index)} if element is None else {},
-            list(node.body), node, row, exits)
+            list(node.body), node, row, exits, inits)
         outs = tuple(Var(c.type, c.hint) for c in carried)
         self.owned.update(o.id for o, c in zip(outs, carried) if c.id in self.owned)
         self.builder.stmts.append(ForRange(outs, index, start, stop, step, tuple(carried),
                                            tuple(inits), Block(tuple(builder.stmts)),
                                            tuple(results), loc_of(node, self.src)))
-        for n, o in zip(names, outs):
-            self.env[n] = Sym(o)
+        self.bind_loop_outs(names, carried, outs)
 
     def appends_to_list(self, node: Any) -> bool:
         """True when the loop appends to a list whose length is known now."""
@@ -653,6 +837,9 @@ class Lowering:
             raise self.mixed_items(call, name, exc) from None
         if isinstance(item.type, Array) and isinstance(item.atom, Var):
             self.shared.add(item.atom.id)  # writing into it now would change the list's item
+            seen = self.origin(item.atom)
+            if seen is not None and (seen.steps or seen.base is not item.atom):
+                self.shared_roots.update(seen.roots)  # a view: writing into its array too
         grown = Sym(self.builder.rename_last(grown.atom, name))
         for n, v in list(self.env.items()):
             if _same_sym(v, current):
@@ -919,7 +1106,7 @@ class Lowering:
                 self.env[going] = self.range_test(self.env[count], stop, step, node)
             ex.advance = advance
             carried, builder, results, _ = self.run_loop_body(
-                names, [a.type for a in inits], {}, list(node.body), node, start_trip, ex)
+                names, [a.type for a in inits], {}, list(node.body), node, start_trip, ex, inits)
             inits = [_unset(c.type) if isinstance(i, Const) and n.startswith(".ret") else i
                      for n, i, c in zip(names, inits, carried)]
             last = results[names.index(going)]
@@ -927,8 +1114,8 @@ class Lowering:
                 # every trip stops the loop, and the first one runs: it is its body, once
                 once = {c.id: i for c, i in zip(carried, inits)}
                 self.builder.stmts.extend(substitute(builder.stmts, once))  # type: ignore[arg-type]
-                for n, r in zip(names, results):
-                    self.env[n] = Sym(once.get(r.id, r) if isinstance(r, Var) else r)
+                self.bind_loop_outs(names, [], [once.get(r.id, r) if isinstance(r, Var) else r
+                                                for r in results])
                 for n in (going, count):
                     self.env.pop(n, None)
                 return ex
@@ -938,8 +1125,7 @@ class Lowering:
             self.builder.stmts.append(While(outs, tuple(carried), tuple(inits), Block(()), test,
                                             Block(tuple(builder.stmts)), tuple(results),
                                             loc_of(node, self.src)))
-            for n, o in zip(names, outs):
-                self.env[n] = Sym(o)
+            self.bind_loop_outs(names, carried, outs)
             for n in (going, count):
                 self.env.pop(n, None)
             if rng is None and _known_true(first) and "break" not in ex.hits and \
@@ -1074,12 +1260,14 @@ class Lowering:
         types = [a.type for a in inits]
         for _ in range(4):
             carried, builder, results, _ = self.run_loop_body(names, types, {}, list(node.body), node,
-                                                              exits=exits)
+                                                              exits=exits, inits=inits)
             if [c.type for c in carried] == types:
                 break
             types = [c.type for c in carried]
         env = dict(self.env)
-        env.update({n: Sym(c) for n, c in zip(names, carried)})
+        env.update({n: self.loop_stale[n].rewrap(Sym(c)) if n in self.loop_stale else Sym(c)
+                    for n, c in zip(names, carried)})
+        stale = self.loop_stale
         test, cond_builder, _ = self.sub_block(env, lambda: self.expr(node.test))
         if isinstance(test, Static):
             raise unsupported(node.test, self.src, "a `while` whose condition does not change",
@@ -1095,8 +1283,8 @@ class Lowering:
                                         Block(tuple(cond_builder.stmts)), cond,
                                         Block(tuple(builder.stmts)), tuple(results),
                                         loc_of(node, self.src)))
-        for n, o in zip(names, outs):
-            self.env[n] = Sym(o)
+        self.loop_stale = stale
+        self.bind_loop_outs(names, carried, outs)
 
     # ------------------------------------------------------------------------ statements
 
@@ -1187,7 +1375,12 @@ class Lowering:
     def assign(self, target: Any, value: Value) -> None:
         if isinstance(target, gast.Name):
             if isinstance(value, Sym):
-                value = Sym(self.builder.rename_last(value.atom, target.id))
+                old = value.atom
+                value = Sym(self.builder.rename_last(old, target.id))
+                seen = self.origins.get(old.id) if value.atom is not old else None
+                if seen is not None:  # an `if`'s value, renamed
+                    self.origins[value.atom.id] = dataclasses.replace(
+                        seen, base=value.atom if seen.base is old else seen.base)
             self.env[target.id] = value
         elif isinstance(target, (gast.Tuple, gast.List)):
             value = self.name_results(target, value)
@@ -1237,17 +1430,88 @@ class Lowering:
                               "of another array): the caller would see the change",
                               f"make a copy first: {target.value.id} = "
                               f"{target.value.id}.copy()")
+        written = self.origin(base.atom)
+        if written is not None and written.roots & self.shared_roots:
+            raise unsupported(target, self.src, f"writing into `{target.value.id}`, an array "
+                              "a list holds a view of (it was appended): the list would "
+                              "change too", "append a copy: xs.append(view.copy())")
         dyn: list[Any] = []
         spec = self.index_spec(target.slice, dyn)
         new = apply("setitem", base, self.operand(value, target), *dyn, spec=spec)
         new = Sym(self.builder.rename_last(new.atom, target.value.id))
         self.owned.add(new.atom.id)
+        if written is None:  # not reached: an owned array has an origin
+            written = _Origin(frozenset({base.atom.id}), base.atom)
+        self.origins[new.atom.id] = _Origin(written.roots, new.atom)
         for name, v in list(self.env.items()):
-            if v is base or isinstance(v, Sym) and v.atom is base.atom:
-                self.env[name] = new  # every name bound to the array sees the change
-            elif isinstance(v, (TupleVal, Record)) and _holds(v, base.atom):
+            if isinstance(v, (TupleVal, Record)) and self.holds_view(v, base, written):
                 raise unsupported(target, self.src, f"writing into an array that `{name}` "
-                                  "also holds", "copy it before putting it in the container")
+                                  "also holds (or a view of it)",
+                                  "copy it before putting it in the container")
+            if not isinstance(v, Sym):
+                continue
+            if v.atom is base.atom:
+                self.env[name] = new  # every name bound to the array sees the change
+                continue
+            seen = self.origin(v.atom)
+            if seen is None or not seen.roots & written.roots:
+                continue
+            if seen.base is written.base and seen.exact:
+                # a view of the array: the same view of its next version (as NumPy sees it)
+                self.env[name] = self.replay(new, seen.steps, name)
+                continue
+            why = (f"`{name}` is a reshape or ravel of it, which NumPy makes as a view or "
+                   "as a copy depending on the memory layout" if seen.base is written.base
+                   else f"`{name}` was bound to it (or to a view of it) before a loop or "
+                   "branch that s2sad cannot follow it through")
+            self.env[name] = _Stale(v, name, target.value.id, loc_of(target, self.src), why)
+
+    def replay(self, new: Sym, steps: tuple[Eqn, ...], name: str) -> Sym:
+        """The view `steps` take, of the array `new`."""
+        atom = new.atom
+        for step in steps:
+            atom = self.builder.emit(step.prim, (atom, *step.args[1:]), step.params)
+        return Sym(self.builder.rename_last(atom, name) if steps else atom)
+
+    def holds_view(self, value: Value, base: Sym, written: _Origin) -> bool:
+        """True when the tuple, list or dict `value` holds `base` or shares memory with it."""
+        for item in value.items:
+            if isinstance(item, (TupleVal, Record)) and self.holds_view(item, base, written):
+                return True
+            if isinstance(item, Sym):
+                seen = self.origin(item.atom)
+                if item.atom is base.atom or seen is not None and seen.roots & written.roots:
+                    return True
+        return False
+
+    def origin(self, atom: Any, scope: Sequence[Builder] | None = None) -> _Origin | None:
+        """What the array `atom` may share memory with (see :class:`_Origin`), as made in
+        the blocks of `scope` (default: those being lowered); None for anything not an array
+        made at run time."""
+        if not (isinstance(atom, Var) and isinstance(atom.type, Array)):
+            return None
+        known = self.origins.get(atom.id)
+        if known is not None:
+            return known
+        if scope is None:
+            scope = [self.builder, *reversed(self.parents)]
+        stmt = _defining(atom, scope)
+        if isinstance(stmt, Eqn) and stmt.prim in _EXACT_VIEWS | _MAYBE_VIEWS and \
+                not _copies(stmt) and stmt.args:
+            of = self.origin(stmt.args[0], scope)
+            if of is not None:
+                return _Origin(of.roots, of.base, (*of.steps, stmt),
+                               of.exact and stmt.prim in _EXACT_VIEWS)
+        return _Origin(frozenset({atom.id}), atom)
+
+    def owned_in(self, atom: Any, builder: Builder) -> bool:
+        """:meth:`is_owned`, for a value a block lowered into `builder` yields."""
+        if not isinstance(atom, Var) or atom.id in self.shared:
+            return False
+        stmt = _defining(atom, [builder])
+        if stmt is not None:
+            return atom.id in self.owned or isinstance(stmt, Eqn) and stmt.prim not in _VIEWS
+        return self.is_owned(atom)
 
     def is_owned(self, atom: Any) -> bool:
         """True when `atom` is an array this function made (not a view, argument or global)."""
@@ -1292,7 +1556,10 @@ class Lowering:
 
     def name(self, node: Any) -> Value:
         if node.id in self.env:
-            return self.env[node.id]
+            value = self.env[node.id]
+            if isinstance(value, _Stale):
+                raise value.error(node, self.src)
+            return value
         obj = self.src.lookup(node.id)
         if obj is MISSING:
             raise NoRuleError(f"name {node.id!r} is not defined", loc_of(node, self.src),
@@ -1401,6 +1668,7 @@ class Lowering:
         sub = Lowering(self.src, self.builder, self.depth + 1)
         sub.env = {k: v for k, v in self.env.items() if not k.startswith(".")}
         sub.parents, sub.owned = self.parents, self.owned
+        sub.origins, sub.shared_roots = self.origins, self.shared_roots
         names = [a.id for a in fn.node.args.args]
         bound: dict[str, Value] = dict(zip(names, args))
         for k, v in kwargs.items():
@@ -1443,8 +1711,9 @@ class Lowering:
             return Static(ops[type(node.op)](operand.value))
         if isinstance(node.op, gast.USub):
             return apply("neg", self.operand(operand, node))
-        if isinstance(node.op, gast.UAdd):
-            return operand
+        if isinstance(node.op, gast.UAdd):  # a copy of an array, as in NumPy
+            return apply("copy", operand) if isinstance(operand, Sym) and operand.is_array \
+                else operand
         raise unsupported(node, self.src, "`not` on a run-time value",
                           "use np.logical_not, or a comparison")
 
@@ -1738,6 +2007,9 @@ class Lowering:
             raise TypeMismatch(f"bad call to {what}: {exc}", loc_of(node, self.src)) from None
         if isinstance(out, tuple) and any(isinstance(o, Sym) for o in out):
             return TupleVal(tuple(o if isinstance(o, Sym) else Static(o) for o in out))
+        if isinstance(out, Sym) and out.is_array and what.strip(".()") not in _SAME_ARRAY and \
+                any(isinstance(a, Sym) and a.atom is out.atom for a in [*pa, *pk.values()]):
+            return apply("copy", out)  # NumPy returns a new array (np.array(x), np.positive)
         return out if isinstance(out, Sym) else Static(out)
 
     def surface_arg(self, value: Value) -> Any:
@@ -1820,6 +2092,7 @@ class Lowering:
         src = get_source(fn)
         fnode = parse_function(src)
         sub = Lowering(src, self.builder, self.depth + 1)
+        sub.origins, sub.shared_roots = self.origins, self.shared_roots
         names = [a.id for a in fnode.args.args]
         defaults = list(fn.__defaults__ or ())
         bound: dict[str, Value] = dict(zip(names, args))
@@ -1938,6 +2211,59 @@ _CONTAINER_BUILTINS = (len, zip, enumerate, tuple, list, sum, max, min)
 _VIEWS = frozenset({"getitem", "transpose", "reshape", "ravel", "expand_dims", "swapaxes",
                     "broadcast_to", "squeeze", "diagonal", "flip", "moveaxis", "atleast",
                     "stop_gradient", "pop", "astype", "list_getitem"})
+# Of those, the ones NumPy makes as views of their first operand (getitem: with basic indices
+# only), and those it makes as views only when the memory layout allows (else a copy).
+_EXACT_VIEWS = frozenset({"getitem", "transpose", "swapaxes", "expand_dims", "squeeze",
+                          "diagonal", "flip", "broadcast_to", "stop_gradient"})
+_MAYBE_VIEWS = frozenset({"reshape", "ravel"})
+# Functions and methods that NumPy lets return their argument itself (or a view of it).
+_SAME_ARRAY = frozenset({"asarray", "asanyarray", "real", "reshape", "ravel", "squeeze",
+                         "transpose", "atleast_1d", "atleast_2d", "atleast_3d",
+                         "ascontiguousarray", "asfortranarray", "broadcast_to", "expand_dims",
+                         "moveaxis", "swapaxes", "diagonal", "stop_gradient", "view",
+                         "rollaxis", "matrix_transpose", "permute_dims"})
+_DEFS: weakref.WeakKeyDictionary[Builder, tuple[dict[int, Any], list[int]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _defining(atom: Var, builders: Sequence[Builder]) -> Any:
+    """The statement of `builders` that makes `atom`, or None (an index per builder)."""
+    for builder in builders:
+        stmts = builder.stmts
+        if stmts and atom in stmts[-1].outs:  # the newest may still be renamed: not indexed
+            return stmts[-1]
+        defs, done = _DEFS.setdefault(builder, ({}, [0]))
+        if done[0] > len(stmts) - 1:  # statements were dropped: index again
+            defs.clear()
+            done[0] = 0
+        for stmt in stmts[done[0]:len(stmts) - 1]:
+            for o in stmt.outs:
+                defs[o.id] = stmt
+        done[0] = max(done[0], len(stmts) - 1)
+        stmt = defs.get(atom.id)
+        if stmt is not None and atom in stmt.outs:
+            return stmt
+    return None
+
+
+def _copies(eqn: Eqn) -> bool:
+    """True for an indexing that NumPy makes as a copy: integer-array or boolean indices."""
+    return eqn.prim == "getitem" and any(
+        not (isinstance(a.type, Scalar) and a.type.dtype != "bool") for a in eqn.args[1:])
+
+
+def _same_atom(a: Any, b: Any) -> bool:
+    return a is b or isinstance(a, Const) and isinstance(b, Const) and \
+        a.type == b.type and a.name == b.name and _same_static(a.value, b.value)
+
+
+def _same_steps(a: tuple[Eqn, ...], b: tuple[Eqn, ...]) -> bool:
+    """True when the view equations `a` and `b` take the same view (of their first operands)."""
+    return len(a) == len(b) and all(
+        x.prim == y.prim and len(x.args) == len(y.args) and len(x.params) == len(y.params) and
+        all(_same_atom(p, q) for p, q in zip(x.args[1:], y.args[1:])) and
+        all(k == m and _same_atom(p, q) for (k, p), (m, q) in zip(x.params, y.params))
+        for x, y in zip(a, b))
 
 
 # NumPy functions that take a sequence of arrays (a list grown at run time is not one yet).

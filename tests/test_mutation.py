@@ -6,6 +6,8 @@ only when no other name can see the array, and loops filling a buffer tape nothi
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -61,6 +63,109 @@ CASES = [
     (time_stepping, (rng.standard_normal(4), 0.1)),
 ]
 
+
+
+# NumPy aliasing: another name for the array written, or a view of it, sees the write.
+
+def alias_filled_in_loop(x):
+    y = np.zeros(3)
+    z = y                      # z and y are one array: the loop's writes show through z
+    for i in range(3):
+        y[i] = x[i] * 2
+    return np.sum(z * x)
+
+
+def view_filled_in_loop(x):
+    y = np.zeros(3)
+    z = y[1:]                  # a view taken before the writes
+    for i in range(3):
+        y[i] = x[i] ** 2
+    return np.sum(z * x[1:])
+
+
+def view_then_write(x):
+    y = np.zeros(3)
+    z = y[1:]
+    y[1] = x[0] ** 2
+    return np.sum(z * x[1:])
+
+
+def transpose_view(x):
+    y = np.zeros((3, 3))
+    z = y.T
+    for i in range(3):
+        y[i, 2] = x[i] * 3.0
+    y[0, 1] = x[1] ** 2
+    return np.sum(z * np.outer(x, x))
+
+
+def row_and_diagonal_views(x):
+    y = np.zeros((3, 3))
+    row, d = y[0], np.diagonal(y)
+    for i in range(3):
+        y[i, i] = x[i] ** 2
+    y[0, 2] = x[1]
+    return np.sum(row * x) + np.sum(d * x) + np.sum(np.swapaxes(y, 0, 1)[2] * x)
+
+
+def views_through_branches(x):
+    y = np.zeros(3)
+    z, w = y[1:], y
+    if x[0] > 0.0:
+        y[1] = x[0] ** 2
+    else:
+        y[2] = x[1]
+    for i in range(3):
+        if x[i] > 0.5:
+            y[i] = y[i] + x[i]
+    return np.sum(z * x[1:]) + np.sum(w * x)
+
+
+def views_through_while_and_break(x):
+    y = np.zeros(3)
+    z = y[1:]
+    s = 0.0
+    i = 0
+    while i < 3:
+        s = s + np.sum(z * x[1:])  # reads the values the trips before wrote
+        y[i] = x[i] ** 2
+        i = i + 1
+    for j in range(3):
+        y[j] = y[j] * x[j]
+        if x[j] > 10.0:
+            break
+    return s + np.sum(z * x[1:])
+
+
+def update_rows(x):
+    y = np.outer(x, x)
+    row = y[0]
+    for i in range(3):
+        row = y[i]             # a view of the row, written back scaled
+        y[i] = row * 2.0 + x[i]
+    return np.sum(y ** 2) + np.sum(row * x)
+
+
+def copies_are_not_views(x):
+    y = np.zeros(3)
+    a, b, c = y[[0, 1]], np.array(y), +y
+    y[1] = x[0]
+    return np.sum(a * x[:2]) + np.sum(b * x) + np.sum(c * x) + np.sum(y * x)
+
+
+ALIASING = [
+    (alias_filled_in_loop, (rng.standard_normal(3),)),
+    (view_filled_in_loop, (rng.standard_normal(3),)),
+    (view_then_write, (rng.standard_normal(3),)),
+    (transpose_view, (rng.standard_normal(3),)),
+    (row_and_diagonal_views, (rng.standard_normal(3),)),
+    (views_through_branches, (np.array([0.7, 0.2, 1.1]),)),
+    (views_through_branches, (np.array([-0.7, 0.9, 0.3]),)),
+    (views_through_while_and_break, (rng.standard_normal(3),)),
+    (update_rows, (rng.standard_normal(3),)),
+    (copies_are_not_views, (rng.standard_normal(3),)),
+]
+CASES += ALIASING
 
 @pytest.mark.parametrize("fn,args", CASES, ids=[c[0].__name__ for c in CASES])
 def test_both_modes(fn, args):
@@ -118,3 +223,92 @@ def test_unfollowable_writes_are_refused(fn, what):
     text = str(info.value)
     assert what in text and "the caller would see the change" in text
     assert "hint: make a copy first" in text and __file__ in text
+
+
+def reshaped_then_write(x):
+    y = np.zeros(4)
+    z = y.reshape(2, 2)        # a view or a copy, as the memory layout has it
+    y[1] = x[0] ** 2
+    return np.sum(z)
+
+
+def raveled_then_filled(x):
+    y = np.zeros((2, 2))
+    z = y.ravel()
+    for i in range(2):
+        y[i, i] = x[i] ** 2
+    return np.sum(z)
+
+
+def reshaped_then_written_in_branch(x):
+    y = np.zeros(4)
+    z = y.reshape(2, 2)
+    if x[0] > 0.0:
+        y[1] = x[0] ** 2
+    return np.sum(z)
+
+
+def one_of_two_arrays(x):
+    y, w = np.zeros(3), np.ones(3)
+    z = y if x[0] > 0.0 else w
+    for i in range(3):
+        y[i] = x[i]
+    return np.sum(z * x)
+
+
+def alias_until_rebound(x):
+    y = np.zeros(3)
+    z = y
+    for i in range(3):
+        y[i] = x[i]            # the first trip writes into z's array, the others do not
+        y = y * 2.0
+    return np.sum(z * x) + np.sum(y)
+
+
+@pytest.mark.parametrize("fn,write", [
+    (reshaped_then_write, "y[1] = x[0] ** 2"),
+    (raveled_then_filled, "y[i, i] = x[i] ** 2"),
+    (reshaped_then_written_in_branch, "y[1] = x[0] ** 2"),
+    (one_of_two_arrays, "y[i] = x[i]"),
+    (alias_until_rebound, "y[i] = x[i]"),
+])
+def test_reading_a_view_a_write_may_have_changed_is_refused(fn, write):
+    lines, first = inspect.getsourcelines(fn)
+    k = next(k for k, text in enumerate(lines) if text.strip().startswith(write))
+    col = lines[k].index(write) + 1
+    x = np.array([0.5, 1.5, 2.0, 1.0])
+    for run in (lambda: s2sad.grad(fn)(x), lambda: s2sad.jvp(fn, (x,), (np.ones(4),))):
+        with pytest.raises(s2sad.UnsupportedSyntax) as info:
+            run()
+        text = str(info.value)
+        assert f"{__file__}:{first + k}:{col}: " in text, text
+        assert "reading `z`" in text and "write into `y`" in text
+        assert "hint: copy the view first" in text and "take `z` after the write" in text
+
+
+def view_unused_after_write(x):
+    y = np.ones((2, 2)) * x[0]
+    z = y.ravel()
+    y[0, 1] = x[1] ** 2
+    z = x * 2.0                # rebinding the stale name is fine
+    return np.sum(z) + np.sum(y)
+
+
+def test_a_stale_name_that_is_not_read_is_fine():
+    x = np.array([0.3, 1.2, -0.4, 2.0])
+    s2sad.check_grads(view_unused_after_write, x)
+    assert s2sad.value_and_grad(view_unused_after_write)(x)[0] == \
+        pytest.approx(view_unused_after_write(x))
+
+
+def container_of_a_view(x):
+    y = np.zeros(3)
+    t = (y[1:], 1.0)
+    y[1] = x[0]
+    return np.sum(t[0])
+
+
+def test_writing_into_an_array_a_container_sees_is_refused():
+    with pytest.raises(s2sad.UnsupportedSyntax) as info:
+        s2sad.grad(container_of_a_view)(np.ones(3))
+    assert "writing into an array that `t` also holds (or a view of it)" in str(info.value)
