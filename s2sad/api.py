@@ -23,6 +23,7 @@ from .display import Source
 from .errors import NotDifferentiable, TypeMismatch
 from .ir import Array, Function, Scalar, format_wengert, is_float
 from .lower import BAKED, KeyedTree, Static, Tree, baked_key, lower, param_locs, tree_spec
+from .parse import parse_function
 from .rules import type_of_value
 from .source import get_source, unwrap
 from .transforms.batch import batch as batch_transform
@@ -356,6 +357,9 @@ class _Dispatcher:
         grads: Any = 0 if single else tuple(range(n))
         self.returns = grads if mode == "grad" else \
             (0, 1 if single else tuple(range(1, n + 1)))
+        kinds = {p.kind for p in inspect.signature(self.fn).parameters.values()}
+        if kinds - {inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD}:
+            parse_function(get_source(self.fn))  # *args, keyword-only: the located refusal
         self.params = tuple(inspect.signature(self.fn).parameters)
         self.keep = tuple(sorted(set(self.fn.__code__.co_freevars) | set(RUNTIME_NAMES) |
                                  {_FALLBACK}))
@@ -628,7 +632,7 @@ def jacobian(fn: Callable[..., Any], wrt: Any = 0, mode: str = "auto") -> Callab
 
 
 def _one_result(out: Any) -> Any:
-    if isinstance(out, tuple):
+    if isinstance(out, (tuple, list, dict)):
         raise TypeMismatch("jacobian needs a function with one result (a float or an array)")
     return out
 
@@ -781,6 +785,9 @@ def _flatten_tree(value: Any, tree: Any) -> list[Any]:
     if tree is None:
         return [value]
     if isinstance(tree, KeyedTree):
+        if not isinstance(value, dict) or set(value) != set(tree.keys):
+            raise TypeMismatch(f"the cotangent must be a dict with the keys "
+                               f"{sorted(map(str, tree.keys))}, like the result")
         value = [value[k] for k in tree.keys]
     return [x for v, t in zip(value, tree) for x in _flatten_tree(v, t)]
 

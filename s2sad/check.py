@@ -53,6 +53,9 @@ def _is_float_arg(a: Any) -> bool:
 
 
 def _flat(out: Any) -> list[Any]:
+    """The leaves of a result: a number or an array, or a tuple or dict of them."""
+    if isinstance(out, dict):
+        out = tuple(out.values())
     return [x for o in out for x in _flat(o)] if isinstance(out, tuple) else [out]
 
 
@@ -137,5 +140,7 @@ def _unflat(flat: list[Any], like: Any) -> Any:
     it = iter(flat)
 
     def build(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: build(v) for k, v in x.items()}
         return tuple(build(i) for i in x) if isinstance(x, tuple) else next(it)
     return build(like)

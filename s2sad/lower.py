@@ -470,9 +470,10 @@ class Lowering:
                 raise unsupported(node, self.src, "a path through this `if` that does not "
                                   "return", "end every path with `return`")
         flat = [_flatten_result(r) for r, _, _ in lowered]
-        if len(flat[0]) != len(flat[1]):
-            raise TypeMismatch("the branches of this `if` return different numbers of "
-                               "values", loc_of(node, self.src))
+        if len(flat[0]) != len(flat[1]) or _tree_of(lowered[0][0]) != _tree_of(lowered[1][0]):
+            raise TypeMismatch("the branches of this `if` return values of different "
+                               "structures (numbers of values, nesting, or dict keys)",
+                               loc_of(node, self.src))
         then_res = tuple(self.atom(v, node) for v in flat[0])
         else_res = tuple(self.atom(v, node) for v in flat[1])
         outs = self.emit_if(cond, lowered, then_res, else_res, ["out"] * len(then_res), node)
@@ -1227,8 +1228,9 @@ class Lowering:
             if self.ret_tree is MISSING:
                 self.ret_tree = (tree, len(flat))
             elif self.ret_tree != (tree, len(flat)):
-                raise TypeMismatch("the `return` statements inside this loop return different "
-                                   "numbers of values", loc_of(stmt, self.src))
+                raise TypeMismatch("the `return` statements inside this loop return values "
+                                   "of different structures (numbers of values, nesting, or "
+                                   "dict keys)", loc_of(stmt, self.src))
             for k, v in enumerate(flat):
                 self.env[_ret_slot(k)] = Sym(self.atom(v, stmt))
             self.env[_RETURNED] = Static(True)
@@ -1936,8 +1938,12 @@ class Lowering:
         made = getattr(obj, "__s2sad_dispatcher__", None)
         if made is not None:  # a derivative s2sad made: splice its IR in
             return self.splice(made, args, kwargs, node)
-        if getattr(obj, "__s2sad_maker__", False) and \
-                all(isinstance(a, Static) for a in [*args, *kwargs.values()]):
+        if getattr(obj, "__s2sad_maker__", False):
+            if not all(isinstance(a, Static) for a in [*args, *kwargs.values()]):
+                raise unsupported(node, self.src, f"s2sad.{obj.__name__} of a lambda, a nested "
+                                  "def or a run-time value inside differentiated code",
+                                  "define the function at module level and pass constants: "
+                                  f"s2sad.{obj.__name__}(f, wrt=0)")
             try:  # s2sad.grad(f) and its siblings, on a function: made now
                 return Static(obj(*[a.value for a in args],  # type: ignore[union-attr]
                                   **{k: v.value for k, v in kwargs.items()}))  # type: ignore[union-attr]
@@ -2421,7 +2427,11 @@ def _rebuild(tree: Any, leaves: list[Any]) -> Value:
     it = iter(leaves)
 
     def build(t: Any) -> Value:
-        return next(it) if t is None else TupleVal(tuple(build(s) for s in t))
+        if t is None:
+            return next(it)
+        if isinstance(t, KeyedTree):
+            return Record("dict", t.keys, tuple(build(s) for s in t))
+        return TupleVal(tuple(build(s) for s in t))
     return build(tree)
 
 
@@ -2455,6 +2465,16 @@ class KeyedTree(tuple):  # type: ignore[type-arg]
     with the keys to rebuild the dict from."""
 
     keys: tuple[Any, ...] = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KeyedTree) and self.keys == other.keys and \
+            tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash((self.keys, tuple(self)))
 
     @staticmethod
     def of(keys: tuple[Any, ...], items: Any) -> KeyedTree:

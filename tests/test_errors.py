@@ -417,3 +417,22 @@ def test_constructors_differentiate_their_fill_value_and_refuse_the_rest(mode):
     check(info.value, linspace_to_x, "return np.sum", "NotDifferentiable",
           "np.linspace(0.0, 1.0, n)")
     assert "argument 2 of np.linspace" in str(info.value)
+
+
+def star_args(x, *rest):
+    return x * x
+
+
+def grad_of_a_lambda(w):
+    return np.sum(s2sad.grad(lambda z: np.sum(np.sin(z)))(w))
+
+
+def test_star_args_and_derivatives_of_lambdas_inside_are_located():
+    for call in (lambda: s2sad.grad(star_args)(2.0), lambda: s2sad.grad(star_args)(2.0, 3.0)):
+        with pytest.raises(s2sad.UnsupportedSyntax) as info:
+            call()
+        check(info.value, star_args, "def star_args", "UnsupportedSyntax", "name each parameter")
+    with pytest.raises(s2sad.UnsupportedSyntax) as info:
+        s2sad.grad(grad_of_a_lambda)(np.ones(2))
+    check(info.value, grad_of_a_lambda, "s2sad.grad(lambda", "UnsupportedSyntax",
+          "define the function at module level")

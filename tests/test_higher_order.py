@@ -464,3 +464,32 @@ def test_dict_results_and_dict_aux():
     np.testing.assert_allclose(dot["a"], [2.0, 2.0])
     _, pull = s2sad.vjp(dict_valued, x)
     np.testing.assert_allclose(pull({"a": np.ones(2), "b": np.ones(2)})[0], 2.0 + np.cos(x))
+
+
+def dict_from_branches(x):
+    if x > 0.0:
+        return {"a": x * 2.0, "b": x}
+    return {"a": x * 3.0, "b": -x}
+
+
+def dict_keys_differ(x):
+    if x > 0.0:
+        return {"a": x}
+    return {"b": x}
+
+
+def test_dicts_returned_from_several_places():
+    for x, slope in ((1.0, 2.0), (-1.0, 3.0)):
+        out, dot = s2sad.jvp(dict_from_branches, (x,), (1.0,))
+        assert out == {"a": slope * x, "b": abs(x)} and dot == {"a": slope, "b": np.sign(x)}
+        _, pull = s2sad.vjp(dict_from_branches, x)
+        assert pull({"a": 1.0, "b": 1.0}) == (pytest.approx(slope + np.sign(x)),)
+    w = np.array([0.3, 0.5])
+    s2sad.check_grads(dict_valued, w)
+    with pytest.raises(s2sad.TypeMismatch, match="dict with the keys"):
+        s2sad.vjp(dict_valued, w)[1]({"b": np.ones(2)})
+    with pytest.raises(s2sad.TypeMismatch, match="one result"):
+        s2sad.jacobian(dict_valued)(w)
+    with pytest.raises(s2sad.TypeMismatch, match="different structures") as info:
+        s2sad.jvp(dict_keys_differ, (1.0,), (1.0,))
+    assert "test_higher_order.py" in str(info.value)
