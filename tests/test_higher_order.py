@@ -493,3 +493,25 @@ def test_dicts_returned_from_several_places():
     with pytest.raises(s2sad.TypeMismatch, match="different structures") as info:
         s2sad.jvp(dict_keys_differ, (1.0,), (1.0,))
     assert "test_higher_order.py" in str(info.value)
+
+
+def grows_a_list(x, n):
+    xs = []
+    for i in range(n):
+        x = np.sin(x) * 1.1
+        xs.append(x)
+    return np.sum(np.stack(xs), axis=0)
+
+
+def test_a_jacobian_that_vector_mode_cannot_build_is_refused_with_a_hint():
+    with pytest.raises(s2sad.NotDifferentiable) as info:
+        s2sad.jacobian(s2sad.jacobian(grows_a_list))(np.ones(2), 3)
+    msg = str(info.value)
+    assert "built in vector forward mode" in msg and "xs.append(x)" in msg
+    assert "s2sad.jacobian(s2sad.grad(f))" in msg
+    J = s2sad.jacobian(grows_a_list)(np.array([0.3, -0.4]), 3)  # first order still works
+    h = 1e-6
+    x = np.array([0.3, -0.4])
+    want = np.stack([(grows_a_list(x + h * e, 3) - grows_a_list(x - h * e, 3)) / (2 * h)
+                     for e in np.eye(2)], axis=-1)
+    np.testing.assert_allclose(J, want, rtol=1e-6, atol=1e-9)

@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import TypeMismatch
+from ..batching import BatchError
+from ..errors import NotDifferentiable, TypeMismatch
 from ..ir import Block, Function, Var, fresh_copy, is_float
 from ..rules import Builder, Sym, apply, building
 from .batch import batch
@@ -42,7 +43,14 @@ def jacobian(fn: Function, wrt: Sequence[int]) -> Function:
     blocks: list[list[Any]] = [[] for _ in range(m)]
     with building(b):
         for i in wrt:
-            sweep = batch(dce(simplify(jvp(fn, [i]))), [n], range(m, 2 * m))
+            try:
+                sweep = batch(dce(simplify(jvp(fn, [i]))), [n], range(m, 2 * m))
+            except BatchError as exc:
+                raise NotDifferentiable(
+                    f"a Jacobian of {fn.name} that is differentiated again or called inside "
+                    f"differentiated code is built in vector forward mode, and {exc.message}",
+                    exc.loc, "differentiate the function itself: s2sad.hessian(f), "
+                    "s2sad.jacobian(s2sad.grad(f)), s2sad.grad(s2sad.grad(f))") from None
             x = fn.params[i]
             seed = apply("jacobian_seed", Sym(x), hint=f"{x.hint or 'x'}_dot")
             # each sweep recomputes the primal values, so it gets variables of its own
