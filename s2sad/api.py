@@ -542,7 +542,7 @@ def _stack(columns: list[Any], out_shape: tuple[int, ...], in_shape: tuple[int, 
            scalar: bool) -> Any:
     if scalar:
         return columns[0]
-    arr = np.stack([np.asarray(c, dtype=float) for c in columns], axis=-1)
+    arr = np.stack([np.asarray(c) for c in columns], axis=-1)
     return arr.reshape(out_shape + in_shape)
 
 
@@ -620,10 +620,11 @@ def jacobian(fn: Callable[..., Any], wrt: Any = 0, mode: str = "auto") -> Callab
                 blocks[i] = _stack(cols, np.shape(out), np.shape(x), scalar)
             else:
                 _, pullback = vjp(fn, *primals)
-                rows = [np.asarray(pullback(c)[i], dtype=float).reshape(-1)
+                dtype = _float_dtype(x)
+                rows = [np.asarray(pullback(c)[i], dtype=dtype).reshape(-1)
                         for c in _basis(out)]
                 blocks[i] = rows[0].reshape(np.shape(x)) if not isinstance(out, np.ndarray) \
-                    else np.array(rows, dtype=float).reshape(np.shape(out) + np.shape(x)) \
+                    else np.array(rows, dtype=dtype).reshape(np.shape(out) + np.shape(x)) \
                     if not scalar else rows[0][0]
         return blocks[positions[0]] if single else tuple(blocks[i] for i in positions)
     run.__name__ = f"{getattr(fn, '__name__', 'f')}_jacobian"

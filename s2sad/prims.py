@@ -826,8 +826,8 @@ def _stack_vjp(g: Sym | None, bars: Any, ans: Sym, xs: Sym, *like: Sym,
                how: str = "stack") -> Any:
     if g is None:
         return (None,) * (1 + len(like))
-    from .transforms.common import broadcast_up
-    rows = apply("list_unstack", broadcast_up(g, ans))
+    from .transforms.common import materialize
+    rows = apply("list_unstack", materialize(g, ans))  # full shape, and the items' dtype
     return (_plus(bars[0], rows),) + (None,) * len(like)
 
 

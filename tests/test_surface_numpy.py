@@ -377,3 +377,26 @@ def test_joins_are_one_call_each():
     assert "np.stack([" in src and "np.append" not in src
     J = s2sad.jacobian(lambda x: np.stack([x, 2.0 * x, x[::-1]]), mode="forward")(a[0])
     np.testing.assert_allclose(J, np.stack([np.eye(3), 2.0 * np.eye(3), np.eye(3)[::-1]]))
+
+
+def grows_float32(x, n):
+    xs = []
+    for i in range(n):
+        x = np.sin(x)
+        xs.append(x)
+    return np.sum(np.stack(xs))
+
+
+def cubes(x):
+    return np.sum(x ** 3)
+
+
+def test_float32_in_float32_out_through_lists_hessians_and_jacobians():
+    x = np.array([0.3, 0.5], dtype=np.float32)
+    assert s2sad.grad(grows_float32)(x, 3).dtype == np.float32
+    assert s2sad.hessian(cubes)(x).dtype == np.float32
+    for mode in ("forward", "reverse"):
+        J = \
+            s2sad.jacobian(lambda v: v ** 2, mode=mode)(x)
+        assert J.dtype == np.float32
+        np.testing.assert_allclose(J, np.diag(2 * x), rtol=1e-6)
