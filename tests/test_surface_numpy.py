@@ -396,7 +396,6 @@ def test_float32_in_float32_out_through_lists_hessians_and_jacobians():
     assert s2sad.grad(grows_float32)(x, 3).dtype == np.float32
     assert s2sad.hessian(cubes)(x).dtype == np.float32
     for mode in ("forward", "reverse"):
-        J = \
-            s2sad.jacobian(lambda v: v ** 2, mode=mode)(x)
+        J = s2sad.jacobian(lambda v: v ** 2, mode=mode)(x)
         assert J.dtype == np.float32
         np.testing.assert_allclose(J, np.diag(2 * x), rtol=1e-6)
