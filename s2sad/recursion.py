@@ -125,11 +125,8 @@ def _rule(fn: Any, label: str, mode: str, argnum: int, n: int, several: bool) ->
                 made.__name__ = f"{label}_grad{suffix}"
                 _GRADIENTS[key] = made
             made = _GRADIENTS[key]
-            t = args[argnum].type
-            out = Scalar("float64") if not isinstance(t, (Scalar, Array)) else \
-                type(t)(t.dtype if is_float(t) else "float64", t.ones) \
-                if isinstance(t, Array) else Scalar(t.dtype if is_float(t) else "float64", t.weak)
-            slope = call(made, args, out, made.__name__)
+            t = args[argnum].type  # a float or float array: only those have derivatives
+            slope = call(made, args, t, made.__name__)
             if mode == "vjp" or isinstance(t, Scalar):
                 return g * slope
             return apply("sum", g * slope)  # the tangent: <gradient, direction>
