@@ -81,6 +81,9 @@ class Entry:
     guards: tuple[tuple[str, str], ...]  # (parameter, "float" | "int")
     keep: tuple[str, ...]
     fallback: str
+    # module globals the code fixed: (name, "id", id) for a function, (name, "is", value)
+    # for True/False/None, (name, "eq", value) for a string; checked before the fast path
+    fixed: tuple[tuple[str, str, Any], ...] = ()
 
 
 def generate(fn: Function, name: str | None = None, doc: str = "", returns: Any = None,
@@ -493,6 +496,14 @@ class _Printer:
         checks = [gast.Compare(_call("type", [gast.Name(p, gast.Load(), None, None)]),
                                [gast.IsNot()], [gast.Name(kind, gast.Load(), None, None)])
                   for p, kind in entry.guards]
+        for name, how, value in entry.fixed:
+            load = gast.Name(name, gast.Load(), None, None)
+            if how == "id":
+                checks.append(gast.Compare(_call("id", [load]), [gast.NotEq()],
+                                           [gast.Constant(value, None)]))
+            else:
+                checks.append(gast.Compare(load, [gast.IsNot() if how == "is" else gast.NotEq()],
+                                           [gast.Constant(value, None)]))
         test = checks[0] if len(checks) == 1 else gast.BoolOp(gast.Or(), checks)
         call = gast.Call(gast.Name(entry.fallback, gast.Load(), None, None),
                          [gast.Name(self.names[p.id], gast.Load(), None, None)

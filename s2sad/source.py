@@ -92,4 +92,6 @@ def make_lookup(fn: Any) -> Callable[[str], Any]:
         if name in glb:
             return glb[name]
         return getattr(builtins, name, _MISSING)
+    lookup.module_globals = glb  # type: ignore[attr-defined]  # (api.py: fast-path checks)
+    lookup.cell_names = frozenset(cells)  # type: ignore[attr-defined]
     return lookup

@@ -355,3 +355,16 @@ def test_rebinding_a_global_function_remakes_the_code():
         np.testing.assert_allclose(g(x), 2 * x * np.cos(x * x))
     finally:
         ACT, HELPER = np.tanh, _double
+
+
+def test_the_fast_path_checks_global_helpers_inline():
+    global HELPER
+    g = s2sad.grad(lambda x: HELPER(x) * 3.0)
+    assert g(1.5) == 6.0 and g(1.5) == 6.0  # the second call runs the swapped entry code
+    assert "id(HELPER) !=" in inspect.getsource(g) or "HELPER" in g.__code__.co_names
+    try:
+        HELPER = _square
+        assert g(1.5) == pytest.approx(9.0)
+    finally:
+        HELPER = _double
+    assert g(1.5) == 6.0
