@@ -26,10 +26,10 @@ from .lower import BAKED, KeyedTree, Static, Tree, baked_key, lower, param_locs,
 from .parse import parse_function
 from .rules import type_of_value
 from .source import get_source, unwrap
-from .transforms.batch import batch as batch_transform
 from .transforms.cse import cse
 from .transforms.dce import dce
 from .transforms.jacobian import jacobian as jacobian_transform
+from .transforms.jacobian import vector_jvp
 from .transforms.jvp import jvp as jvp_transform
 from .transforms.simplify import simplify
 from .transforms.vjp import vjp as vjp_transform
@@ -95,10 +95,7 @@ def _transform(ir: Function, mode: str, wrt: tuple[int, ...], nested: bool = Fal
     if mode == "jvp":
         return jvp_transform(ir, wrt)
     if mode == "vector":  # vector forward mode: the jvp on a batch of directions
-        d = _check(dce(_check(simplify(_check(jvp_transform(ir, wrt), "jvp")), "simplify")),
-                   "dce")
-        n, m = len(ir.params), len(ir.results)
-        return batch_transform(d, range(n, n + len(wrt)), range(m, 2 * m))
+        return vector_jvp(ir, wrt)
     if mode == "jacobian":
         return jacobian_transform(ir, wrt)
     return ir

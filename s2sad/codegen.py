@@ -608,14 +608,11 @@ class _Printer:
             fn = REGISTRY[e.prim].impl
             self.constants.setdefault(emit.op, fn)
             return gast.Call(gast.Name(emit.op, gast.Load(), None, None), args, [])
-        if kind == "sequence":  # np.concatenate([a, b], axis=0): the arrays as one list
+        if kind in ("sequence", "runtime"):  # (apply dropped the parameters at defaults)
             kws = [gast.keyword(k, self.atom(v)) for k, v in e.params]
-            return _call(emit.op, [gast.List(args, gast.Load())], kws)
-        if kind == "runtime":
-            defaults = dict(REGISTRY[e.prim].params)
-            kws = [gast.keyword(k, self.atom(v)) for k, v in e.params
-                   if not (isinstance(v, Const) and v.value == defaults.get(k))]
-            return _call(e.prim, args, kws)
+            if kind == "runtime":
+                return _call(e.prim, args, kws)
+            return _call(emit.op, [gast.List(args, gast.Load())], kws)  # np.stack([a, b])
         if kind == "getitem":
             return gast.Subscript(args[0], self.index(e.param("spec"), args[1:]), gast.Load())
         if kind == "transpose":

@@ -44,7 +44,7 @@ def jacobian(fn: Function, wrt: Sequence[int]) -> Function:
     with building(b):
         for i in wrt:
             try:
-                sweep = batch(dce(simplify(jvp(fn, [i]))), [n], range(m, 2 * m))
+                sweep = vector_jvp(fn, [i])
             except BatchError as exc:
                 raise NotDifferentiable(
                     f"a Jacobian of {fn.name} that is differentiated again or called inside "
@@ -71,6 +71,14 @@ def jacobian(fn: Function, wrt: Sequence[int]) -> Function:
     return fn.replace(name=f"{fn.name}_jacobian", body=Block(tuple(b.stmts)),
                       results=tuple(a for row in blocks for a in row), result_tree=tree,
                       result_names=(), mirrors=())
+
+
+def vector_jvp(fn: Function, wrt: Sequence[int]) -> Function:
+    """Vector forward mode: the tangent code of `fn` for the parameters `wrt`, each tangent
+    a batch of directions along a new leading axis (the parameters after `fn`'s own, the
+    results after its own)."""
+    n, m = len(fn.params), len(fn.results)
+    return batch(dce(simplify(jvp(fn, wrt))), range(n, n + len(wrt)), range(m, 2 * m))
 
 
 def _nest(tree: Any, leaf: Any) -> Any:
