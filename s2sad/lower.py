@@ -348,6 +348,7 @@ class Lowering:
         self.shared_roots: set[int] = set()  # objects an array appended to a list belongs to
         self.loop_stale: dict[str, _Stale] = {}  # the carried names a loop leaves stale
         self.loop_keys = 0                   # keys of the arrays loop trips make (origin)
+        self.outer_roots: frozenset[int] = frozenset()  # arrays an inlining caller can see
 
     # ------------------------------------------------------------------------------ entry
 
@@ -1309,7 +1310,11 @@ class Lowering:
                 self.assign(node.target, self.binop(node.op, current, self.expr(node.value), node))
             elif isinstance(node.target, gast.Name):
                 current = self.name(node.target)
-                self.assign(node.target, self.binop(node.op, current, self.expr(node.value), node))
+                result = self.binop(node.op, current, self.expr(node.value), node)
+                if isinstance(current, Sym) and isinstance(current.type, Array):
+                    self.in_place(node, current, result)  # NumPy writes into the array
+                else:
+                    self.assign(node.target, result)  # numbers rebind, as in Python
             else:
                 raise unsupported(node.target, self.src, "augmented assignment to an attribute",
                                   "assign to a local name")
@@ -1322,6 +1327,9 @@ class Lowering:
                 isinstance(node.value.func, gast.Attribute) and \
                 node.value.func.attr == "append" and isinstance(node.value.func.value, gast.Name):
             self.append(node.value)
+        elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
+                any(k.arg == "out" for k in node.value.keywords):
+            self.expr(node.value)  # np.add(a, b, out=c): a write into c
         elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
                 isinstance(node.value.func, gast.Name) and \
                 self.expr(node.value.func) in (Static(print), Static(breakpoint)):
@@ -1422,37 +1430,142 @@ class Lowering:
         if not (isinstance(base, Sym) and isinstance(base.type, Array)):
             raise unsupported(target, self.src, f"assignment into a {_kind(base)}",
                               "assign into NumPy arrays the function created")
-        if base.atom.id in self.shared:
-            raise unsupported(target, self.src, f"writing into `{target.value.id}`, an array "
-                              "a list holds (it was appended): the list would change too",
-                              f"append a copy: xs.append({target.value.id}.copy())")
-        if not self.is_owned(base.atom):
-            raise unsupported(target, self.src, f"writing into `{target.value.id}`, an array "
-                              "this function did not create (an argument, a global, or a view "
-                              "of another array): the caller would see the change",
-                              f"make a copy first: {target.value.id} = "
-                              f"{target.value.id}.copy()")
-        written = self.origin(base.atom)
-        if written is not None and written.roots & self.shared_roots:
-            raise unsupported(target, self.src, f"writing into `{target.value.id}`, an array "
-                              "a list holds a view of (it was appended): the list would "
-                              "change too", "append a copy: xs.append(view.copy())")
         dyn: list[Any] = []
         spec = self.index_spec(target.slice, dyn)
-        new = apply("setitem", base, self.operand(value, target), *dyn, spec=spec)
-        new = Sym(self.builder.rename_last(new.atom, target.value.id))
-        self.owned.add(new.atom.id)
-        if written is None:  # not reached: an owned array has an origin
+        self.write(target.value.id, base, target,
+                   lambda old: apply("setitem", old, self.operand(value, target), *dyn,
+                                     spec=spec))
+
+    def in_place(self, node: Any, current: Sym, result: Value) -> None:
+        """``a += e`` (any augmented operator) on an array: NumPy writes the result into a
+        (see :meth:`write_all`)."""
+        op = _OP_TEXT.get(_BINOPS[type(node.op)][0], "?")
+        self.write_all(node.target, current, self.operand(result, node), node,
+                       f"`{node.target.id} {op}= ...`",
+                       f"make a new array: {node.target.id} = {node.target.id} {op} ...")
+
+    def write_all(self, target: Any, current: Sym, r: Sym, node: Any, what: str,
+                  hint: str) -> None:
+        """Write `r` into all of the array `current`, the name `target` (``a += e``,
+        ``np.add(a, b, out=a)``), keeping its shape and dtype as NumPy does; every other name
+        for the array (or view of it) sees the new contents.  When nothing else can see the
+        array, the generated code simply rebinds the name."""
+        name, t, rt_ = target.id, current.type, r.type
+        if isinstance(rt_, (Array, Scalar)) and is_float(rt_) and not is_float(t):
+            raise unsupported(node, self.src, f"{what} on a {t.dtype} array with a "
+                              f"{rt_.dtype} result (NumPy cannot cast it into `{name}`)", hint)
+        if not isinstance(rt_, (Array, Scalar)):
+            raise unsupported(node, self.src, f"{what} with a {_kind(r)} result", hint)
+        ones = rt_.ones if isinstance(rt_, Array) else ()
+        if t.ones is not None and ones is not None and (
+                len(ones) > len(t.ones) or
+                any(a is True and b is False for a, b in zip(t.ones[::-1], ones[::-1]))):
+            raise unsupported(node, self.src, f"{what} whose result has a larger shape than "
+                              f"`{name}` ({rt_} into {t}): NumPy cannot broadcast it into "
+                              f"`{name}`", hint)
+        exact = isinstance(rt_, Array) and rt_.dtype == t.dtype and t.ones is not None and \
+            rt_.ones is not None and len(rt_.ones) == len(t.ones) and \
+            all(a is not None for a in t.ones)
+        if exact and self.unshared(current):
+            self.assign(target, r)  # nothing else sees the array: rebind it
+            return
+        self.write(name, current, node, lambda old: r if exact and old.atom is current.atom
+                   else apply("setitem", old, r, spec=(Ellipsis,)))
+
+    def call_out(self, obj: Any, args: list[Value], kwargs: dict[str, Value],
+                 node: Any) -> Value:
+        """``np.add(a, b, out=c)``: the result written into c (see :meth:`write_all`), and
+        the call's value is c, as in NumPy."""
+        kwargs = dict(kwargs)
+        out = kwargs.pop("out")
+        if isinstance(out, TupleVal) and len(out.items) == 1:
+            out = out.items[0]
+        if isinstance(out, Static) and out.value is None:
+            return self.call(obj, args, kwargs, node)
+        kw = next((k.value for k in node.keywords if k.arg == "out"), None)
+        if isinstance(kw, gast.Tuple) and len(kw.elts) == 1:
+            kw = kw.elts[0]
+        what = f"`out=` of {getattr(obj, '__name__', 'this call')}"
+        if not (isinstance(kw, gast.Name) and isinstance(out, Sym) and
+                isinstance(out.type, Array)):
+            raise unsupported(node, self.src, f"{what} that is not a named array",
+                              "name the array first: buf = ...; np.add(a, b, out=buf)")
+        result = self.call(obj, args, kwargs, node)
+        if not isinstance(result, Sym):
+            raise unsupported(node, self.src, f"{what} with a {_kind(result)} result",
+                              f"assign the result: {kw.id} = ...")
+        self.write_all(kw, out, result, node, what, f"assign the result: {kw.id} = ...")
+        return self.name(kw)
+
+    def unshared(self, value: Sym) -> bool:
+        """True when `value` is an array this function made that no other name, container,
+        list or calling function can see (writing into it is rebinding it)."""
+        atom = value.atom
+        if not self.is_owned(atom) or atom.id in self.shared:
+            return False
+        seen = self.origin(atom)
+        if seen is None or seen.steps or seen.roots & (self.shared_roots | self.outer_roots):
+            return False
+        count = 0
+        for v in self.env.values():
+            if isinstance(v, (TupleVal, Record)) and self.holds_view(v, value, seen):
+                return False
+            v = _unstale(v)
+            if isinstance(v, Sym):
+                other = self.origin(v.atom)
+                if v.atom is atom:
+                    count += 1
+                elif other is not None and other.roots & seen.roots:
+                    return False
+        return count <= 1
+
+    def write(self, label: str, base: Sym, node: Any, content: Callable[[Sym], Sym]) -> None:
+        """Write into the array `base` (the user's name `label`): its new contents are
+        `content(base)`.  Every name bound to the array, and every view of it, sees the new
+        version; a write into a view goes to the array it views (see :meth:`write_back`)."""
+        if base.atom.id in self.shared:
+            raise unsupported(node, self.src, f"writing into `{label}`, an array "
+                              "a list holds (it was appended): the list would change too",
+                              f"append a copy: xs.append({label}.copy())")
+        written = self.origin(base.atom)
+        if written is None:  # not reached: an array has an origin
             written = _Origin(frozenset({base.atom.id}), base.atom)
+        if written.roots & self.outer_roots:
+            raise unsupported(node, self.src, f"writing into `{label}`, an array the calling "
+                              "function passed in or encloses (or a view of it): the caller "
+                              "would see the change", f"make a copy first: {label} = "
+                              f"{label}.copy(), and return the new value")
+        view = bool(written.steps)
+        if not (self.is_owned(written.base) if view else self.is_owned(base.atom)) or \
+                view and not (written.exact and all(s.prim in _WRITABLE_VIEWS
+                                                    for s in written.steps)):
+            raise unsupported(node, self.src, f"writing into `{label}`, an array this "
+                              "function did not create (an argument, a global, or a view "
+                              "s2sad cannot write through: a reshape, ravel, diagonal or "
+                              "broadcast): the caller would see the change",
+                              f"make a copy first: {label} = {label}.copy()")
+        if written.roots & self.shared_roots:
+            raise unsupported(node, self.src, f"writing into `{label}`, an array "
+                              "a list holds a view of (it was appended): the list would "
+                              "change too", "append a copy: xs.append(view.copy())")
+        if view:
+            new = self.write_back(written.base, written.steps, content(base))
+            holder = next((n for n, v in self.env.items()
+                           if isinstance(v, Sym) and v.atom is written.base), None)
+            if holder is not None:
+                new = Sym(self.builder.rename_last(new.atom, holder))
+        else:
+            new = Sym(self.builder.rename_last(content(base).atom, label))
+        self.owned.add(new.atom.id)
         self.origins[new.atom.id] = _Origin(written.roots, new.atom)
         for name, v in list(self.env.items()):
             if isinstance(v, (TupleVal, Record)) and self.holds_view(v, base, written):
-                raise unsupported(target, self.src, f"writing into an array that `{name}` "
+                raise unsupported(node, self.src, f"writing into an array that `{name}` "
                                   "also holds (or a view of it)",
                                   "copy it before putting it in the container")
             if not isinstance(v, Sym):
                 continue
-            if v.atom is base.atom:
+            if v.atom is base.atom and not view:
                 self.env[name] = new  # every name bound to the array sees the change
                 continue
             seen = self.origin(v.atom)
@@ -1466,7 +1579,46 @@ class Lowering:
                    "as a copy depending on the memory layout" if seen.base is written.base
                    else f"`{name}` was bound to it (or to a view of it) before a loop or "
                    "branch that s2sad cannot follow it through")
-            self.env[name] = _Stale(v, name, target.value.id, loc_of(target, self.src), why)
+            self.env[name] = _Stale(v, name, label, loc_of(node, self.src), why)
+
+    def write_back(self, base: Any, steps: tuple[Eqn, ...], value: Sym) -> Sym:
+        """The next version of the array `base` when its view `steps` gets the contents
+        `value` (NumPy writing through a view): each step undone, outermost last."""
+        if not steps:
+            return value
+        step, rest = steps[0], steps[1:]
+        if rest:
+            inner = self.builder.emit(step.prim, (base, *step.args[1:]), step.params)
+            value = self.write_back(inner, rest, value)
+        if step.prim == "getitem":
+            return apply("setitem", Sym(base), value, *[Sym(a) for a in step.args[1:]],
+                         spec=step.param("spec"))
+        if step.prim == "transpose":
+            axes = step.param("axes")
+            return apply("transpose", value,
+                         axes=None if axes is None else tuple(int(i) for i in np.argsort(axes)))
+        if step.prim == "swapaxes":
+            return apply("swapaxes", value, axis1=step.param("axis1", 0),
+                         axis2=step.param("axis2", 1))
+        if step.prim == "flip":
+            return apply("flip", value, axis=step.param("axis"))
+        if step.prim == "expand_dims":
+            return apply("squeeze", value, axis=step.param("axis", 0))
+        raise AssertionError(step.prim)  # not reached: see _WRITABLE_VIEWS
+
+    def roots_of(self, values: Sequence[Any]) -> frozenset[int]:
+        """The objects the arrays among `values` (in containers too) may belong to, and
+        those this function's own caller passed in: what an inlined function must not write
+        into, since the caller would see it."""
+        roots = set(self.outer_roots)
+        for v in values:
+            v = _unstale(v)
+            if isinstance(v, (TupleVal, Record)):
+                roots |= self.roots_of(list(v.items))
+            elif isinstance(v, Sym):
+                seen = self.origin(v.atom)
+                roots |= seen.roots | {v.atom.id} if seen is not None else set()
+        return frozenset(roots)
 
     def replay(self, new: Sym, steps: tuple[Eqn, ...], name: str) -> Sym:
         """The view `steps` take, of the array `new`."""
@@ -1671,6 +1823,7 @@ class Lowering:
         sub.env = {k: v for k, v in self.env.items() if not k.startswith(".")}
         sub.parents, sub.owned = self.parents, self.owned
         sub.origins, sub.shared_roots = self.origins, self.shared_roots
+        sub.outer_roots = self.roots_of([*self.env.values(), *args, *kwargs.values()])
         names = [a.id for a in fn.node.args.args]
         bound: dict[str, Value] = dict(zip(names, args))
         for k, v in kwargs.items():
@@ -1925,6 +2078,8 @@ class Lowering:
         return self.call(callee.value, args, kwargs, node)
 
     def call(self, obj: Any, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
+        if "out" in kwargs and isinstance(node, gast.Call):
+            return self.call_out(obj, args, kwargs, node)
         containers = [a for a in args if isinstance(a, (TupleVal, Record))]
         if containers and obj in _CONTAINER_BUILTINS or obj in (zip, enumerate) and args or \
                 any(isinstance(a, Record) for a in args):
@@ -2013,7 +2168,9 @@ class Lowering:
             raise TypeMismatch(f"bad call to {what}: {exc}", loc_of(node, self.src)) from None
         if isinstance(out, tuple) and any(isinstance(o, Sym) for o in out):
             return TupleVal(tuple(o if isinstance(o, Sym) else Static(o) for o in out))
-        if isinstance(out, Sym) and out.is_array and what.strip(".()") not in _SAME_ARRAY and \
+        same = pk["copy"] is not True if what in ("array", "asarray") and "copy" in pk else \
+            what.strip(".()") in _SAME_ARRAY  # np.array(x, copy=False) is x itself
+        if isinstance(out, Sym) and out.is_array and not same and \
                 any(isinstance(a, Sym) and a.atom is out.atom for a in [*pa, *pk.values()]):
             return apply("copy", out)  # NumPy returns a new array (np.array(x), np.positive)
         return out if isinstance(out, Sym) else Static(out)
@@ -2099,6 +2256,7 @@ class Lowering:
         fnode = parse_function(src)
         sub = Lowering(src, self.builder, self.depth + 1)
         sub.origins, sub.shared_roots = self.origins, self.shared_roots
+        sub.outer_roots = self.roots_of([*args, *kwargs.values()])
         names = [a.id for a in fnode.args.args]
         defaults = list(fn.__defaults__ or ())
         bound: dict[str, Value] = dict(zip(names, args))
@@ -2222,6 +2380,9 @@ _VIEWS = frozenset({"getitem", "transpose", "reshape", "ravel", "expand_dims", "
 _EXACT_VIEWS = frozenset({"getitem", "transpose", "swapaxes", "expand_dims", "squeeze",
                           "diagonal", "flip", "broadcast_to", "stop_gradient"})
 _MAYBE_VIEWS = frozenset({"reshape", "ravel"})
+# Of the exact views, those a write goes through to the array viewed (see write_back); NumPy
+# makes diagonals and broadcasts read-only.
+_WRITABLE_VIEWS = frozenset({"getitem", "transpose", "swapaxes", "flip", "expand_dims"})
 # Functions and methods that NumPy lets return their argument itself (or a view of it).
 _SAME_ARRAY = frozenset({"asarray", "asanyarray", "real", "reshape", "ravel", "squeeze",
                          "transpose", "atleast_1d", "atleast_2d", "atleast_3d",

@@ -982,7 +982,9 @@ def _reduction(name: str) -> Any:
     return surface
 
 
-def _np_array(obj: Any, dtype: Any = None) -> Sym:
+def _np_array(obj: Any, dtype: Any = None, copy: Any = None) -> Sym:
+    # np.array copies an array and np.asarray does not, unless `copy=` says otherwise (the
+    # lowering decides, see Lowering.invoke)
     if isinstance(obj, Sym):
         return obj if dtype is None else apply("astype", obj, dtype=dtype)
     if not isinstance(obj, (list, tuple)):
