@@ -349,6 +349,7 @@ class Lowering:
         self.loop_stale: dict[str, _Stale] = {}  # the carried names a loop leaves stale
         self.loop_keys = 0                   # keys of the arrays loop trips make (origin)
         self.outer_roots: frozenset[int] = frozenset()  # arrays an inlining caller can see
+        self.numbers: set[int] = set()  # loop values that are numbers before the first trip
 
     # ------------------------------------------------------------------------------ entry
 
@@ -593,9 +594,11 @@ class Lowering:
             known.update(seen.roots if seen is not None else ())
         retyped = 0
         for _ in range(12 + 4 * len(self.env)):
-            owned = [self.is_owned(a) for a in inits]
+            owned = [self.is_owned(a) or not isinstance(a.type, Array) for a in inits]
             carried = [Var(t, self.hints.get(n, n)) for n, t in zip(names, types)]
             self.owned.update(c.id for c, o, s in zip(carried, owned, shared) if o and not s)
+            self.numbers.update(c.id for c, a in zip(carried, inits)  # a number on trip 1
+                                if not isinstance(a.type, Array))
             self.shared.update(c.id for c, s in zip(carried, shared) if s)
             self.carry_origins(names, inits, carried, broken, grown)
             env = dict(self.env)
@@ -1466,11 +1469,20 @@ class Lowering:
         exact = isinstance(rt_, Array) and rt_.dtype == t.dtype and t.ones is not None and \
             rt_.ones is not None and len(rt_.ones) == len(t.ones) and \
             all(a is not None for a in t.ones)
-        if exact and self.unshared(current):
+        number = current.atom.id in self.numbers  # s = 0.0; for ...: s += row
+        if (exact or number) and self.unshared(current):
             self.assign(target, r)  # nothing else sees the array: rebind it
             return
-        self.write(name, current, node, lambda old: r if exact and old.atom is current.atom
-                   else apply("setitem", old, r, spec=(Ellipsis,)))
+        if number:
+            raise unsupported(node, self.src, f"{what} in a loop where `{name}` is a number "
+                              "before the first trip and an array another name holds after "
+                              "it (Python rebinds it on the first trip, NumPy writes into it "
+                              "on the others)", f"start with an array: {name} = np.zeros(...)")
+        seen = self.origin(current.atom)
+        # into a slice of another array: the slice assignment checks the shape and casts
+        sliced = seen is not None and bool(seen.steps) and seen.steps[-1].prim == "getitem"
+        self.write(name, current, node, lambda old: r if (exact or sliced) and
+                   old.atom is current.atom else apply("setitem", old, r, spec=(Ellipsis,)))
 
     def call_out(self, obj: Any, args: list[Value], kwargs: dict[str, Value],
                  node: Any) -> Value:

@@ -167,6 +167,166 @@ ALIASING = [
 ]
 CASES += ALIASING
 
+
+# In-place operators write into the array (NumPy's memory semantics): every other name for
+# it, and every view of it, sees the new values; a write into a view changes its base.
+
+def iadd_through_alias(x):
+    w = x * 1.0
+    a = w
+    a += 1.0
+    return np.sum(a * w)       # sum((x + 1) ** 2)
+
+
+def iadd_seen_by_a_view(x):
+    t = x * 1.0
+    v = t[0:2]
+    t += 1.0
+    return np.sum(v * t[0:2])
+
+
+def iadd_into_a_view(x):
+    t = x * 1.0
+    v = t[1:]
+    v += 1.0                   # changes t
+    v *= x[:2]
+    return np.sum(t * x) + np.sum(v)
+
+
+def every_operator(x, b):
+    a = np.outer(x, b) + 2.0   # (2, 3), b: (3,)
+    c = a
+    d = a.T
+    a += b
+    a -= 0.5 * b
+    a *= b
+    a /= 1.0 + b * b
+    a **= 2.0
+    return np.sum(c * x[:, None]) + np.sum(d[1] * b[1])
+
+
+def matmul_in_place(m):
+    a = m * 1.0
+    alias = a
+    a @= m
+    return np.sum(alias * m)
+
+
+def floordiv_and_mod(x):
+    a = x * 3.0
+    b = a
+    a //= 0.7                  # piecewise constant: zero derivative through it
+    a %= 0.25                  # x mod c: derivative 1 where it is smooth
+    return np.sum(b) + np.sum(x * x)
+
+
+def element_ops_through_aliases(x):
+    t = x * 2.0
+    v = t[1:]
+    u = t
+    v[0] += x[0] ** 2          # t[1] and u[1] see it
+    u[2] *= x[1]
+    return np.sum(t * x) + np.sum(v) + np.sum(u)
+
+
+def write_into_a_view(a):
+    b = a * 1.0
+    row = b[0]
+    row[1] = a[1, 1] ** 2      # b[0, 1] changes
+    row += a[2]                # b[0] changes
+    return np.sum(b * a) + np.sum(row)
+
+
+def write_into_a_transposed_view(x):
+    t = np.outer(x, x)
+    v = t.T[1:]
+    v[0] = x ** 3              # t[:, 1] changes
+    return np.sum(t * np.outer(x, x[::-1])) + np.sum(v)
+
+
+def out_arguments(x, b):
+    a = np.outer(x, b)
+    c = a
+    np.add(a, b, out=a)        # c sees it
+    buf = np.zeros((2, 3))
+    r = np.multiply(a, x[:, None], out=buf)
+    np.sin(buf, out=buf)
+    return np.sum(c * b) + np.sum(r * buf) + np.sum(buf)
+
+
+def asarray_is_an_alias(x):
+    t = x * 1.0
+    a = np.asarray(t)
+    b = np.array(t, copy=False)
+    c = np.array(t)            # a copy
+    a += x
+    b[0] = x[1] ** 2
+    return np.sum(t * x) + np.sum(c * x)
+
+
+def in_place_in_loops_and_branches(x, b):
+    a = np.outer(x, b)
+    keep = a
+    v = a[0]
+    for i in range(3):
+        a += b * 0.5
+        if x[0] > 0.0:
+            v *= 1.5
+        else:
+            a[1] -= v
+    j = 0
+    while j < 2:
+        keep[j] /= 2.0 + x[j] ** 2
+        j = j + 1
+    return np.sum(keep * keep) + np.sum(v)
+
+
+def scalars_rebind(x):
+    s = x[0] * 1.0             # a NumPy scalar: += rebinds
+    t = s
+    s += 1.0
+    f = 2.0
+    g = f
+    f *= x[1]
+    return s * t + f * g
+
+
+def float_grows_into_an_array(x):
+    s = 0.0                    # a float on the first trip: += rebinds it, then writes
+    for row in x:
+        s += row * row
+    return np.sum(s * x[0])
+
+
+IN_PLACE = [
+    (float_grows_into_an_array, (rng.standard_normal((3, 2)),)),
+    (iadd_through_alias, (rng.standard_normal(3),)),
+    (iadd_seen_by_a_view, (rng.standard_normal(3),)),
+    (iadd_into_a_view, (rng.standard_normal(3),)),
+    (every_operator, (rng.standard_normal(2), rng.standard_normal(3))),
+    (matmul_in_place, (rng.standard_normal((3, 3)),)),
+    (floordiv_and_mod, (np.array([0.31, 1.13, 2.07]),)),
+    (element_ops_through_aliases, (rng.standard_normal(3),)),
+    (write_into_a_view, (rng.standard_normal((3, 3)),)),
+    (write_into_a_transposed_view, (rng.standard_normal(3),)),
+    (out_arguments, (rng.standard_normal(2), rng.standard_normal(3))),
+    (asarray_is_an_alias, (rng.standard_normal(3),)),
+    (in_place_in_loops_and_branches, (np.array([0.8, -0.3]), rng.standard_normal(3))),
+    (in_place_in_loops_and_branches, (np.array([-0.8, 0.3]), rng.standard_normal(3))),
+    (scalars_rebind, (rng.standard_normal(3),)),
+]
+CASES += IN_PLACE
+
+
+@pytest.mark.parametrize("fn,args", IN_PLACE, ids=[c[0].__name__ for c in IN_PLACE])
+def test_jvp_value_is_what_python_computes(fn, args):
+    copies = [np.array(a, copy=True) for a in args]
+    want = fn(*copies)
+    out, _ = s2sad.jvp(fn, tuple(np.array(a, copy=True) for a in args),
+                       tuple(np.ones_like(a) for a in args))
+    assert out == pytest.approx(want, rel=1e-12)
+    assert s2sad.value_and_grad(fn)(*args)[0] == pytest.approx(want, rel=1e-12)
+
 @pytest.mark.parametrize("fn,args", CASES, ids=[c[0].__name__ for c in CASES])
 def test_both_modes(fn, args):
     s2sad.check_grads(fn, *args)
@@ -208,15 +368,35 @@ def writes_argument(x):
     return np.sum(x)
 
 
-def writes_view(a):
-    b = a * 1.0
-    row = b[0]
-    row[1] = 5.0
-    return np.sum(b)
+def iadd_argument(x):
+    a = x
+    a += 1.0
+    return np.sum(a)
+
+
+def iadd_view_of_argument(x):
+    v = x[1:]
+    v *= 2.0
+    return np.sum(v)
+
+
+def out_argument(x):
+    np.exp(x, out=x)
+    return np.sum(x)
+
+
+def writes_reshaped(x):
+    y = x * 1.0
+    z = y.reshape(9)           # a view or a copy, as the memory layout has it
+    z[0] = 1.0
+    return np.sum(y)
 
 
 @pytest.mark.parametrize("fn,what", [(writes_argument, "writing into `x`"),
-                                     (writes_view, "writing into `row`")])
+                                     (iadd_argument, "writing into `a`"),
+                                     (iadd_view_of_argument, "writing into `v`"),
+                                     (out_argument, "writing into `x`"),
+                                     (writes_reshaped, "writing into `z`")])
 def test_unfollowable_writes_are_refused(fn, what):
     with pytest.raises(s2sad.UnsupportedSyntax) as info:
         s2sad.grad(fn)(np.ones((3, 3)))
@@ -312,3 +492,64 @@ def test_writing_into_an_array_a_container_sees_is_refused():
     with pytest.raises(s2sad.UnsupportedSyntax) as info:
         s2sad.grad(container_of_a_view)(np.ones(3))
     assert "writing into an array that `t` also holds (or a view of it)" in str(info.value)
+
+
+def helper_writes(a):
+    a += 1.0
+    return a * 2.0
+
+
+def calls_a_writing_helper(x):
+    w = x * 1.0
+    y = helper_writes(w)
+    return np.sum(w * y)
+
+
+def nested_def_writes(x):
+    w = x * 1.0
+
+    def bump(i):
+        w[i] = 0.0
+        return w[i]
+    return bump(0) + np.sum(w)
+
+
+@pytest.mark.parametrize("fn,what", [(calls_a_writing_helper, "\n    a += 1.0\n"),
+                                     (nested_def_writes, "\n    w[i] = 0.0\n")])
+def test_a_function_writing_into_its_callers_array_is_refused(fn, what):
+    with pytest.raises(s2sad.UnsupportedSyntax) as info:
+        s2sad.grad(fn)(np.ones(3))
+    text = str(info.value)
+    assert "an array the calling function passed in or encloses" in text
+    assert what in text and "hint: make a copy first" in text and __file__ in text
+
+
+def int_array_iadd_float(x):
+    k = np.arange(3)
+    k += 0.5
+    return np.sum(x * k)
+
+
+def iadd_grows_the_array(x):
+    a = x * 1.0                # (3,)
+    a += np.ones((2, 3))
+    return np.sum(a)
+
+
+def out_of_a_view_expression(x):
+    a = x * 1.0
+    np.add(a, 1.0, out=a[1:])
+    return np.sum(a)
+
+
+@pytest.mark.parametrize("fn,what", [
+    (int_array_iadd_float, "`k += ...` on a int64 array with a float64 result"),
+    (iadd_grows_the_array, "`a += ...` whose result has a larger shape than `a`"),
+    (out_of_a_view_expression, "`out=` of add that is not a named array"),
+])
+def test_in_place_writes_numpy_refuses_are_located_errors(fn, what):
+    with pytest.raises(Exception):
+        fn(np.ones(3))         # NumPy refuses these too
+    with pytest.raises(s2sad.UnsupportedSyntax) as info:
+        s2sad.grad(fn)(np.ones(3))
+    assert what in str(info.value) and __file__ in str(info.value)
