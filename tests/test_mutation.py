@@ -553,3 +553,57 @@ def test_in_place_writes_numpy_refuses_are_located_errors(fn, what):
     with pytest.raises(s2sad.UnsupportedSyntax) as info:
         s2sad.grad(fn)(np.ones(3))
     assert what in str(info.value) and __file__ in str(info.value)
+
+
+def _random_program(rs):
+    """A random function of aliases, views and in-place writes of a (2, 3) array."""
+    arrays, views, lines = ["a"], [], ["def f(x, y):", "    a = x * 1.0"]
+    for k in range(int(rs.integers(3, 10))):
+        c, src = int(rs.integers(0, 10)), str(rs.choice(arrays))
+        op = str(rs.choice(["+=", "-=", "*="]))
+        if c == 0:
+            lines.append(f"    b{k} = {src}")
+            arrays.append(f"b{k}")
+        elif c == 1:
+            index = str(rs.choice(["[0]", "[:, 1:]", "[0:1]", ".T", "[:, ::2]", "[1, 0:2]"]))
+            lines.append(f"    v{k} = {src}{index}")
+            views.append(f"v{k}")
+        elif c == 2:
+            lines.append(f"    {src} {op} {rs.choice(['y', '1.5', 'np.sin(y)'])}")
+        elif c == 3 and views:
+            lines.append(f"    {rs.choice(views)} {op} 0.5")
+        elif c == 4 and views:
+            lines.append(f"    {rs.choice(views)}[0] = np.sum(y) * 0.5")
+        elif c == 5:
+            lines.append(f"    {src}[0, 1] = y[1] * {src}[1, 2]")
+        elif c == 6:
+            lines.append(f"    {src} = {src} * 1.0 + y")
+        elif c == 7:
+            lines.append(f"    np.multiply({src}, y, out={src})")
+        elif c == 8:
+            lines.append(f"    if np.sum(y) > 0.0:\n        {src} += y\n    else:\n"
+                         f"        {src} *= 2.0")
+        else:
+            lines.append(f"    for i in range(2):\n        {src}[i] {op} y * {src}[1 - i]")
+    terms = [f"np.sum({n} * {n})" for n in arrays] + [f"np.sum(np.sin({n}))" for n in views]
+    return "\n".join(lines + ["    return " + " + ".join(terms)]) + "\n"
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_aliasing_programs_match_python(seed, tmp_path):
+    import importlib.util
+    rs = np.random.default_rng(seed)
+    path = tmp_path / f"random_{seed}.py"
+    path.write_text("import numpy as np\n" + _random_program(rs))
+    spec = importlib.util.spec_from_file_location(f"random_{seed}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    f = module.f
+    x, y = rs.standard_normal((2, 3)), rs.standard_normal(3)
+    want = f(x.copy(), y.copy())
+    value, (gx, gy) = s2sad.value_and_grad(f, wrt=(0, 1))(x.copy(), y.copy())
+    out, out_dot = s2sad.jvp(f, (x.copy(), y.copy()), (np.ones_like(x), np.ones_like(y)))
+    numeric = (f(x + 1e-6, y + 1e-6) - f(x - 1e-6, y - 1e-6)) / 2e-6
+    assert value == pytest.approx(want, rel=1e-10) and out == pytest.approx(want, rel=1e-10)
+    assert out_dot == pytest.approx(numeric, rel=1e-5, abs=1e-6)
+    assert np.sum(gx) + np.sum(gy) == pytest.approx(out_dot, rel=1e-8, abs=1e-8)
