@@ -252,6 +252,10 @@ class _Printer:
                 if v.id in returned or len(recs) != 1 or size[v.id] > _MAX_FOLD:
                     continue
                 reader = recs[0][3]
+                target = stmts[at[reader]] if isinstance(reader, int) and reader in at else None
+                if isinstance(target, Eqn) and target.prim == "setitem" and \
+                        target.args[0] is v and st.prim not in _MAY_SHARE:
+                    continue  # written in place (see exclusive): it needs its name
                 if isinstance(reader, int) and block_of.get(reader) == id(stmts):
                     same_line = group.get(reader) == group[id(st)]
                     between = stmts[at[id(st)] + 1:at[reader]]

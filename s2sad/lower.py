@@ -13,6 +13,7 @@ from __future__ import annotations
 import builtins
 import copy
 import dataclasses
+import inspect
 import operator
 import os
 import site
@@ -225,6 +226,20 @@ class _Stale:
             f"`{self.name}` after the write")
 
 
+@dataclass(frozen=True, eq=False)
+class _Write:
+    """A write into an array (see :meth:`Lowering.write`), as the names of a calling
+    function must see it too."""
+
+    written: _Origin
+    new: Any  # Sym: the next version of the array written (or of the array it views)
+    base: Any  # Sym: the value written into
+    view: bool
+    label: str
+    node: Any
+    src: Source
+
+
 def _unstale(value: Any) -> Any:
     return value.value if isinstance(value, _Stale) else value
 
@@ -349,6 +364,8 @@ class Lowering:
         self.loop_stale: dict[str, _Stale] = {}  # the carried names a loop leaves stale
         self.loop_keys = 0                   # keys of the arrays loop trips make (origin)
         self.outer_roots: frozenset[int] = frozenset()  # arrays an inlining caller can see
+        self.outer_writes: list[_Write] | None = None  # writes into those (see write)
+        self.top = 0  # len(parents) at the function's own top level
         self.numbers: set[int] = set()  # loop values that are numbers before the first trip
 
     # ------------------------------------------------------------------------------ entry
@@ -1331,8 +1348,9 @@ class Lowering:
                 node.value.func.attr == "append" and isinstance(node.value.func.value, gast.Name):
             self.append(node.value)
         elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
-                any(k.arg == "out" for k in node.value.keywords):
-            self.expr(node.value)  # np.add(a, b, out=c): a write into c
+                (any(k.arg == "out" for k in node.value.keywords) or
+                 self.user_function(node.value.func)):
+            self.expr(node.value)  # np.add(a, b, out=c), fill(buf): writes, followed
         elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
                 isinstance(node.value.func, gast.Name) and \
                 self.expr(node.value.func) in (Static(print), Static(breakpoint)):
@@ -1351,6 +1369,18 @@ class Lowering:
         else:
             raise unsupported(node, self.src, f"`{type(node).__name__.lower()}` here",
                               "see the supported subset in README")
+
+    def user_function(self, func: Any) -> bool:
+        """True when `func` names a Python function s2sad inlines (its writes into arrays
+        are followed, so calling it for them is fine)."""
+        if not isinstance(func, (gast.Name, gast.Attribute)):
+            return False
+        callee = self.expr(func)
+        if isinstance(callee, LocalFunction):
+            return True
+        target = unwrap(callee.value) if isinstance(callee, Static) else None
+        return inspect.isfunction(target) and not is_library(target) and \
+            getattr(target, "__s2sad_dispatcher__", None) is None
 
     def with_stmt(self, node: Any) -> None:
         """``with s2sad.grad_of(h) as g: <body>``: a backward-pass hook on h (see
@@ -1542,11 +1572,13 @@ class Lowering:
         written = self.origin(base.atom)
         if written is None:  # not reached: an array has an origin
             written = _Origin(frozenset({base.atom.id}), base.atom)
-        if written.roots & self.outer_roots:
+        outer = bool(written.roots & self.outer_roots)
+        if outer and (self.outer_writes is None or len(self.parents) != self.top):
             raise unsupported(node, self.src, f"writing into `{label}`, an array the calling "
-                              "function passed in or encloses (or a view of it): the caller "
-                              "would see the change", f"make a copy first: {label} = "
-                              f"{label}.copy(), and return the new value")
+                              "function passed in or encloses (or a view of it), inside a "
+                              "loop or branch of the called function",
+                              f"make a copy first: {label} = {label}.copy(), and return the "
+                              "new value; or write at the top level of the function")
         view = bool(written.steps)
         if not (self.is_owned(written.base) if view else self.is_owned(base.atom)) or \
                 view and not (written.exact and all(s.prim in _WRITABLE_VIEWS
@@ -1570,9 +1602,18 @@ class Lowering:
             new = Sym(self.builder.rename_last(content(base).atom, label))
         self.owned.add(new.atom.id)
         self.origins[new.atom.id] = _Origin(written.roots, new.atom)
+        seen_by = _Write(written, new, base, view, label, node, self.src)
+        self.see_write(seen_by)
+        if outer and self.outer_writes is not None:
+            self.outer_writes.append(seen_by)  # the caller's names see it too
+
+    def see_write(self, w: _Write) -> None:
+        """Every name bound to the array `w` wrote into, and every view of it, sees the new
+        version; a name s2sad cannot follow becomes stale."""
+        written, new, base, view, label, node = w.written, w.new, w.base, w.view, w.label, w.node
         for name, v in list(self.env.items()):
             if isinstance(v, (TupleVal, Record)) and self.holds_view(v, base, written):
-                raise unsupported(node, self.src, f"writing into an array that `{name}` "
+                raise unsupported(node, w.src, f"writing into an array that `{name}` "
                                   "also holds (or a view of it)",
                                   "copy it before putting it in the container")
             if not isinstance(v, Sym):
@@ -1591,7 +1632,21 @@ class Lowering:
                    "as a copy depending on the memory layout" if seen.base is written.base
                    else f"`{name}` was bound to it (or to a view of it) before a loop or "
                    "branch that s2sad cannot follow it through")
-            self.env[name] = _Stale(v, name, label, loc_of(node, self.src), why)
+            self.env[name] = _Stale(v, name, label, loc_of(node, w.src), why)
+
+    def see_callee_writes(self, sub: Lowering, node: Any) -> None:
+        """The writes an inlined function or nested def made into arrays this function
+        (or its own caller) can see: seen here as well."""
+        for w in sub.outer_writes or ():
+            self.see_write(w)
+            if w.written.roots & self.outer_roots:
+                if self.outer_writes is None or len(self.parents) != self.top:
+                    raise unsupported(node, self.src, f"calling a function that writes into "
+                                      f"`{w.label}` (line {loc_of(w.node, w.src).line} of "
+                                      f"{w.src.name}), an array the calling function passed "
+                                      "in, inside a loop or branch", "copy the array first, "
+                                      "and return the new value")
+                self.outer_writes.append(w)
 
     def write_back(self, base: Any, steps: tuple[Eqn, ...], value: Sym) -> Sym:
         """The next version of the array `base` when its view `steps` gets the contents
@@ -1836,6 +1891,7 @@ class Lowering:
         sub.parents, sub.owned = self.parents, self.owned
         sub.origins, sub.shared_roots = self.origins, self.shared_roots
         sub.outer_roots = self.roots_of([*self.env.values(), *args, *kwargs.values()])
+        sub.outer_writes, sub.top, sub.shared = [], len(self.parents), self.shared
         names = [a.id for a in fn.node.args.args]
         bound: dict[str, Value] = dict(zip(names, args))
         for k, v in kwargs.items():
@@ -1852,9 +1908,11 @@ class Lowering:
         try:
             if isinstance(fn.node, gast.Lambda):
                 return sub.expr(fn.node.body)
-            return sub.body(fn.node)
+            result = sub.body(fn.node)
         finally:
             self.builder.loc = saved
+        self.see_callee_writes(sub, node)
+        return result
 
     def expr_BinOp(self, node: Any) -> Value:
         return self.binop(node.op, self.expr(node.left), self.expr(node.right), node)
@@ -2269,6 +2327,9 @@ class Lowering:
         sub = Lowering(src, self.builder, self.depth + 1)
         sub.origins, sub.shared_roots = self.origins, self.shared_roots
         sub.outer_roots = self.roots_of([*args, *kwargs.values()])
+        sub.outer_writes, sub.shared, sub.owned = [], self.shared, self.owned
+        sub.parents = list(self.parents)
+        sub.top = len(sub.parents)
         names = [a.id for a in fnode.args.args]
         defaults = list(fn.__defaults__ or ())
         bound: dict[str, Value] = dict(zip(names, args))
@@ -2288,6 +2349,7 @@ class Lowering:
         saved = self.builder.loc
         result = sub.body(fnode)
         self.builder.loc = saved
+        self.see_callee_writes(sub, node)
         return result
 
     # --------------------------------------------------------------------------- helpers
