@@ -1671,6 +1671,8 @@ class Lowering:
             return apply("flip", value, axis=step.param("axis"))
         if step.prim == "expand_dims":
             return apply("squeeze", value, axis=step.param("axis", 0))
+        if step.prim in ("reshape", "ravel"):  # of a C-contiguous array (see contiguous)
+            return apply("reshape", value, shape=apply("shape", Sym(base)))
         raise AssertionError(step.prim)  # not reached: see _WRITABLE_VIEWS
 
     def roots_of(self, values: Sequence[Any]) -> frozenset[int]:
@@ -1721,9 +1723,25 @@ class Lowering:
                 not _copies(stmt) and stmt.args:
             of = self.origin(stmt.args[0], scope)
             if of is not None:
-                return _Origin(of.roots, of.base, (*of.steps, stmt),
-                               of.exact and stmt.prim in _EXACT_VIEWS)
+                exact = stmt.prim in _EXACT_VIEWS or not of.steps and \
+                    self.contiguous(stmt.args[0], scope)  # reshape of a C-ordered array
+                return _Origin(of.roots, of.base, (*of.steps, stmt), of.exact and exact)
         return _Origin(frozenset({atom.id}), atom)
+
+    def contiguous(self, atom: Any, scope: Sequence[Builder]) -> bool:
+        """True when the array `atom` is C-contiguous in NumPy, so that a reshape or ravel
+        of it is a view: a constructor's result (np.zeros, ...), a product (@, np.outer), or
+        a fresh one-dimensional result of arithmetic; a write keeps the layout."""
+        stmt = _defining(atom, scope) if isinstance(atom, Var) else None
+        if not isinstance(stmt, Eqn) or atom.id in self.shared:
+            return False
+        if stmt.prim == "setitem":
+            return self.contiguous(stmt.args[0], scope)
+        if stmt.prim == "construct":
+            return dict(stmt.param("keywords") or ()).get("order", "C") == "C"
+        if stmt.prim in ("pack", "matmul", "outer"):
+            return True
+        return stmt.prim in _FRESH and isinstance(atom.type, Array) and atom.type.ndim == 1
 
     def owned_in(self, atom: Any, builder: Builder) -> bool:
         """:meth:`is_owned`, for a value a block lowered into `builder` yields."""
@@ -2456,7 +2474,12 @@ _EXACT_VIEWS = frozenset({"getitem", "transpose", "swapaxes", "expand_dims", "sq
 _MAYBE_VIEWS = frozenset({"reshape", "ravel"})
 # Of the exact views, those a write goes through to the array viewed (see write_back); NumPy
 # makes diagonals and broadcasts read-only.
-_WRITABLE_VIEWS = frozenset({"getitem", "transpose", "swapaxes", "flip", "expand_dims"})
+_WRITABLE_VIEWS = frozenset({"getitem", "transpose", "swapaxes", "flip", "expand_dims",
+                             "reshape", "ravel"})
+# Primitives whose result is a new array (elementwise arithmetic and functions, copies).
+_FRESH = frozenset({"add", "sub", "mul", "div", "pow", "neg", "floordiv", "mod", "copy", "abs",
+                    "exp", "log", "sin", "cos", "tan", "tanh", "sinh", "cosh", "sqrt",
+                    "square", "maximum", "minimum", "where", "clip", "expm1", "log1p"})
 # Functions and methods that NumPy lets return their argument itself (or a view of it).
 _SAME_ARRAY = frozenset({"asarray", "asanyarray", "real", "reshape", "ravel", "squeeze",
                          "transpose", "atleast_1d", "atleast_2d", "atleast_3d",

@@ -304,7 +304,22 @@ def written_after_a_product(x):
     return np.sum(w * w)
 
 
+def reshape_views_of_c_ordered_arrays(x):
+    y = np.zeros(4)
+    z = y.reshape(2, 2)        # a view: y is C-contiguous
+    y[1] = x[0] ** 2
+    t = x * 2.0                # a fresh 1-d result: C-contiguous too
+    r = t.ravel()
+    m = t.reshape(2, 2)
+    m[1] += x[:2]              # writes into t, which r sees
+    b = np.outer(x, x)
+    flat = b.ravel()
+    flat[::5] = x ** 3         # the diagonal of b, through a view
+    return np.sum(z * m) + np.sum(r * x) + np.sum(b * b)
+
+
 IN_PLACE = [
+    (reshape_views_of_c_ordered_arrays, (rng.standard_normal(4),)),
     (written_after_a_product, (rng.standard_normal(3),)),
     (float_grows_into_an_array, (rng.standard_normal((3, 2)),)),
     (iadd_through_alias, (rng.standard_normal(3),)),
@@ -413,8 +428,8 @@ def test_unfollowable_writes_are_refused(fn, what):
 
 
 def reshaped_then_write(x):
-    y = np.zeros(4)
-    z = y.reshape(2, 2)        # a view or a copy, as the memory layout has it
+    y = np.outer(x, x).T * 1.0  # F-ordered: its reshape is a copy (of a C-ordered one, a view)
+    z = y.reshape(16)
     y[1] = x[0] ** 2
     return np.sum(z)
 
@@ -428,8 +443,8 @@ def raveled_then_filled(x):
 
 
 def reshaped_then_written_in_branch(x):
-    y = np.zeros(4)
-    z = y.reshape(2, 2)
+    y = np.outer(x, x) + 1.0   # layout as NumPy chooses it: not followed
+    z = y.reshape(16)
     if x[0] > 0.0:
         y[1] = x[0] ** 2
     return np.sum(z)
@@ -628,7 +643,7 @@ def _random_program(rs):
     """A random function of aliases, views and in-place writes of a (2, 3) array."""
     arrays, views, lines = ["a"], [], ["def f(x, y):", "    a = x * 1.0"]
     for k in range(int(rs.integers(3, 10))):
-        c, src = int(rs.integers(0, 10)), str(rs.choice(arrays))
+        c, src = int(rs.integers(0, 12)), str(rs.choice(arrays))
         op = str(rs.choice(["+=", "-=", "*="]))
         if c == 0:
             lines.append(f"    b{k} = {src}")
@@ -652,18 +667,23 @@ def _random_program(rs):
         elif c == 8:
             lines.append(f"    if np.sum(y) > 0.0:\n        {src} += y\n    else:\n"
                          f"        {src} *= 2.0")
-        else:
+        elif c == 9:
             lines.append(f"    for i in range(2):\n        {src}[i] {op} y * {src}[1 - i]")
+        elif c == 10:
+            lines.append(f"    bump({src}, y)")   # writes into the caller's array
+        else:
+            lines.append(f"    {src} @= np.eye(3) * 0.5 + np.outer(y, y) * 0.1")
     terms = [f"np.sum({n} * {n})" for n in arrays] + [f"np.sum(np.sin({n}))" for n in views]
     return "\n".join(lines + ["    return " + " + ".join(terms)]) + "\n"
 
 
-@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize("seed", range(30))
 def test_random_aliasing_programs_match_python(seed, tmp_path):
     import importlib.util
     rs = np.random.default_rng(seed)
     path = tmp_path / f"random_{seed}.py"
-    path.write_text("import numpy as np\n" + _random_program(rs))
+    path.write_text("import numpy as np\n\n\ndef bump(u, y):\n    u += y\n    return u\n\n\n"
+                    + _random_program(rs))
     spec = importlib.util.spec_from_file_location(f"random_{seed}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
