@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 import s2sad
-from s2sad.ir import Array, Scalar, Var
 from s2sad.custom import USER_RULES
+from s2sad.ir import Array, Scalar, Var
 from s2sad.rules import METHODS, REGISTRY, SURFACE, Builder, Sym, building
 
 NAMESPACES = (("np", np), ("np.linalg", np.linalg), ("math", math), ("builtins", builtins),
