@@ -399,15 +399,16 @@ def _fill(c: Call) -> Result:
         raise Unsupported
     r, to = rank(c.eqn.args[0].type), rank(t)
     if r is None or to is None:
-        return apply(_helper("fill", _fill_batch), x, like)
+        return apply(_helper("fill", _fill_batch), x, np.dtype(t.dtype), like)
     return apply("construct", c.lead_shape(like), c.align(x, r, to), fn=np.full,
                  keywords=(("dtype", np.dtype(t.dtype)),))
 
 
-def _fill_batch(x: Any, like: Any) -> Any:
-    """The batch `x` broadcast to k times the shape of `like`, as a new array of its dtype."""
+def _fill_batch(x: Any, dtype: Any, like: Any) -> Any:
+    """The batch `x` broadcast to k times the shape of `like`, as a new array of `like`'s
+    dtype in the IR (NumPy 1.26 computes ``np.float32(2) ** 2`` in float64, NumPy 2 not)."""
     like = np.asarray(like)
-    return np.full((len(x),) + like.shape, _aligned(x, like.ndim), dtype=like.dtype)
+    return np.full((len(x),) + like.shape, _aligned(x, like.ndim), dtype=dtype)
 
 
 def _broadcast_batch(x: Any, like: Any) -> Any:
