@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import types
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,9 +41,11 @@ VERSION = "0.1.0"
 
 @dataclass
 class Config:
-    """Global switches.  `verify` runs the IR verifier after every pass (the tests set it)."""
+    """Global switches.  `verify` runs the IR verifier after every pass (the tests set it);
+    `cache_size` bounds how many compiled specialisations are kept (least recently used go)."""
 
     verify: bool = False
+    cache_size: int = 512
 
 
 config = Config()
@@ -243,11 +246,11 @@ class _Entry:
     ir: Function
     generated: Generated
     specs: tuple[Any, ...]
-    alive: tuple[Any, ...] = ()  # closure cells (and contents) the key names by id
+    alive: tuple[Any, ...] = ()  # what the key names by id: code, globals, closure cells
 
 
-_CACHE: dict[Any, _Entry] = {}
-stats = {"compiles": 0}
+_CACHE: OrderedDict[Any, _Entry] = OrderedDict()  # least recently used first
+stats = {"compiles": 0, "evictions": 0}
 
 
 def _guard_key(value: Any) -> Any:
@@ -263,13 +266,14 @@ def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
     """
     target, chain = root_and_chain(fn)
     specs = specs if specs is not None else tuple(arg_spec(a) for a in args)
-    cells, alive = _closure_key(target)
-    key = (target.__code__, cells, chain, mode, wrt, tuple(_spec_key(s) for s in specs),
-           optimize, returns, VERSION)
+    ident, alive = _identity(target)
+    key = (ident, chain, mode, wrt, tuple(_spec_key(s) for s in specs), optimize, returns,
+           VERSION)
     entry = _CACHE.get(key)
     if entry is not None and all(_guard_key(target.__globals__.get(n)) == k
                                  for n, k in entry.guards) and \
             all(baked_key(get(n)) == k for get, n, k in entry.baked):
+        _CACHE.move_to_end(key)
         return entry
     mark = len(BAKED)
     try:
@@ -283,13 +287,33 @@ def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
                    if target.__globals__.get(n, _MISSING) is v)
     entry = _Entry(compiled, guards, baked, ir, gen, specs, alive)
     _CACHE[key] = entry
+    _CACHE.move_to_end(key)
+    _bound(_CACHE)
     return entry
 
 
+def _bound(cache: OrderedDict[Any, Any]) -> None:
+    """Drop the least recently used entries beyond `config.cache_size`.  An entry goes with
+    its key, and with it what kept the key's ids from being reused."""
+    while len(cache) > max(1, config.cache_size):
+        cache.popitem(last=False)
+        stats["evictions"] += 1
+
+
+def _identity(fn: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """What the code made for `fn` depends on besides its arguments, by identity: its code
+    object (equal code of two modules, of one source exec'd twice, or of a function whose
+    ``__code__`` was replaced, is not the same), its globals (the code runs with them and
+    reads them), and its closure cells and what they hold (the code may have fixed them).
+    Also those objects, which the cache entry keeps alive so no other function can reuse
+    their ids while the key names them."""
+    code, glb = fn.__code__, fn.__globals__
+    cells, alive = _closure_key(fn)
+    return (id(code), id(glb), code.co_filename, cells), (code, glb) + alive
+
+
 def _closure_key(fn: Any) -> tuple[tuple[int, ...], tuple[Any, ...]]:
-    """The identities of `fn`'s closure cells and of what they hold (the code made for it
-    may have fixed them), and those objects, which the cache entry keeps alive so that no
-    later closure can reuse their ids."""
+    """The identities of `fn`'s closure cells and of what they hold, and those objects."""
     alive: list[Any] = []
     for cell in fn.__closure__ or ():
         alive.append(cell)
@@ -659,7 +683,7 @@ def _one_result(out: Any) -> Any:
 
 
 vector_stats = {"fallbacks": 0}  # vector-mode sweeps that fell back to one sweep per direction
-_VECTOR_FAILED: set[Any] = set()
+_VECTOR_FAILED: OrderedDict[Any, tuple[Any, ...]] = OrderedDict()  # key -> what it names
 
 
 def _vector_sweep(fn: Any, primals: tuple[Any, ...], wrt: tuple[int, ...],
@@ -669,15 +693,17 @@ def _vector_sweep(fn: Any, primals: tuple[Any, ...], wrt: tuple[int, ...],
     batched (the caller then makes one sweep per direction)."""
     specs = tuple(arg_spec(a) for a in primals)
     target, chain = root_and_chain(fn)
-    key = (target.__code__, _closure_key(target)[0], chain, wrt,
-           tuple(_spec_key(s) for s in specs))
+    ident, alive = _identity(target)
+    key = (ident, chain, wrt, tuple(_spec_key(s) for s in specs))
     if key in _VECTOR_FAILED:
+        _VECTOR_FAILED.move_to_end(key)
         vector_stats["fallbacks"] += 1
         return None
     try:
         entry = _lookup(fn, "vector", wrt, primals, specs=specs)
     except BatchError:
-        _VECTOR_FAILED.add(key)
+        _VECTOR_FAILED[key] = alive
+        _bound(_VECTOR_FAILED)
         vector_stats["fallbacks"] += 1
         return None
     res = entry.compiled(*flat_args(primals, specs), *seeds)
