@@ -422,10 +422,17 @@ class _Dispatcher:
         out = entry.compiled(*flat_args(args, specs))
         if not trees:
             return out
-        flat = list(out) if isinstance(out, tuple) else [out]
+        return self.assemble(out if isinstance(out, tuple) else (out,), specs,
+                             entry.ir.result_tree)
+
+    def assemble(self, flat: Sequence[Any], specs: Sequence[Any], tree: Any) -> Any:
+        """What this function returns, from the flat results of its code (`tree` is the
+        nesting of the user function's result): the gradient, one per `wrt` argument in its
+        structure, after the value and the aux where asked for.  Transforms of this
+        function (jvp, vjp) return their results in the same structure."""
+        flat = list(flat)
         value = flat.pop(0) if self.mode == "value_and_grad" else None
         aux = None
-        tree = entry.ir.result_tree
         if self.has_aux and isinstance(tree, tuple):  # f returned (value, aux): aux passes
             n_aux = _tree_size(tree[1])               # through, not differentiated
             aux, flat = _restructure(tuple(flat[:n_aux]), tree[1]), flat[n_aux:]
@@ -434,6 +441,34 @@ class _Dispatcher:
         if self.has_aux:
             return (g, aux) if self.mode == "grad" else ((value, aux), g)
         return g if self.mode == "grad" else (value, g)
+
+    def flatten(self, value: Any, specs: Sequence[Any], tree: Any, what: str) -> list[Any]:
+        """The inverse of :meth:`assemble`: a value structured like this function's results
+        (a cotangent) as the flat list its code's results are."""
+        def pair(v: Any, part: str) -> tuple[Any, Any]:
+            if not isinstance(v, (tuple, list)) or len(v) != 2:
+                raise TypeMismatch(f"{what} must be structured like the result of "
+                                   f"{self.entry.__name__}: {part}, got {_shape_of(v)}")
+            return v[0], v[1]
+        value_part, aux, g = None, None, value
+        if self.has_aux and self.mode == "grad":
+            g, aux = pair(value, "(gradient, aux)")
+        elif self.has_aux:
+            head, g = pair(value, "((value, aux), gradient)")
+            value_part, aux = pair(head, "((value, aux), gradient)")
+        elif self.mode == "value_and_grad":
+            value_part, g = pair(value, "(value, gradient)")
+        grads = [g] if self.single else g
+        if not self.single and (not isinstance(g, (tuple, list)) or len(g) != len(self.wrt)):
+            raise TypeMismatch(f"{what} must hold {len(self.wrt)} gradients, one per wrt "
+                               f"argument, like the result of {self.entry.__name__}; got "
+                               f"{_shape_of(g)}")
+        out: list[Any] = [value_part] if self.mode == "value_and_grad" else []
+        if self.has_aux and isinstance(tree, tuple):
+            out += _flatten_tree(aux, tree[1])
+        for i, gi in zip(self.wrt, grads):
+            out += specs[i].flatten(gi) if isinstance(specs[i], Tree) else [gi]
+        return out
 
     def _fixed(self, entry: _Entry) -> tuple[tuple[str, str, Any], ...] | None:
         """The checks the fast path makes of the free names `entry` fixed (a helper function,
@@ -771,8 +806,16 @@ def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     out = entry.compiled(*flat_args(primals, specs), *dots)
     n = len(entry.ir.results) // 2
     flat = out if isinstance(out, tuple) else (out,)
-    return (_restructure(flat[:n], entry.ir.result_tree),
-            _restructure(flat[n:], entry.ir.result_tree))
+    return _structured(fn, flat[:n], specs, entry), _structured(fn, flat[n:], specs, entry)
+
+
+def _structured(fn: Any, flat: Sequence[Any], specs: Sequence[Any], entry: _Entry) -> Any:
+    """Results of a transform of `fn` in the structure of `fn`'s own results: a function
+    s2sad made (a tuple of gradients, value and gradient, aux) or the user's (a tree)."""
+    made = getattr(fn, "__s2sad_dispatcher__", None)
+    if isinstance(made, _Dispatcher):
+        return made.assemble(flat, specs, entry.ir.result_tree)
+    return _restructure(tuple(flat), entry.ir.result_tree)
 
 
 def _jvp_batched(fn: Any, primals: tuple[Any, ...], tangents: tuple[Any, ...],
@@ -782,8 +825,7 @@ def _jvp_batched(fn: Any, primals: tuple[Any, ...], tangents: tuple[Any, ...],
     got = _vector_sweep(fn, primals, wrt, dots) if wrt else None
     if got is not None:
         entry, outs, douts = got
-        return (_restructure(outs, entry.ir.result_tree),
-                _restructure(douts, entry.ir.result_tree))
+        return _structured(fn, outs, specs, entry), _structured(fn, douts, specs, entry)
     if any(isinstance(specs[i], Tree) for i in wrt):
         raise TypeMismatch("jvp(batched=True) of this function takes arrays, not containers")
     k = len(tangents[wrt[0]]) if wrt else 0
@@ -812,8 +854,11 @@ def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple
     dyn = flat_args(primals, specs)
     value = unwrap(fn)(*primals)
 
+    made = getattr(fn, "__s2sad_dispatcher__", None)
+
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
-        cts = _flatten_tree(cotangent, entry.ir.result_tree)
+        cts = made.flatten(cotangent, specs, entry.ir.result_tree, "the cotangent") \
+            if isinstance(made, _Dispatcher) else _flatten_tree(cotangent, entry.ir.result_tree)
         if len(cts) != n_out:
             raise TypeMismatch(f"vjp_fn expects {n_out} cotangent(s), got {len(cts)}")
         out = entry.compiled(*dyn, *cts)
@@ -821,6 +866,18 @@ def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple
         by_pos = dict(zip(wrt, regroup(flat, wrt, specs)))
         return tuple(by_pos.get(i) for i in range(given))
     return value, vjp_fn
+
+
+def _shape_of(value: Any) -> str:
+    """A value's structure and shape, for error messages: ``float``, ``float64[3]``,
+    ``tuple of 2``, ``dict with keys ['a', 'b']``."""
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(map(str, value))}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    return f"a {type(value).__name__}"
 
 
 def _tree_size(tree: Any) -> int:
