@@ -335,7 +335,11 @@ def root_and_chain(fn: Any) -> tuple[Any, tuple[tuple[str, tuple[int, ...]], ...
     return d.fn, d.chain + ((d.ir_mode, d.wrt),)
 
 
-def _bind_args(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+def _bind_args(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+               name: str | None = None) -> tuple[Any, ...]:
+    """`args` and `kwargs` as the positional arguments of the user's function behind `fn`,
+    defaults filled in.  Arguments that do not fit raise the TypeError Python raises for
+    the user's function, under the name `name` (the derivative's)."""
     target = root_and_chain(fn)[0]  # a derivative takes the arguments of its user function
     if not kwargs:
         code = target.__code__
@@ -344,10 +348,25 @@ def _bind_args(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[
     sig = inspect.signature(target)
     try:
         bound = sig.bind(*args, **kwargs)
-    except TypeError as exc:
-        raise TypeMismatch(f"{getattr(fn, '__name__', fn)}: {exc}") from None
+    except TypeError:
+        _signature_of(sig, name or target.__name__)(*args, **kwargs)
+        raise  # (the stand-in accepted what inspect did not: inspect's message then)
     bound.apply_defaults()
     return tuple(bound.arguments.values())
+
+
+def _signature_of(sig: inspect.Signature, name: str) -> Callable[..., None]:
+    """A function that does nothing, with the parameters of `sig` and the name `name`:
+    calling it with arguments that do not fit raises Python's own TypeError
+    (``f_hessian() takes 2 positional arguments but 3 were given``)."""
+    empty = inspect.Parameter.empty
+    params = [p.replace(annotation=empty, default=empty if p.default is empty else None)
+              for p in sig.parameters.values()]
+    text = f"def {name if name.isidentifier() else 'f'}" \
+        f"{sig.replace(parameters=params, return_annotation=empty)}: pass"
+    namespace: dict[str, Any] = {}
+    exec(compile(text, "<s2sad signature>", "exec"), namespace)  # noqa: S102 - a bare def
+    return next(iter(v for k, v in namespace.items() if k != "__builtins__"))
 
 
 # ----------------------------------------------------------------------- transformed entries
@@ -574,10 +593,10 @@ def hvp(fn: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
     argument (a tuple of such for a tuple `wrt`)."""
     positions, single = resolve_wrt(fn, wrt)
 
-    def run(*args: Any) -> Any:
+    def run(*args: Any, **kwargs: Any) -> Any:
         if not args:
             raise TypeMismatch("hvp(f)(*args, v): the direction v comes last")
-        primals = _bind_args(fn, tuple(args[:-1]), {})
+        primals = _bind_args(fn, tuple(args[:-1]), kwargs, run.__name__)
         vs = (args[-1],) if single else tuple(args[-1])
         specs = tuple(arg_spec(a) for a in primals)
         entry = _lookup(fn, "hvp", positions, primals, specs=specs)
@@ -585,10 +604,15 @@ def hvp(fn: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
                              *flat_args(vs, [specs[i] for i in positions]))
         parts = regroup(out if isinstance(out, tuple) else (out,), positions, specs)
         return parts[0] if single else tuple(parts)
-    run.__name__ = f"{getattr(fn, '__name__', 'f')}_hvp"
+    run.__name__ = run.__qualname__ = f"{_base_name(fn)}_hvp"
     if single:  # callable inside differentiated code, with v one array like the argument
         run.__s2sad_dispatcher__ = _Composable(fn, "hvp", positions, 1)  # type: ignore[attr-defined]
     return run
+
+
+def _base_name(fn: Any) -> str:
+    name = getattr(fn, "__name__", "f")
+    return name if name.isidentifier() else "f"
 
 
 def _blocks_of(what: str, fn: Any, primals: Sequence[Any], positions: Sequence[int]) -> None:
@@ -632,8 +656,8 @@ def hessian(fn: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
     positions, single = resolve_wrt(fn, wrt)
     product = hvp(fn, tuple(positions))
 
-    def run(*args: Any) -> Any:
-        primals = _bind_args(fn, args, {})
+    def run(*args: Any, **kwargs: Any) -> Any:
+        primals = _bind_args(fn, args, kwargs, run.__name__)
         _blocks_of("Hessian", fn, primals, positions)
         xs = [primals[i] for i in positions]
         blocks: list[list[Any]] = [[None] * len(xs) for _ in xs]
@@ -649,7 +673,7 @@ def hessian(fn: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
                                       not isinstance(xi, np.ndarray) and
                                       not isinstance(xj, np.ndarray))
         return blocks[0][0] if single else tuple(tuple(row) for row in blocks)
-    run.__name__ = f"{getattr(fn, '__name__', 'f')}_hessian"
+    run.__name__ = run.__qualname__ = f"{_base_name(fn)}_hessian"
     run.__s2sad_dispatcher__ = _Composable(grad(fn, wrt), "jacobian",  # type: ignore[attr-defined]
                                            positions)
     return run
@@ -668,8 +692,8 @@ def jacobian(fn: Callable[..., Any], wrt: Any = 0, mode: str = "auto") -> Callab
         raise TypeMismatch(f"jacobian mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
     positions, single = resolve_wrt(fn, wrt)
 
-    def run(*args: Any) -> Any:
-        primals = _bind_args(fn, args, {})
+    def run(*args: Any, **kwargs: Any) -> Any:
+        primals = _bind_args(fn, args, kwargs, run.__name__)
         _blocks_of("Jacobian", fn, primals, positions)
         out: Any = _MISSING
         if mode == "auto":
@@ -706,7 +730,7 @@ def jacobian(fn: Callable[..., Any], wrt: Any = 0, mode: str = "auto") -> Callab
                     else np.array(rows, dtype=dtype).reshape(np.shape(out) + np.shape(x)) \
                     if not scalar else rows[0][0]
         return blocks[positions[0]] if single else tuple(blocks[i] for i in positions)
-    run.__name__ = f"{getattr(fn, '__name__', 'f')}_jacobian"
+    run.__name__ = run.__qualname__ = f"{_base_name(fn)}_jacobian"
     run.__s2sad_dispatcher__ = _Composable(fn, "jacobian", positions)  # type: ignore[attr-defined]
     return run
 

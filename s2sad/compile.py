@@ -63,6 +63,7 @@ def compile_generated(gen: Generated, user_fn: Any | None) -> Any:
     closure = tuple(user_cells[n] if n in user_cells else types.CellType(values[n])
                     for n in code.co_freevars)
     fn = types.FunctionType(code, user_globals, gen.name, None, closure or None)
+    fn.__qualname__ = gen.name  # not the factory's local: `f_grad() takes 2 positional ...`
     return fn
 
 
@@ -79,6 +80,7 @@ def compile_entry(text: str, name: str, keep: tuple[str, ...], user_fn: Any,
     user_cells.update(cells)
     closure = tuple(user_cells[n] for n in code.co_freevars)
     fn = types.FunctionType(code, user_fn.__globals__, name, user_fn.__defaults__, closure)
+    fn.__qualname__ = name
     return fn
 
 
@@ -104,7 +106,10 @@ def _factory_code(text: str, name: str, free: tuple[str, ...]) -> Any:
     namespace: dict[str, Any] = {"__builtins__": builtins}
     exec(compile(src, filename, "exec"), namespace)  # noqa: S102 - our own generated code
     inner = namespace[FACTORY](*[None] * len(free))
-    return inner.__code__
+    code = inner.__code__
+    if hasattr(code, "co_qualname"):  # Python 3.11+: errors about its arguments name it so
+        code = code.replace(co_qualname=name)
+    return code
 
 
 def runtime_cells() -> dict[str, Any]:

@@ -339,6 +339,57 @@ def test_wrong_number_of_arguments():
         s2sad.grad(two_args)(1.0)
 
 
+def with_default(x, y=2.0):
+    return x * x * y
+
+
+def _numbers(value):
+    from s2sad.check import _flat
+    return np.concatenate([np.ravel(v) for v in _flat(value)])
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda: s2sad.grad(with_default), "with_default_grad"),
+    (lambda: s2sad.value_and_grad(with_default, wrt=(0, 1)), "with_default_value_and_grad"),
+    (lambda: s2sad.grad(with_default, has_aux=False, wrt="y"), "with_default_grad"),
+    (lambda: s2sad.hessian(with_default), "with_default_hessian"),
+    (lambda: s2sad.jacobian(with_default), "with_default_jacobian"),
+])
+def test_arguments_that_do_not_fit_raise_pythons_type_error_under_the_derivatives_name(
+        make, name):
+    d = make()
+    for _ in range(2):  # before and after the entry's code is specialised
+        with pytest.raises(TypeError) as info:
+            d(1.0, 2.0, 3.0)
+        assert str(info.value) == \
+            f"{name}() takes from 1 to 2 positional arguments but 3 were given"
+        with pytest.raises(TypeError, match=rf"^{name}\(\) got an unexpected keyword argument 'z'"):
+            d(1.0, z=3.0)
+        with pytest.raises(TypeError, match=rf"^{name}\(\) missing 1 required positional "
+                           "argument: 'x'"):
+            d(y=3.0)
+        with pytest.raises(TypeError, match=rf"^{name}\(\) got multiple values for "
+                           "argument 'x'"):
+            d(1.0, x=3.0)
+        # keywords and defaults as in the user's function
+        want = _numbers(d(1.5, 2.0))
+        for got in (d(1.5), d(x=1.5), d(1.5, y=2.0), d(y=2.0, x=1.5)):
+            np.testing.assert_allclose(_numbers(got), want)
+        np.testing.assert_allclose(_numbers(d(2.0, y=3.0)), _numbers(d(2.0, 3.0)))
+        assert not np.allclose(_numbers(d(2.0, y=3.0)), want)
+        assert "__s2sad" not in repr(d) and d.__qualname__ == name
+
+
+def test_transforms_taking_primals_name_the_users_function():
+    with pytest.raises(TypeError, match=r"^with_default\(\) takes from 1 to 2 positional "
+                       "arguments but 3 were given"):
+        s2sad.vjp(with_default, 1.0, 2.0, 3.0)
+    with pytest.raises(TypeError, match=r"^with_default_hvp\(\) got an unexpected keyword"):
+        s2sad.hvp(with_default)(1.0, 1.0, z=2.0)
+    assert s2sad.hvp(with_default)(1.5, 1.0, y=3.0) == pytest.approx(6.0)
+    assert s2sad.jvp(with_default, (1.5,), (1.0,))[1] == pytest.approx(6.0)
+
+
 def test_no_source():
     with pytest.raises(s2sad.SourceError, match="not a Python function"):
         s2sad.grad(np.sin)(1.0)
