@@ -461,27 +461,17 @@ class _Dispatcher:
             return (g, aux) if self.mode == "grad" else ((value, aux), g)
         return g if self.mode == "grad" else (value, g)
 
-    def flatten(self, value: Any, specs: Sequence[Any], tree: Any, what: str) -> list[Any]:
+    def flatten(self, value: Any, specs: Sequence[Any], tree: Any) -> list[Any]:
         """The inverse of :meth:`assemble`: a value structured like this function's results
-        (a cotangent) as the flat list its code's results are."""
-        def pair(v: Any, part: str) -> tuple[Any, Any]:
-            if not isinstance(v, (tuple, list)) or len(v) != 2:
-                raise TypeMismatch(f"{what} must be structured like the result of "
-                                   f"{self.entry.__name__}: {part}, got {_shape_of(v)}")
-            return v[0], v[1]
+        (a cotangent, checked by :func:`_check_like`) as its code's flat results."""
         value_part, aux, g = None, None, value
         if self.has_aux and self.mode == "grad":
-            g, aux = pair(value, "(gradient, aux)")
+            g, aux = value
         elif self.has_aux:
-            head, g = pair(value, "((value, aux), gradient)")
-            value_part, aux = pair(head, "((value, aux), gradient)")
+            (value_part, aux), g = value
         elif self.mode == "value_and_grad":
-            value_part, g = pair(value, "(value, gradient)")
+            value_part, g = value
         grads = [g] if self.single else g
-        if not self.single and (not isinstance(g, (tuple, list)) or len(g) != len(self.wrt)):
-            raise TypeMismatch(f"{what} must hold {len(self.wrt)} gradients, one per wrt "
-                               f"argument, like the result of {self.entry.__name__}; got "
-                               f"{_shape_of(g)}")
         out: list[Any] = [value_part] if self.mode == "value_and_grad" else []
         if self.has_aux and isinstance(tree, tuple):
             out += _flatten_tree(aux, tree[1])
@@ -597,7 +587,16 @@ def hvp(fn: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
         if not args:
             raise TypeMismatch("hvp(f)(*args, v): the direction v comes last")
         primals = _bind_args(fn, tuple(args[:-1]), kwargs, run.__name__)
-        vs = (args[-1],) if single else tuple(args[-1])
+        names = list(inspect.signature(root_and_chain(fn)[0]).parameters)
+        if single:
+            _check_like(args[-1], primals[positions[0]],
+                        f"{run.__name__}: the direction v", f"`{names[positions[0]]}`")
+            vs = (args[-1],)
+        else:
+            _check_like(args[-1], tuple(primals[i] for i in positions),
+                        f"{run.__name__}: the direction v",
+                        f"({', '.join(f'`{names[i]}`' for i in positions)})")
+            vs = tuple(args[-1])
         specs = tuple(arg_spec(a) for a in primals)
         entry = _lookup(fn, "hvp", positions, primals, specs=specs)
         out = entry.compiled(*flat_args(primals, specs),
@@ -806,6 +805,57 @@ def _jacobian_vector(fn: Any, primals: tuple[Any, ...],
     return out, blocks
 
 
+def _check_like(given: Any, like: Any, what: str, of: str, lead: int | None = None) -> None:
+    """Refuse a tangent, cotangent or direction `given` unless it is structured like `like`
+    (a primal argument, or a result): the same containers (a tuple or a list for either;
+    dicts with the same keys; the same namedtuple or dataclass), and at each leaf a float
+    (Python, NumPy, or a 0-d array) for a number, an array of the same shape for an array,
+    with a float dtype (any precision).  Nothing is broadcast.  With `lead`, each leaf has
+    `lead` directions stacked in front (``jvp(..., batched=True)``).  `what` names `given`
+    and `of` names `like` in the error."""
+    import dataclasses as dc
+
+    def fail(path: str, expected: str, got: str) -> None:
+        raise TypeMismatch(f"{what}{path} must be {expected}, as {of}{path} is; got {got}",
+                           hint="tangents and cotangents have the structure, "
+                           "shape and (float) kind of their primal; nothing is broadcast")
+
+    def walk(g: Any, x: Any, path: str) -> None:
+        if isinstance(x, dict):
+            if not isinstance(g, dict) or set(g) != set(x):
+                fail(path, f"a dict with the keys {sorted(map(str, x))}", _shape_of(g))
+            for k in x:
+                walk(g[k], x[k], f"{path}[{k!r}]")
+        elif isinstance(x, tuple) and hasattr(x, "_fields") and type(g) is type(x):
+            for k in x._fields:
+                walk(getattr(g, k), getattr(x, k), f"{path}.{k}")
+        elif isinstance(x, (tuple, list)):  # a namedtuple also as a plain tuple
+            if not isinstance(g, (tuple, list)) or hasattr(g, "_fields") or len(g) != len(x):
+                fail(path, f"a {type(x).__name__} of {len(x)}", _shape_of(g))
+            for k, (gk, xk) in enumerate(zip(g, x)):
+                walk(gk, xk, f"{path}[{k}]")
+        elif dc.is_dataclass(x) and not isinstance(x, type):
+            if type(g) is not type(x):
+                fail(path, f"a {type(x).__name__}", _shape_of(g))
+            for field in dc.fields(x):
+                walk(getattr(g, field.name), getattr(x, field.name), f"{path}.{field.name}")
+        else:
+            shape = np.shape(x) if lead is None else (lead,) + np.shape(x)
+            expected = "a float" if shape == () else f"a float array of shape {shape}"
+            if isinstance(g, (bool, np.bool_)) or \
+                    not isinstance(g, (float, int, np.ndarray, np.generic)):
+                fail(path, expected, _shape_of(g))
+            kind = np.result_type(g).kind
+            if kind != "f":
+                what_kind = {"i": "integers", "u": "integers", "b": "booleans",
+                             "c": "complex numbers"}.get(kind, f"dtype {np.result_type(g)}")
+                fail(path, expected, f"{_shape_of(g)} ({what_kind}"
+                     f"{'; write 1.0 for 1' if isinstance(g, int) else ''})")
+            if np.shape(g) != shape:
+                fail(path, expected, _shape_of(g))
+    walk(given, like, "")
+
+
 def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
         batched: bool = False) -> tuple[Any, Any]:
     """Forward mode: ``(fn(*primals), J @ tangents)``.
@@ -822,6 +872,18 @@ def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     tangents = tangents + (None,) * (len(full) - len(primals))
     primals = full
     wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
+    names = list(inspect.signature(root_and_chain(fn)[0]).parameters)
+    lead = None
+    if batched and wrt:  # k directions: every tangent's leading axis has length k
+        lead = next((len(tangents[i]) for i in wrt if np.ndim(tangents[i]) > 0), None)
+        if lead is None:
+            raise TypeMismatch(f"jvp(batched=True): the tangent of `{names[wrt[0]]}` must "
+                               "have the directions along a leading axis, shape (k, ...)")
+    for i in wrt:
+        if is_float(arg_spec(primals[i])) or isinstance(arg_spec(primals[i]), Tree):
+            _check_like(tangents[i], primals[i], f"jvp: the tangent of `{names[i]}`"
+                        + (f" (k={lead} directions)" if lead is not None else ""),
+                        f"`{names[i]}`", lead)
     if batched:
         return _jvp_batched(fn, primals, tangents, wrt)
     specs = tuple(arg_spec(a) for a in primals)
@@ -881,7 +943,8 @@ def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple
     made = getattr(fn, "__s2sad_dispatcher__", None)
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
-        cts = made.flatten(cotangent, specs, entry.ir.result_tree, "the cotangent") \
+        _check_like(cotangent, value, "vjp: the cotangent", "the result")
+        cts = made.flatten(cotangent, specs, entry.ir.result_tree) \
             if isinstance(made, _Dispatcher) else _flatten_tree(cotangent, entry.ir.result_tree)
         if len(cts) != n_out:
             raise TypeMismatch(f"vjp_fn expects {n_out} cotangent(s), got {len(cts)}")
@@ -901,7 +964,8 @@ def _shape_of(value: Any) -> str:
         return f"a {type(value).__name__} of {len(value)}"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
-    return f"a {type(value).__name__}"
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def _tree_size(tree: Any) -> int:

@@ -610,8 +610,13 @@ def test_jvp_of_a_gradient_of_a_dict_argument_is_a_dict():
 
 def test_a_cotangent_not_structured_like_the_result_is_refused():
     _, pullback = s2sad.vjp(s2sad.grad(_two, wrt=(0, 1)), 1.5, 0.5)
-    with pytest.raises(s2sad.TypeMismatch, match="2 gradients, one per wrt"):
+    with pytest.raises(s2sad.TypeMismatch, match="the cotangent must be a tuple of 2, as the "
+                       "result is; got a float"):
         pullback(1.0)
-    _, pullback = s2sad.vjp(s2sad.value_and_grad(_two), 1.5, 0.5)
-    with pytest.raises(s2sad.TypeMismatch, match=r"\(value, gradient\)"):
+    _, pullback = s2sad.vjp(s2sad.value_and_grad(_two, wrt=(0, 1)), 1.5, 0.5)
+    with pytest.raises(s2sad.TypeMismatch, match="tuple of 2, as the result is; got a tuple "
+                       "of 3"):
         pullback((1.0, 2.0, 3.0))
+    with pytest.raises(s2sad.TypeMismatch, match=r"the cotangent\[1\]\[0\] must be a float, "
+                       r"as the result\[1\]\[0\] is; got an array of shape \(2,\)"):
+        pullback((1.0, (np.ones(2), 1.0)))
