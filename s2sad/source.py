@@ -10,12 +10,15 @@ from __future__ import annotations
 import builtins
 import hashlib
 import inspect
+import io
+import os
 import textwrap
+import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import SourceError
+from .errors import Loc, SourceError
 
 _MISSING = object()
 
@@ -64,6 +67,9 @@ def get_source(fn: Any) -> Source:
         lines, first = inspect.getsourcelines(fn)
         file = inspect.getsourcefile(fn) or fn.__code__.co_filename
     except (OSError, TypeError) as exc:
+        path = fn.__code__.co_filename
+        if os.path.isfile(path):
+            read_file(path)  # a file Python cannot decode: say where, not "no source"
         raise SourceError(f"cannot read the source of {fn.__qualname__}: {exc}",
                           hint="define the function in a file or notebook cell, not at a bare "
                           "interactive prompt") from None
@@ -95,3 +101,39 @@ def make_lookup(fn: Any) -> Callable[[str], Any]:
     lookup.module_globals = glb  # type: ignore[attr-defined]  # (api.py: fast-path checks)
     lookup.cell_names = frozenset(cells)  # type: ignore[attr-defined]
     return lookup
+
+
+def read_file(path: str) -> str:
+    """The text of the Python file `path`, decoded as Python decodes it (PEP 263: a BOM or
+    a ``# -*- coding: latin-1 -*-`` line, else UTF-8), newlines made ``\\n``.
+
+    Raises OSError when the file cannot be read, and a located :class:`SourceError` when
+    its bytes are not in its encoding."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:  # an unknown encoding named, or one a BOM contradicts
+        first = data.split(b"\n", 2)
+        line = 2 if len(first) > 1 and b"coding" in first[1] and b"coding" not in first[0] \
+            else 1
+        raise SourceError(f"{exc}", Loc(path, line, 1, _line_of(data, line)),
+                          "name an encoding Python knows (utf-8, latin-1, cp1252, ...)") \
+            from None
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        declared = encoding not in ("utf-8", "utf-8-sig")
+        raise SourceError(f"byte 0x{data[exc.start]:02x} is not {encoding}"
+                          + ("" if declared else " (the file declares no encoding)"),
+                          Loc(path, line, col, _line_of(data, line)),
+                          "declare the file's encoding on its first or second line "
+                          "(# -*- coding: latin-1 -*-), or save it as UTF-8") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _line_of(data: bytes, line: int) -> str:
+    lines = data.splitlines()
+    return lines[line - 1].decode("utf-8", "replace") if 0 < line <= len(lines) else ""
