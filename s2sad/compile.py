@@ -68,18 +68,19 @@ def compile_generated(gen: Generated, user_fn: Any | None) -> Any:
 
 
 def compile_entry(text: str, name: str, keep: tuple[str, ...], user_fn: Any,
-                  cells: dict[str, Any]) -> Any:
+                  cells: dict[str, Any], defaults: tuple[Any, ...] | None = None) -> Any:
     """Compile an entry version (see :class:`s2sad.codegen.Entry`) as a new function.
 
     Its closure holds one cell per name in `keep`: the user's own closure cells (so they are
     read live) and the cells in `cells`.  Later versions replace its ``__code__``
     (:func:`swap_code`); they read the same names, so the closure fits them all.
+    `defaults` are its parameters' defaults.
     """
     code = _factory_code(text, name, keep)
     user_cells = dict(zip(user_fn.__code__.co_freevars, user_fn.__closure__ or ()))
     user_cells.update(cells)
     closure = tuple(user_cells[n] for n in code.co_freevars)
-    fn = types.FunctionType(code, user_fn.__globals__, name, user_fn.__defaults__, closure)
+    fn = types.FunctionType(code, user_fn.__globals__, name, defaults, closure)
     fn.__qualname__ = name
     return fn
 

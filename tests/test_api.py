@@ -494,3 +494,37 @@ def test_the_cache_is_bounded_least_recently_used_first():
         assert stats["compiles"] == compiles + 1
     finally:
         s2sad.config.cache_size = keep
+
+
+def test_a_derivative_follows_its_function_when_code_or_defaults_are_replaced():
+    # IPython's autoreload edits functions in place: __code__ and __defaults__ replaced
+    def h(x, y=2.0):
+        return x * x * y
+
+    def h_new(x, y=2.0):
+        return x * x * x * y
+    dh = s2sad.grad(h)
+    for _ in range(2):  # the general path, then the entry's specialised fast path
+        assert dh(1.5) == pytest.approx(2 * 1.5 * 2.0)
+        assert dh(1.5, 3.0) == pytest.approx(2 * 1.5 * 3.0)
+    h.__defaults__ = (5.0,)
+    assert inspect.signature(dh).parameters["y"].default.__repr__() == "5.0"
+    for _ in range(2):
+        assert dh(1.5) == pytest.approx(2 * 1.5 * 5.0)
+        assert dh(1.5, 3.0) == pytest.approx(2 * 1.5 * 3.0)
+    h.__code__ = h_new.__code__
+    for _ in range(2):
+        assert dh(1.5, 3.0) == pytest.approx(3 * 1.5 ** 2 * 3.0)
+        assert dh(1.5) == pytest.approx(3 * 1.5 ** 2 * 5.0)
+        np.testing.assert_allclose(s2sad.jvp(dh, (1.5, 3.0), (1.0, 0.0))[1], 6 * 1.5 * 3.0)
+    h.__defaults__ = None
+    with pytest.raises(TypeError, match=r"h_grad\(\) missing 1 required positional argument: "
+                       "'y'"):
+        dh(1.5)
+    assert dh(1.5, 1.0) == pytest.approx(3 * 1.5 ** 2)
+
+    def h_other(x, z=1.0):
+        return x * z
+    h.__code__ = h_other.__code__
+    with pytest.raises(s2sad.TypeMismatch, match="replaced by one with other parameters"):
+        dh(1.5, 1.0)
