@@ -21,7 +21,7 @@ from .batching import BatchError
 from .codegen import RUNTIME_NAMES, Entry, Generated, generate, trampoline
 from .compile import compile_entry, compile_generated, runtime_cells, swap_code
 from .display import Source
-from .errors import NotDifferentiable, TypeMismatch
+from .errors import NotDifferentiable, TypeMismatch, UnsupportedSyntax
 from .ir import Array, Function, Scalar, format_wengert, is_float
 from .lower import BAKED, KeyedTree, Static, Tree, baked_key, lower, param_locs, tree_spec
 from .parse import parse_function
@@ -210,9 +210,14 @@ def _describe(spec: Any) -> str:
     return "not a number"
 
 
+def _signature(fn: Any) -> inspect.Signature:
+    """`fn`'s own parameters: not those of the function a functools.wraps wrapper names."""
+    return inspect.signature(fn, follow_wrapped=False)
+
+
 def resolve_wrt(fn: Any, wrt: int | str | Sequence[int | str]) -> tuple[tuple[int, ...], bool]:
     """`wrt` as parameter positions, and whether the caller asked for a single one."""
-    names = list(inspect.signature(root_and_chain(fn)[0]).parameters)
+    names = list(_signature(root_and_chain(fn)[0]).parameters)
     if not isinstance(wrt, (int, str, tuple, list)):
         raise TypeMismatch(f"wrt must be an int, a parameter name or a tuple of them, not {wrt!r}")
     single = isinstance(wrt, (int, str))
@@ -345,7 +350,7 @@ def _bind_args(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
         code = target.__code__
         if len(args) == code.co_argcount:
             return args
-    sig = inspect.signature(target)
+    sig = _signature(target)
     try:
         bound = sig.bind(*args, **kwargs)
     except TypeError:
@@ -411,10 +416,18 @@ class _Dispatcher:
         grads: Any = 0 if single else tuple(range(n))
         self.returns = grads if mode == "grad" else \
             (0, 1 if single else tuple(range(1, n + 1)))
-        kinds = {p.kind for p in inspect.signature(self.fn).parameters.values()}
+        kinds = {p.kind for p in _signature(self.fn).parameters.values()}
         if kinds - {inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD}:
-            parse_function(get_source(self.fn))  # *args, keyword-only: the located refusal
-        self.params = tuple(inspect.signature(self.fn).parameters)
+            try:
+                parse_function(get_source(self.fn))  # *args, keyword-only: the located refusal
+            except UnsupportedSyntax as exc:
+                if not hasattr(self.fn, "__wrapped__"):
+                    raise
+                raise UnsupportedSyntax(exc.message, exc.loc, f"{exc.hint}; s2sad "
+                                        "differentiates a functools.wraps wrapper's own code: "
+                                        "give it named parameters, or differentiate the "
+                                        "function it wraps (`__wrapped__`)") from None
+        self.params = tuple(_signature(self.fn).parameters)
         self.keep = tuple(sorted(set(self.fn.__code__.co_freevars) | set(RUNTIME_NAMES) |
                                  {_FALLBACK, _FUNCTION, _CODE}))
         self.specialised = False
@@ -446,7 +459,7 @@ class _Dispatcher:
         fn = self.fn
         if fn.__code__ is not self.code_cell.cell_contents:
             code = fn.__code__
-            if tuple(inspect.signature(fn).parameters) != self.params or \
+            if tuple(_signature(fn).parameters) != self.params or \
                     code.co_freevars != self.code_cell.cell_contents.co_freevars:
                 raise TypeMismatch(f"the code of {fn.__qualname__} was replaced by one with "
                                    f"other parameters or free names after s2sad made "
@@ -644,7 +657,7 @@ def hvp(fn: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
         if not args:
             raise TypeMismatch("hvp(f)(*args, v): the direction v comes last")
         primals = _bind_args(fn, tuple(args[:-1]), kwargs, run.__name__)
-        names = list(inspect.signature(root_and_chain(fn)[0]).parameters)
+        names = list(_signature(root_and_chain(fn)[0]).parameters)
         if single:
             _check_like(args[-1], primals[positions[0]],
                         f"{run.__name__}: the direction v", f"`{names[positions[0]]}`")
@@ -929,7 +942,7 @@ def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     tangents = tangents + (None,) * (len(full) - len(primals))
     primals = full
     wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
-    names = list(inspect.signature(root_and_chain(fn)[0]).parameters)
+    names = list(_signature(root_and_chain(fn)[0]).parameters)
     lead = None
     if batched and wrt:  # k directions: every tangent's leading axis has length k
         lead = next((len(tangents[i]) for i in wrt if np.ndim(tangents[i]) > 0), None)
@@ -1049,7 +1062,7 @@ def emit(fn: Callable[..., Any], *args: Any, mode: str = "reverse", wrt: Any = 0
     """
     target, chain = root_and_chain(fn)
     if not args:
-        args = tuple(1.0 for _ in inspect.signature(target).parameters)
+        args = tuple(1.0 for _ in _signature(target).parameters)
     specs = [arg_spec(a) for a in args]
     if chain:  # a function s2sad made (grad(grad(f))): its own code
         _, gen = derive(target, chain[-1][0], chain[-1][1], specs, optimize, chain=chain[:-1])
@@ -1073,7 +1086,7 @@ def wengert(fn: Callable[..., Any], *args: Any) -> str:
     """The Wengert list (evaluation trace) of `fn` for arguments like `args` (floats if none)."""
     target, chain = root_and_chain(fn)
     if not args:
-        args = tuple(1.0 for _ in inspect.signature(target).parameters)
+        args = tuple(1.0 for _ in _signature(target).parameters)
     specs = [arg_spec(a) for a in args]
     if chain:  # a function s2sad made: the list of its derivative code
         ir, _ = derive(target, chain[-1][0], chain[-1][1], specs, chain=chain[:-1])

@@ -8,6 +8,7 @@ the call (closure cell, module global, builtin), so later stages never guess.
 from __future__ import annotations
 
 import builtins
+import functools
 import hashlib
 import inspect
 import io
@@ -49,12 +50,19 @@ MISSING = _MISSING
 
 
 def unwrap(fn: Any) -> Any:
-    """The plain Python function behind an s2sad wrapper or functools.wraps chain."""
+    """The plain Python function behind an s2sad wrapper or a cache (``functools.cache``,
+    ``lru_cache``), which return what the function returns.  A wrapper written in Python
+    (``functools.wraps``) is differentiated itself: it may change the result."""
     while True:
-        inner = getattr(fn, "__s2sad_wrapped__", None) or getattr(fn, "__wrapped__", None)
+        inner = getattr(fn, "__s2sad_wrapped__", None)
+        if inner is None and isinstance(fn, _CACHES):
+            inner = fn.__wrapped__
         if inner is None:
             return fn
         fn = inner
+
+
+_CACHES = (type(functools.lru_cache(lambda: None)),)
 
 
 def get_source(fn: Any) -> Source:
@@ -64,8 +72,9 @@ def get_source(fn: Any) -> Source:
         raise SourceError(f"{fn!r} is not a Python function",
                           hint="s2sad differentiates functions written in Python (def or lambda)")
     try:
-        lines, first = inspect.getsourcelines(fn)
-        file = inspect.getsourcefile(fn) or fn.__code__.co_filename
+        # of the code itself: inspect would read the function a functools.wraps wrapper names
+        lines, first = inspect.getsourcelines(fn.__code__)
+        file = inspect.getsourcefile(fn.__code__) or fn.__code__.co_filename
     except (OSError, TypeError) as exc:
         path = fn.__code__.co_filename
         if os.path.isfile(path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import linecache
@@ -528,3 +529,33 @@ def test_a_derivative_follows_its_function_when_code_or_defaults_are_replaced():
     h.__code__ = h_other.__code__
     with pytest.raises(s2sad.TypeMismatch, match="replaced by one with other parameters"):
         dh(1.5, 1.0)
+
+
+def _scaled(fn):
+    @functools.wraps(fn)
+    def wrapper(x):
+        return 3.0 * fn(x)
+    return wrapper
+
+
+def _logged(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+def test_a_functools_wraps_wrapper_is_differentiated_not_skipped():
+    def sq(x):
+        return x * x
+    scaled = _scaled(sq)
+    assert s2sad.grad(scaled)(2.0) == pytest.approx(12.0)  # the wrapper's 3.0 counts
+    assert s2sad.vjp(scaled, 2.0)[0] == pytest.approx(12.0)
+    assert s2sad.jvp(scaled, (2.0,), (1.0,)) == pytest.approx((12.0, 12.0))
+    assert "3.0" in s2sad.emit(scaled)
+    s2sad.check_grads(scaled, 2.0)
+    cached = functools.lru_cache(sq)  # a cache returns what the function returns
+    assert s2sad.grad(cached)(2.0) == pytest.approx(4.0)
+    with pytest.raises(s2sad.UnsupportedSyntax, match=r"`\*args` and `\*\*kwargs`") as info:
+        s2sad.grad(_logged(sq))
+    assert "__wrapped__" in str(info.value)
