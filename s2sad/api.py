@@ -875,6 +875,16 @@ def _jacobian_vector(fn: Any, primals: tuple[Any, ...],
     return out, blocks
 
 
+def _leaves_of(value: Any) -> list[Any]:
+    """The numbers and arrays in a value (containers walked)."""
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _leaves_of(v)]
+    if isinstance(value, (tuple, list)):
+        return [x for v in value for x in _leaves_of(v)]
+    spec = arg_spec(value)
+    return spec.flatten(value) if isinstance(spec, Tree) else [value]
+
+
 def _check_like(given: Any, like: Any, what: str, of: str, lead: int | None = None) -> None:
     """Refuse a tangent, cotangent or direction `given` unless it is structured like `like`
     (a primal argument, or a result): the same containers (a tuple or a list for either;
@@ -886,7 +896,9 @@ def _check_like(given: Any, like: Any, what: str, of: str, lead: int | None = No
     import dataclasses as dc
 
     def fail(path: str, expected: str, got: str) -> None:
-        raise TypeMismatch(f"{what}{path} must be {expected}, as {of}{path} is; got {got}",
+        like = f"as {of}{path} is" if lead is None else \
+            f"k={lead} directions, each shaped like {of}{path}"
+        raise TypeMismatch(f"{what}{path} must be {expected}, {like}; got {got}",
                            hint="tangents and cotangents have the structure, "
                            "shape and (float) kind of their primal; nothing is broadcast")
 
@@ -945,14 +957,14 @@ def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     names = list(_signature(root_and_chain(fn)[0]).parameters)
     lead = None
     if batched and wrt:  # k directions: every tangent's leading axis has length k
-        lead = next((len(tangents[i]) for i in wrt if np.ndim(tangents[i]) > 0), None)
+        lead = next((len(leaf) for i in wrt for leaf in _leaves_of(tangents[i])
+                     if np.ndim(leaf) > 0), None)
         if lead is None:
             raise TypeMismatch(f"jvp(batched=True): the tangent of `{names[wrt[0]]}` must "
                                "have the directions along a leading axis, shape (k, ...)")
     for i in wrt:
         if is_float(arg_spec(primals[i])) or isinstance(arg_spec(primals[i]), Tree):
-            _check_like(tangents[i], primals[i], f"jvp: the tangent of `{names[i]}`"
-                        + (f" (k={lead} directions)" if lead is not None else ""),
+            _check_like(tangents[i], primals[i], f"jvp: the tangent of `{names[i]}`",
                         f"`{names[i]}`", lead)
     if batched:
         return _jvp_batched(fn, primals, tangents, wrt)

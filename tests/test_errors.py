@@ -545,11 +545,11 @@ def test_container_tangents_must_have_the_primals_structure():
 
 
 def test_batched_tangents_have_k_directions_then_the_primals_shape():
-    with pytest.raises(s2sad.TypeMismatch, match=r"`x` \(k=2 directions\) must be a float "
-                       r"array of shape \(2, 3\), as `x` is; got an array of shape \(2, 4\)"):
+    with pytest.raises(s2sad.TypeMismatch, match=r"`x` must be a float array of shape \(2, 3\), "
+                       r"k=2 directions, each shaped like `x`; got an array of shape \(2, 4\)"):
         s2sad.jvp(_dot_sum, (X3, 2.0), (np.ones((2, 4)), None), batched=True)
-    with pytest.raises(s2sad.TypeMismatch, match=r"`y` \(k=2 directions\) must be a float "
-                       r"array of shape \(2,\), as `y` is; got an array of shape \(3,\)"):
+    with pytest.raises(s2sad.TypeMismatch, match=r"`y` must be a float array of shape \(2,\), "
+                       r"k=2 directions, each shaped like `y`; got an array of shape \(3,\)"):
         s2sad.jvp(_dot_sum, (X3, 2.0), (np.ones((2, 3)), np.ones(3)), batched=True)
     with pytest.raises(s2sad.TypeMismatch, match="directions along a leading axis"):
         s2sad.jvp(_dot_sum, (X3, 2.0), (None, 1.0), batched=True)
@@ -602,3 +602,15 @@ def test_float_tangents_of_any_precision_and_0d_arrays_are_accepted():
     for ty, ts in ((np.ones(3, np.float32), np.float32(0.5)), (np.ones(3), np.array(0.5)),
                    (np.ones(3), np.float64(0.5))):
         assert s2sad.jvp(_dot_sum, (X3, 2.0), (ty, ts))[1] == pytest.approx(want)
+
+
+def test_batched_container_tangents_are_checked_leaf_by_leaf():
+    def loss(p, x):
+        return np.sum(p["w"] * x) + p["b"] * x[0]
+    p, x = {"w": np.ones(3), "b": 0.5}, np.array([2.0, 1.0, -1.0])
+    V = {"w": np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]), "b": np.array([0.0, 2.0])}
+    _, T = s2sad.jvp(loss, (p, x), (V, None), batched=True)
+    np.testing.assert_allclose(T, [2.0, 1.0 - 1.0 + 2.0 * 2.0])
+    with pytest.raises(s2sad.TypeMismatch, match=r"tangent of `p`\['b'\] must be a float array of "
+                       r"shape \(2,\), k=2 directions, each shaped like `p`\['b'\]; got a float"):
+        s2sad.jvp(loss, (p, x), ({"w": V["w"], "b": 1.0}, None), batched=True)
