@@ -168,11 +168,24 @@ def _spec_key(spec: Any) -> Any:
         return spec.key(_spec_key)
     if isinstance(spec, Static):
         try:
-            hash(spec.value)
-            return ("static", type(spec.value), spec.value)
-        except TypeError:
+            return ("static", _frozen(spec.value))
+        except TypeError:  # an object: itself (the entry keeps it alive, its id is not reused)
             return ("static-id", id(spec.value))
     return spec
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable copy of a value baked into the code, by content and type (``1`` is not
+    ``1.0``), so that a list of options changed in place gets code of its own.  TypeError
+    for what has no such copy."""
+    if isinstance(value, (list, tuple)):
+        return type(value), tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return dict, tuple((_frozen(k), _frozen(v)) for k, v in value.items())
+    if isinstance(value, (set, frozenset)):
+        return type(value), frozenset(_frozen(v) for v in value)
+    hash(value)
+    return type(value), value
 
 
 def _ir_positions(wrt: tuple[int, ...], specs: Sequence[Any]) -> tuple[int, ...]:

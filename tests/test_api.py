@@ -559,3 +559,21 @@ def test_a_functools_wraps_wrapper_is_differentiated_not_skipped():
     with pytest.raises(s2sad.UnsupportedSyntax, match=r"`\*args` and `\*\*kwargs`") as info:
         s2sad.grad(_logged(sq))
     assert "__wrapped__" in str(info.value)
+
+
+def _layers(x, acts):
+    y = x
+    for a in acts:
+        y = y * y if a == "sq" else 3.0 * y
+    return y
+
+
+def test_an_option_list_changed_in_place_gets_code_of_its_own():
+    acts = ["sq", "lin"]
+    g = s2sad.grad(_layers)
+    assert g(2.0, acts) == pytest.approx(6 * 2.0)             # 3 x^2
+    acts[1] = "sq"
+    assert g(2.0, acts) == pytest.approx(4 * 2.0 ** 3)        # x^4
+    acts.append("lin")
+    assert g(2.0, acts) == pytest.approx(12 * 2.0 ** 3)       # 3 x^4
+    assert s2sad.api._frozen(("sq", 1)) != s2sad.api._frozen(("sq", 1.0))  # 1 == 1.0
