@@ -888,6 +888,14 @@ def _jacobian_vector(fn: Any, primals: tuple[Any, ...],
     return out, blocks
 
 
+def _not_of_hvp(what: str, fn: Any) -> None:
+    made = getattr(fn, "__s2sad_dispatcher__", None)
+    if isinstance(made, _Composable) and made.extra:
+        raise TypeMismatch(f"{what} of {getattr(fn, '__name__', fn)} (an hvp, which takes the "
+                           "direction v after the arguments) is not supported",
+                           hint="differentiate s2sad.grad of the function, or its hessian")
+
+
 def _leaves_of(value: Any) -> list[Any]:
     """The numbers and arrays in a value (containers walked)."""
     if isinstance(value, dict):
@@ -961,6 +969,7 @@ def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     tangent has shape ``(k, *out.shape)``.
     """
     primals, tangents = tuple(primals), tuple(tangents)
+    _not_of_hvp("jvp", fn)
     if len(primals) != len(tangents):
         raise TypeMismatch(f"jvp: {len(primals)} primal(s) but {len(tangents)} tangent(s)")
     full = _bind_args(fn, primals, {})  # parameters left out take their defaults
@@ -1025,6 +1034,7 @@ def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple
     """Reverse mode: ``(fn(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` gives one adjoint per
     argument (``None`` for arguments that are not floats)."""
     given = len(primals)
+    _not_of_hvp("vjp", fn)
     primals = _bind_args(fn, primals, {})  # parameters left out take their defaults
     specs = tuple(arg_spec(p) for p in primals)
     wrt = tuple(i for i, s in enumerate(specs[:given])

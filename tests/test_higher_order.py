@@ -620,3 +620,32 @@ def test_a_cotangent_not_structured_like_the_result_is_refused():
     with pytest.raises(s2sad.TypeMismatch, match=r"the cotangent\[1\]\[0\] must be a float, "
                        r"as the result\[1\]\[0\] is; got an array of shape \(2,\)"):
         pullback((1.0, (np.ones(2), 1.0)))
+
+
+def _cubic(x, y):
+    return x ** 3 * y + np.sin(y) * x
+
+
+@pytest.mark.parametrize("make", [
+    lambda: s2sad.hessian(_cubic),
+    lambda: s2sad.hessian(_cubic, wrt=(0, 1)),
+    lambda: s2sad.jacobian(_cubic, wrt=(0, 1)),
+    lambda: s2sad.jacobian(s2sad.grad(_cubic)),
+])
+def test_jvp_and_vjp_of_hessians_and_jacobians(make):
+    from s2sad.check import _flat
+    made = make()
+    args, dirs = (1.5, 0.5), (0.7, -0.3)
+    out, dot = s2sad.jvp(made, args, dirs)
+    for got, want in zip(_flat(out), _flat(made(*args))):
+        assert got == pytest.approx(want)
+    for got, want in zip(_flat(dot), _fd(made, args, dirs)):
+        assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
+    s2sad.check_grads(made, *args)
+
+
+def test_jvp_of_an_hvp_is_refused_with_a_hint():
+    with pytest.raises(s2sad.TypeMismatch, match=r"jvp of _cubic_hvp \(an hvp"):
+        s2sad.jvp(s2sad.hvp(_cubic), (1.5, 0.5, 1.0), (1.0, 0.0, 0.0))
+    with pytest.raises(s2sad.TypeMismatch, match=r"vjp of _cubic_hvp \(an hvp"):
+        s2sad.vjp(s2sad.hvp(_cubic), 1.5, 0.5, 1.0)
