@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import types
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from .batching import BatchError
 from .codegen import RUNTIME_NAMES, Entry, Generated, generate, trampoline
 from .compile import compile_entry, compile_generated, runtime_cells, swap_code
 from .display import Source
-from .errors import NotDifferentiable, TypeMismatch
+from .errors import NotDifferentiable, TypeMismatch, UnsupportedSyntax
 from .ir import Array, Function, Scalar, format_wengert, is_float
 from .lower import BAKED, KeyedTree, Static, Tree, baked_key, lower, param_locs, tree_spec
 from .parse import parse_function
@@ -40,9 +41,11 @@ VERSION = "0.1.0"
 
 @dataclass
 class Config:
-    """Global switches.  `verify` runs the IR verifier after every pass (the tests set it)."""
+    """Global switches.  `verify` runs the IR verifier after every pass (the tests set it);
+    `cache_size` bounds how many compiled specialisations are kept (least recently used go)."""
 
     verify: bool = False
+    cache_size: int = 512
 
 
 config = Config()
@@ -165,11 +168,24 @@ def _spec_key(spec: Any) -> Any:
         return spec.key(_spec_key)
     if isinstance(spec, Static):
         try:
-            hash(spec.value)
-            return ("static", type(spec.value), spec.value)
-        except TypeError:
+            return ("static", _frozen(spec.value))
+        except TypeError:  # an object: itself (the entry keeps it alive, its id is not reused)
             return ("static-id", id(spec.value))
     return spec
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable copy of a value baked into the code, by content and type (``1`` is not
+    ``1.0``), so that a list of options changed in place gets code of its own.  TypeError
+    for what has no such copy."""
+    if isinstance(value, (list, tuple)):
+        return type(value), tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return dict, tuple((_frozen(k), _frozen(v)) for k, v in value.items())
+    if isinstance(value, (set, frozenset)):
+        return type(value), frozenset(_frozen(v) for v in value)
+    hash(value)
+    return type(value), value
 
 
 def _ir_positions(wrt: tuple[int, ...], specs: Sequence[Any]) -> tuple[int, ...]:
@@ -207,9 +223,14 @@ def _describe(spec: Any) -> str:
     return "not a number"
 
 
+def _signature(fn: Any) -> inspect.Signature:
+    """`fn`'s own parameters: not those of the function a functools.wraps wrapper names."""
+    return inspect.signature(fn, follow_wrapped=False)
+
+
 def resolve_wrt(fn: Any, wrt: int | str | Sequence[int | str]) -> tuple[tuple[int, ...], bool]:
     """`wrt` as parameter positions, and whether the caller asked for a single one."""
-    names = list(inspect.signature(root_and_chain(fn)[0]).parameters)
+    names = list(_signature(root_and_chain(fn)[0]).parameters)
     if not isinstance(wrt, (int, str, tuple, list)):
         raise TypeMismatch(f"wrt must be an int, a parameter name or a tuple of them, not {wrt!r}")
     single = isinstance(wrt, (int, str))
@@ -243,11 +264,11 @@ class _Entry:
     ir: Function
     generated: Generated
     specs: tuple[Any, ...]
-    alive: tuple[Any, ...] = ()  # closure cells (and contents) the key names by id
+    alive: tuple[Any, ...] = ()  # what the key names by id: code, globals, closure cells
 
 
-_CACHE: dict[Any, _Entry] = {}
-stats = {"compiles": 0}
+_CACHE: OrderedDict[Any, _Entry] = OrderedDict()  # least recently used first
+stats = {"compiles": 0, "evictions": 0}
 
 
 def _guard_key(value: Any) -> Any:
@@ -263,13 +284,14 @@ def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
     """
     target, chain = root_and_chain(fn)
     specs = specs if specs is not None else tuple(arg_spec(a) for a in args)
-    cells, alive = _closure_key(target)
-    key = (target.__code__, cells, chain, mode, wrt, tuple(_spec_key(s) for s in specs),
-           optimize, returns, VERSION)
+    ident, alive = _identity(target)
+    key = (ident, chain, mode, wrt, tuple(_spec_key(s) for s in specs), optimize, returns,
+           VERSION)
     entry = _CACHE.get(key)
     if entry is not None and all(_guard_key(target.__globals__.get(n)) == k
                                  for n, k in entry.guards) and \
             all(baked_key(get(n)) == k for get, n, k in entry.baked):
+        _CACHE.move_to_end(key)
         return entry
     mark = len(BAKED)
     try:
@@ -283,13 +305,33 @@ def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
                    if target.__globals__.get(n, _MISSING) is v)
     entry = _Entry(compiled, guards, baked, ir, gen, specs, alive)
     _CACHE[key] = entry
+    _CACHE.move_to_end(key)
+    _bound(_CACHE)
     return entry
 
 
+def _bound(cache: OrderedDict[Any, Any]) -> None:
+    """Drop the least recently used entries beyond `config.cache_size`.  An entry goes with
+    its key, and with it what kept the key's ids from being reused."""
+    while len(cache) > max(1, config.cache_size):
+        cache.popitem(last=False)
+        stats["evictions"] += 1
+
+
+def _identity(fn: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """What the code made for `fn` depends on besides its arguments, by identity: its code
+    object (equal code of two modules, of one source exec'd twice, or of a function whose
+    ``__code__`` was replaced, is not the same), its globals (the code runs with them and
+    reads them), and its closure cells and what they hold (the code may have fixed them).
+    Also those objects, which the cache entry keeps alive so no other function can reuse
+    their ids while the key names them."""
+    code, glb = fn.__code__, fn.__globals__
+    cells, alive = _closure_key(fn)
+    return (id(code), id(glb), code.co_filename, cells), (code, glb) + alive
+
+
 def _closure_key(fn: Any) -> tuple[tuple[int, ...], tuple[Any, ...]]:
-    """The identities of `fn`'s closure cells and of what they hold (the code made for it
-    may have fixed them), and those objects, which the cache entry keeps alive so that no
-    later closure can reuse their ids."""
+    """The identities of `fn`'s closure cells and of what they hold, and those objects."""
     alive: list[Any] = []
     for cell in fn.__closure__ or ():
         alive.append(cell)
@@ -311,24 +353,57 @@ def root_and_chain(fn: Any) -> tuple[Any, tuple[tuple[str, tuple[int, ...]], ...
     return d.fn, d.chain + ((d.ir_mode, d.wrt),)
 
 
-def _bind_args(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+def _bind_args(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+               name: str | None = None) -> tuple[Any, ...]:
+    """`args` and `kwargs` as the positional arguments of the user's function behind `fn`,
+    defaults filled in.  Arguments that do not fit raise the TypeError Python raises for
+    the user's function, under the name `name` (the derivative's)."""
     target = root_and_chain(fn)[0]  # a derivative takes the arguments of its user function
     if not kwargs:
         code = target.__code__
         if len(args) == code.co_argcount:
             return args
-    sig = inspect.signature(target)
+    sig = _signature(target)
     try:
         bound = sig.bind(*args, **kwargs)
-    except TypeError as exc:
-        raise TypeMismatch(f"{getattr(fn, '__name__', fn)}: {exc}") from None
+    except TypeError:
+        _signature_of(sig, name or target.__name__)(*args, **kwargs)
+        raise  # (the stand-in accepted what inspect did not: inspect's message then)
     bound.apply_defaults()
     return tuple(bound.arguments.values())
+
+
+def _signature_of(sig: inspect.Signature, name: str) -> Callable[..., None]:
+    """A function that does nothing, with the parameters of `sig` and the name `name`:
+    calling it with arguments that do not fit raises Python's own TypeError
+    (``f_hessian() takes 2 positional arguments but 3 were given``)."""
+    empty = inspect.Parameter.empty
+    params = [p.replace(annotation=empty, default=empty if p.default is empty else None)
+              for p in sig.parameters.values()]
+    text = f"def {name if name.isidentifier() else 'f'}" \
+        f"{sig.replace(parameters=params, return_annotation=empty)}: pass"
+    namespace: dict[str, Any] = {}
+    exec(compile(text, "<s2sad signature>", "exec"), namespace)  # noqa: S102 - a bare def
+    return next(iter(v for k, v in namespace.items() if k != "__builtins__"))
 
 
 # ----------------------------------------------------------------------- transformed entries
 
 _FALLBACK = "__s2sad__"
+_FUNCTION, _CODE = "__s2sad_fn__", "__s2sad_code__"  # the user's function, its code
+
+
+class _Default:
+    """A default argument of an entry: the user's function's default at the call."""
+
+    __slots__ = ("fn", "index")
+
+    def __init__(self, fn: Any, index: int) -> None:
+        self.fn, self.index = fn, index
+
+    def __repr__(self) -> str:  # what help() and inspect.signature of the entry show
+        defaults = self.fn.__defaults__ or ()
+        return repr(defaults[self.index]) if -len(defaults) <= self.index < 0 else "?"
 _GUARDABLE = {Scalar("float64"): "float", Scalar("int64"): "int"}
 
 
@@ -354,12 +429,20 @@ class _Dispatcher:
         grads: Any = 0 if single else tuple(range(n))
         self.returns = grads if mode == "grad" else \
             (0, 1 if single else tuple(range(1, n + 1)))
-        kinds = {p.kind for p in inspect.signature(self.fn).parameters.values()}
+        kinds = {p.kind for p in _signature(self.fn).parameters.values()}
         if kinds - {inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD}:
-            parse_function(get_source(self.fn))  # *args, keyword-only: the located refusal
-        self.params = tuple(inspect.signature(self.fn).parameters)
+            try:
+                parse_function(get_source(self.fn))  # *args, keyword-only: the located refusal
+            except UnsupportedSyntax as exc:
+                if not hasattr(self.fn, "__wrapped__"):
+                    raise
+                raise UnsupportedSyntax(exc.message, exc.loc, f"{exc.hint}; s2sad "
+                                        "differentiates a functools.wraps wrapper's own code: "
+                                        "give it named parameters, or differentiate the "
+                                        "function it wraps (`__wrapped__`)") from None
+        self.params = tuple(_signature(self.fn).parameters)
         self.keep = tuple(sorted(set(self.fn.__code__.co_freevars) | set(RUNTIME_NAMES) |
-                                 {_FALLBACK}))
+                                 {_FALLBACK, _FUNCTION, _CODE}))
         self.specialised = False
         self.alive: list[Any] = []  # functions whose ids the fast path checks
         base = getattr(self.fn, "__name__", "f")
@@ -367,10 +450,52 @@ class _Dispatcher:
         self.entry_doc = f"{mode} of {self.fn.__qualname__}, generated by s2sad"
         cells = runtime_cells()
         cells[_FALLBACK] = types.CellType(self)
+        cells[_FUNCTION] = types.CellType(self.fn)
+        # the code the entry is for: the fast path checks it is still the function's (IPython's
+        # autoreload, for one, replaces __code__ in place), and runs no stale derivative
+        self.code_cell = cells[_CODE] = types.CellType(self.fn.__code__)
+        self.defaults = self.fn.__defaults__
         self.entry = compile_entry(trampoline(name, self.params, self._entry_spec(())), name,
-                                   self.keep, self.fn, cells)
+                                   self.keep, self.fn, cells, self._markers())
         self.entry.__doc__ = self.entry_doc
         self.entry.__s2sad_dispatcher__ = self  # type: ignore[attr-defined]
+
+    def _markers(self) -> tuple[Any, ...] | None:
+        """The entry's defaults: markers that the dispatcher replaces with the function's
+        defaults as they are at the call (a marker fails the fast path's type checks)."""
+        n = len(self.defaults or ())
+        return tuple(_Default(self.fn, k - n) for k in range(n)) or None
+
+    def _current(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """`args` with the markers of defaults replaced; the entry follows a function whose
+        ``__code__`` or ``__defaults__`` was replaced."""
+        fn = self.fn
+        if fn.__code__ is not self.code_cell.cell_contents:
+            code = fn.__code__
+            if tuple(_signature(fn).parameters) != self.params or \
+                    code.co_freevars != self.code_cell.cell_contents.co_freevars:
+                raise TypeMismatch(f"the code of {fn.__qualname__} was replaced by one with "
+                                   f"other parameters or free names after s2sad made "
+                                   f"{self.entry.__name__}", hint="make the derivative again")
+            self.code_cell.cell_contents = code  # the fast path made for the old code goes
+            self.specialised = False
+            swap_code(self.entry, trampoline(self.entry.__name__, self.params,
+                                             self._entry_spec(())), self.keep)
+        if fn.__defaults__ is not self.defaults:
+            self.defaults = fn.__defaults__
+            self.entry.__defaults__ = self._markers()
+        if any(isinstance(a, _Default) for a in args):
+            have = self.defaults or ()
+            out = list(args)
+            for i, a in enumerate(args):
+                if isinstance(a, _Default):
+                    k = i - len(args) + len(have)
+                    if k < 0:
+                        raise TypeError(f"{self.entry.__name__}() missing 1 required "
+                                        f"positional argument: '{self.params[i]}'")
+                    out[i] = have[k]
+            args = tuple(out)
+        return args
 
     def derivative_ir(self, specs: Sequence[Any]) -> tuple[Function, Any]:
         """The IR of this derivative for arguments of these kinds, and how its results nest
@@ -385,7 +510,7 @@ class _Dispatcher:
         return Entry(guards, self.keep, _FALLBACK)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        args = _bind_args(self.fn, args, kwargs)
+        args = self._current(_bind_args(self.fn, args, kwargs))
         specs = tuple(arg_spec(a) for a in args)
         trees = self.has_aux or any(isinstance(specs[i], Tree) for i in self.wrt)
         entry = _lookup(self.inner, self.ir_mode, self.wrt, args, specs=specs,
@@ -398,10 +523,17 @@ class _Dispatcher:
         out = entry.compiled(*flat_args(args, specs))
         if not trees:
             return out
-        flat = list(out) if isinstance(out, tuple) else [out]
+        return self.assemble(out if isinstance(out, tuple) else (out,), specs,
+                             entry.ir.result_tree)
+
+    def assemble(self, flat: Sequence[Any], specs: Sequence[Any], tree: Any) -> Any:
+        """What this function returns, from the flat results of its code (`tree` is the
+        nesting of the user function's result): the gradient, one per `wrt` argument in its
+        structure, after the value and the aux where asked for.  Transforms of this
+        function (jvp, vjp) return their results in the same structure."""
+        flat = list(flat)
         value = flat.pop(0) if self.mode == "value_and_grad" else None
         aux = None
-        tree = entry.ir.result_tree
         if self.has_aux and isinstance(tree, tuple):  # f returned (value, aux): aux passes
             n_aux = _tree_size(tree[1])               # through, not differentiated
             aux, flat = _restructure(tuple(flat[:n_aux]), tree[1]), flat[n_aux:]
@@ -410,6 +542,24 @@ class _Dispatcher:
         if self.has_aux:
             return (g, aux) if self.mode == "grad" else ((value, aux), g)
         return g if self.mode == "grad" else (value, g)
+
+    def flatten(self, value: Any, specs: Sequence[Any], tree: Any) -> list[Any]:
+        """The inverse of :meth:`assemble`: a value structured like this function's results
+        (a cotangent, checked by :func:`_check_like`) as its code's flat results."""
+        value_part, aux, g = None, None, value
+        if self.has_aux and self.mode == "grad":
+            g, aux = value
+        elif self.has_aux:
+            (value_part, aux), g = value
+        elif self.mode == "value_and_grad":
+            value_part, g = value
+        grads = [g] if self.single else g
+        out: list[Any] = [value_part] if self.mode == "value_and_grad" else []
+        if self.has_aux and isinstance(tree, tuple):
+            out += _flatten_tree(aux, tree[1])
+        for i, gi in zip(self.wrt, grads):
+            out += specs[i].flatten(gi) if isinstance(specs[i], Tree) else [gi]
+        return out
 
     def _fixed(self, entry: _Entry) -> tuple[tuple[str, str, Any], ...] | None:
         """The checks the fast path makes of the free names `entry` fixed (a helper function,
@@ -442,6 +592,7 @@ class _Dispatcher:
                 any(n not in self.fn.__code__.co_freevars for n, _ in entry.generated.constants):
             return
         guards = tuple(zip(self.params, kinds))
+        fixed = ((_FUNCTION, "attr", ("__code__", _CODE)),) + fixed
         gen = generate(entry.ir, self.entry.__name__, returns=self.returns,
                        entry=Entry(guards, self.keep, _FALLBACK, fixed))
         swap_code(self.entry, gen.source, self.keep)
@@ -515,21 +666,35 @@ def hvp(fn: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
     argument (a tuple of such for a tuple `wrt`)."""
     positions, single = resolve_wrt(fn, wrt)
 
-    def run(*args: Any) -> Any:
+    def run(*args: Any, **kwargs: Any) -> Any:
         if not args:
             raise TypeMismatch("hvp(f)(*args, v): the direction v comes last")
-        primals = _bind_args(fn, tuple(args[:-1]), {})
-        vs = (args[-1],) if single else tuple(args[-1])
+        primals = _bind_args(fn, tuple(args[:-1]), kwargs, run.__name__)
+        names = list(_signature(root_and_chain(fn)[0]).parameters)
+        if single:
+            _check_like(args[-1], primals[positions[0]],
+                        f"{run.__name__}: the direction v", f"`{names[positions[0]]}`")
+            vs = (args[-1],)
+        else:
+            _check_like(args[-1], tuple(primals[i] for i in positions),
+                        f"{run.__name__}: the direction v",
+                        f"({', '.join(f'`{names[i]}`' for i in positions)})")
+            vs = tuple(args[-1])
         specs = tuple(arg_spec(a) for a in primals)
         entry = _lookup(fn, "hvp", positions, primals, specs=specs)
         out = entry.compiled(*flat_args(primals, specs),
                              *flat_args(vs, [specs[i] for i in positions]))
         parts = regroup(out if isinstance(out, tuple) else (out,), positions, specs)
         return parts[0] if single else tuple(parts)
-    run.__name__ = f"{getattr(fn, '__name__', 'f')}_hvp"
+    run.__name__ = run.__qualname__ = f"{_base_name(fn)}_hvp"
     if single:  # callable inside differentiated code, with v one array like the argument
         run.__s2sad_dispatcher__ = _Composable(fn, "hvp", positions, 1)  # type: ignore[attr-defined]
     return run
+
+
+def _base_name(fn: Any) -> str:
+    name = getattr(fn, "__name__", "f")
+    return name if name.isidentifier() else "f"
 
 
 def _blocks_of(what: str, fn: Any, primals: Sequence[Any], positions: Sequence[int]) -> None:
@@ -573,8 +738,8 @@ def hessian(fn: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
     positions, single = resolve_wrt(fn, wrt)
     product = hvp(fn, tuple(positions))
 
-    def run(*args: Any) -> Any:
-        primals = _bind_args(fn, args, {})
+    def run(*args: Any, **kwargs: Any) -> Any:
+        primals = _bind_args(fn, args, kwargs, run.__name__)
         _blocks_of("Hessian", fn, primals, positions)
         xs = [primals[i] for i in positions]
         blocks: list[list[Any]] = [[None] * len(xs) for _ in xs]
@@ -590,7 +755,7 @@ def hessian(fn: Callable[..., Any], wrt: Any = 0) -> Callable[..., Any]:
                                       not isinstance(xi, np.ndarray) and
                                       not isinstance(xj, np.ndarray))
         return blocks[0][0] if single else tuple(tuple(row) for row in blocks)
-    run.__name__ = f"{getattr(fn, '__name__', 'f')}_hessian"
+    run.__name__ = run.__qualname__ = f"{_base_name(fn)}_hessian"
     run.__s2sad_dispatcher__ = _Composable(grad(fn, wrt), "jacobian",  # type: ignore[attr-defined]
                                            positions)
     return run
@@ -609,8 +774,8 @@ def jacobian(fn: Callable[..., Any], wrt: Any = 0, mode: str = "auto") -> Callab
         raise TypeMismatch(f"jacobian mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
     positions, single = resolve_wrt(fn, wrt)
 
-    def run(*args: Any) -> Any:
-        primals = _bind_args(fn, args, {})
+    def run(*args: Any, **kwargs: Any) -> Any:
+        primals = _bind_args(fn, args, kwargs, run.__name__)
         _blocks_of("Jacobian", fn, primals, positions)
         out: Any = _MISSING
         if mode == "auto":
@@ -647,7 +812,7 @@ def jacobian(fn: Callable[..., Any], wrt: Any = 0, mode: str = "auto") -> Callab
                     else np.array(rows, dtype=dtype).reshape(np.shape(out) + np.shape(x)) \
                     if not scalar else rows[0][0]
         return blocks[positions[0]] if single else tuple(blocks[i] for i in positions)
-    run.__name__ = f"{getattr(fn, '__name__', 'f')}_jacobian"
+    run.__name__ = run.__qualname__ = f"{_base_name(fn)}_jacobian"
     run.__s2sad_dispatcher__ = _Composable(fn, "jacobian", positions)  # type: ignore[attr-defined]
     return run
 
@@ -659,7 +824,7 @@ def _one_result(out: Any) -> Any:
 
 
 vector_stats = {"fallbacks": 0}  # vector-mode sweeps that fell back to one sweep per direction
-_VECTOR_FAILED: set[Any] = set()
+_VECTOR_FAILED: OrderedDict[Any, tuple[Any, ...]] = OrderedDict()  # key -> what it names
 
 
 def _vector_sweep(fn: Any, primals: tuple[Any, ...], wrt: tuple[int, ...],
@@ -669,15 +834,17 @@ def _vector_sweep(fn: Any, primals: tuple[Any, ...], wrt: tuple[int, ...],
     batched (the caller then makes one sweep per direction)."""
     specs = tuple(arg_spec(a) for a in primals)
     target, chain = root_and_chain(fn)
-    key = (target.__code__, _closure_key(target)[0], chain, wrt,
-           tuple(_spec_key(s) for s in specs))
+    ident, alive = _identity(target)
+    key = (ident, chain, wrt, tuple(_spec_key(s) for s in specs))
     if key in _VECTOR_FAILED:
+        _VECTOR_FAILED.move_to_end(key)
         vector_stats["fallbacks"] += 1
         return None
     try:
         entry = _lookup(fn, "vector", wrt, primals, specs=specs)
     except BatchError:
-        _VECTOR_FAILED.add(key)
+        _VECTOR_FAILED[key] = alive
+        _bound(_VECTOR_FAILED)
         vector_stats["fallbacks"] += 1
         return None
     res = entry.compiled(*flat_args(primals, specs), *seeds)
@@ -721,6 +888,77 @@ def _jacobian_vector(fn: Any, primals: tuple[Any, ...],
     return out, blocks
 
 
+def _not_of_hvp(what: str, fn: Any) -> None:
+    made = getattr(fn, "__s2sad_dispatcher__", None)
+    if isinstance(made, _Composable) and made.extra:
+        raise TypeMismatch(f"{what} of {getattr(fn, '__name__', fn)} (an hvp, which takes the "
+                           "direction v after the arguments) is not supported",
+                           hint="differentiate s2sad.grad of the function, or its hessian")
+
+
+def _leaves_of(value: Any) -> list[Any]:
+    """The numbers and arrays in a value (containers walked)."""
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _leaves_of(v)]
+    if isinstance(value, (tuple, list)):
+        return [x for v in value for x in _leaves_of(v)]
+    spec = arg_spec(value)
+    return spec.flatten(value) if isinstance(spec, Tree) else [value]
+
+
+def _check_like(given: Any, like: Any, what: str, of: str, lead: int | None = None) -> None:
+    """Refuse a tangent, cotangent or direction `given` unless it is structured like `like`
+    (a primal argument, or a result): the same containers (a tuple or a list for either;
+    dicts with the same keys; the same namedtuple or dataclass), and at each leaf a float
+    (Python, NumPy, or a 0-d array) for a number, an array of the same shape for an array,
+    with a float dtype (any precision).  Nothing is broadcast.  With `lead`, each leaf has
+    `lead` directions stacked in front (``jvp(..., batched=True)``).  `what` names `given`
+    and `of` names `like` in the error."""
+    import dataclasses as dc
+
+    def fail(path: str, expected: str, got: str) -> None:
+        like = f"as {of}{path} is" if lead is None else \
+            f"k={lead} directions, each shaped like {of}{path}"
+        raise TypeMismatch(f"{what}{path} must be {expected}, {like}; got {got}",
+                           hint="tangents and cotangents have the structure, "
+                           "shape and (float) kind of their primal; nothing is broadcast")
+
+    def walk(g: Any, x: Any, path: str) -> None:
+        if isinstance(x, dict):
+            if not isinstance(g, dict) or set(g) != set(x):
+                fail(path, f"a dict with the keys {sorted(map(str, x))}", _shape_of(g))
+            for k in x:
+                walk(g[k], x[k], f"{path}[{k!r}]")
+        elif isinstance(x, tuple) and hasattr(x, "_fields") and type(g) is type(x):
+            for k in x._fields:
+                walk(getattr(g, k), getattr(x, k), f"{path}.{k}")
+        elif isinstance(x, (tuple, list)):  # a namedtuple also as a plain tuple
+            if not isinstance(g, (tuple, list)) or hasattr(g, "_fields") or len(g) != len(x):
+                fail(path, f"a {type(x).__name__} of {len(x)}", _shape_of(g))
+            for k, (gk, xk) in enumerate(zip(g, x)):
+                walk(gk, xk, f"{path}[{k}]")
+        elif dc.is_dataclass(x) and not isinstance(x, type):
+            if type(g) is not type(x):
+                fail(path, f"a {type(x).__name__}", _shape_of(g))
+            for field in dc.fields(x):
+                walk(getattr(g, field.name), getattr(x, field.name), f"{path}.{field.name}")
+        else:
+            shape = np.shape(x) if lead is None else (lead,) + np.shape(x)
+            expected = "a float" if shape == () else f"a float array of shape {shape}"
+            if isinstance(g, (bool, np.bool_)) or \
+                    not isinstance(g, (float, int, np.ndarray, np.generic)):
+                fail(path, expected, _shape_of(g))
+            kind = np.result_type(g).kind
+            if kind != "f":
+                what_kind = {"i": "integers", "u": "integers", "b": "booleans",
+                             "c": "complex numbers"}.get(kind, f"dtype {np.result_type(g)}")
+                fail(path, expected, f"{_shape_of(g)} ({what_kind}"
+                     f"{'; write 1.0 for 1' if isinstance(g, int) else ''})")
+            if np.shape(g) != shape:
+                fail(path, expected, _shape_of(g))
+    walk(given, like, "")
+
+
 def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
         batched: bool = False) -> tuple[Any, Any]:
     """Forward mode: ``(fn(*primals), J @ tangents)``.
@@ -731,12 +969,25 @@ def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     tangent has shape ``(k, *out.shape)``.
     """
     primals, tangents = tuple(primals), tuple(tangents)
+    _not_of_hvp("jvp", fn)
     if len(primals) != len(tangents):
         raise TypeMismatch(f"jvp: {len(primals)} primal(s) but {len(tangents)} tangent(s)")
     full = _bind_args(fn, primals, {})  # parameters left out take their defaults
     tangents = tangents + (None,) * (len(full) - len(primals))
     primals = full
     wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
+    names = list(_signature(root_and_chain(fn)[0]).parameters)
+    lead = None
+    if batched and wrt:  # k directions: every tangent's leading axis has length k
+        lead = next((len(leaf) for i in wrt for leaf in _leaves_of(tangents[i])
+                     if np.ndim(leaf) > 0), None)
+        if lead is None:
+            raise TypeMismatch(f"jvp(batched=True): the tangent of `{names[wrt[0]]}` must "
+                               "have the directions along a leading axis, shape (k, ...)")
+    for i in wrt:
+        if is_float(arg_spec(primals[i])) or isinstance(arg_spec(primals[i]), Tree):
+            _check_like(tangents[i], primals[i], f"jvp: the tangent of `{names[i]}`",
+                        f"`{names[i]}`", lead)
     if batched:
         return _jvp_batched(fn, primals, tangents, wrt)
     specs = tuple(arg_spec(a) for a in primals)
@@ -745,8 +996,16 @@ def jvp(fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     out = entry.compiled(*flat_args(primals, specs), *dots)
     n = len(entry.ir.results) // 2
     flat = out if isinstance(out, tuple) else (out,)
-    return (_restructure(flat[:n], entry.ir.result_tree),
-            _restructure(flat[n:], entry.ir.result_tree))
+    return _structured(fn, flat[:n], specs, entry), _structured(fn, flat[n:], specs, entry)
+
+
+def _structured(fn: Any, flat: Sequence[Any], specs: Sequence[Any], entry: _Entry) -> Any:
+    """Results of a transform of `fn` in the structure of `fn`'s own results: a function
+    s2sad made (a tuple of gradients, value and gradient, aux) or the user's (a tree)."""
+    made = getattr(fn, "__s2sad_dispatcher__", None)
+    if isinstance(made, _Dispatcher):
+        return made.assemble(flat, specs, entry.ir.result_tree)
+    return _restructure(tuple(flat), entry.ir.result_tree)
 
 
 def _jvp_batched(fn: Any, primals: tuple[Any, ...], tangents: tuple[Any, ...],
@@ -756,8 +1015,7 @@ def _jvp_batched(fn: Any, primals: tuple[Any, ...], tangents: tuple[Any, ...],
     got = _vector_sweep(fn, primals, wrt, dots) if wrt else None
     if got is not None:
         entry, outs, douts = got
-        return (_restructure(outs, entry.ir.result_tree),
-                _restructure(douts, entry.ir.result_tree))
+        return _structured(fn, outs, specs, entry), _structured(fn, douts, specs, entry)
     if any(isinstance(specs[i], Tree) for i in wrt):
         raise TypeMismatch("jvp(batched=True) of this function takes arrays, not containers")
     k = len(tangents[wrt[0]]) if wrt else 0
@@ -776,6 +1034,7 @@ def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple
     """Reverse mode: ``(fn(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` gives one adjoint per
     argument (``None`` for arguments that are not floats)."""
     given = len(primals)
+    _not_of_hvp("vjp", fn)
     primals = _bind_args(fn, primals, {})  # parameters left out take their defaults
     specs = tuple(arg_spec(p) for p in primals)
     wrt = tuple(i for i, s in enumerate(specs[:given])
@@ -786,8 +1045,12 @@ def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple
     dyn = flat_args(primals, specs)
     value = unwrap(fn)(*primals)
 
+    made = getattr(fn, "__s2sad_dispatcher__", None)
+
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
-        cts = _flatten_tree(cotangent, entry.ir.result_tree)
+        _check_like(cotangent, value, "vjp: the cotangent", "the result")
+        cts = made.flatten(cotangent, specs, entry.ir.result_tree) \
+            if isinstance(made, _Dispatcher) else _flatten_tree(cotangent, entry.ir.result_tree)
         if len(cts) != n_out:
             raise TypeMismatch(f"vjp_fn expects {n_out} cotangent(s), got {len(cts)}")
         out = entry.compiled(*dyn, *cts)
@@ -795,6 +1058,19 @@ def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple
         by_pos = dict(zip(wrt, regroup(flat, wrt, specs)))
         return tuple(by_pos.get(i) for i in range(given))
     return value, vjp_fn
+
+
+def _shape_of(value: Any) -> str:
+    """A value's structure and shape, for error messages: ``float``, ``float64[3]``,
+    ``tuple of 2``, ``dict with keys ['a', 'b']``."""
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(map(str, value))}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def _tree_size(tree: Any) -> int:
@@ -821,7 +1097,7 @@ def emit(fn: Callable[..., Any], *args: Any, mode: str = "reverse", wrt: Any = 0
     """
     target, chain = root_and_chain(fn)
     if not args:
-        args = tuple(1.0 for _ in inspect.signature(target).parameters)
+        args = tuple(1.0 for _ in _signature(target).parameters)
     specs = [arg_spec(a) for a in args]
     if chain:  # a function s2sad made (grad(grad(f))): its own code
         _, gen = derive(target, chain[-1][0], chain[-1][1], specs, optimize, chain=chain[:-1])
@@ -845,7 +1121,7 @@ def wengert(fn: Callable[..., Any], *args: Any) -> str:
     """The Wengert list (evaluation trace) of `fn` for arguments like `args` (floats if none)."""
     target, chain = root_and_chain(fn)
     if not args:
-        args = tuple(1.0 for _ in inspect.signature(target).parameters)
+        args = tuple(1.0 for _ in _signature(target).parameters)
     specs = [arg_spec(a) for a in args]
     if chain:  # a function s2sad made: the list of its derivative code
         ir, _ = derive(target, chain[-1][0], chain[-1][1], specs, chain=chain[:-1])

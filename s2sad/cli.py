@@ -7,8 +7,9 @@
 FILE is read, never run: only its imports, function definitions and literal constants are
 evaluated.  ``emit -o OUT`` writes a standalone module: the imports the derivative code needs
 and the constants of FILE it reads, then the code.  ``explain`` prints the evaluation traces of
-FUNC at a point (see :mod:`s2sad.explain`).  Exit status: 0 on success, 1 for a located
-differentiation error, 2 for usage.
+FUNC at a point (see :mod:`s2sad.explain`).  FILE is decoded as Python does (PEP 263).
+Exit status: 0 on success, 1 for a located error in FILE (differentiation, syntax,
+encoding, a failing import), 2 for usage (no such file or function, nothing to emit).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import inspect
 import json
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,9 +30,10 @@ import numpy as np
 from .api import VERSION, emit, wengert
 from .codegen import RUNTIME_NAMES
 from .display import highlight
-from .errors import S2SADError
+from .errors import Loc, S2SADError, SourceError
 from .explain import explain
 from .parse import definitions_only, parse_module
+from .source import read_file
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,12 +60,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def load_definitions(path: str) -> dict[str, Any]:
-    """The functions defined at the top level of `path`, without running its other code."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    """The functions defined at the top level of `path`, without running its other code.
+
+    Raises OSError (the file cannot be read), SyntaxError, and :class:`SourceError` for a
+    file that does not decode or whose imports fail."""
+    text = read_file(path)
     filename = os.path.abspath(path)
     namespace: dict[str, Any] = {"__name__": "__s2sad_emit__", "__file__": filename}
-    exec(definitions_only(text, filename), namespace)  # noqa: S102 - defs and imports only
+    code = definitions_only(text, filename)
+    try:
+        exec(code, namespace)  # noqa: S102 - defs and imports only
+    except Exception as exc:  # noqa: BLE001 - an import that fails, a default that raises
+        line = next((fr.lineno for fr in reversed(traceback.extract_tb(exc.__traceback__))
+                     if fr.filename == filename), None) or 1
+        lines = text.splitlines()
+        raise SourceError(f"{type(exc).__name__}: {exc}, while importing what {path} "
+                          "imports (s2sad runs only its imports and definitions)",
+                          Loc(path, line, 1, lines[line - 1] if line <= len(lines) else ""),
+                          "make the import work in this environment") from None
     return {k: v for k, v in namespace.items()
             if inspect.isfunction(v) and v.__code__.co_filename == filename}
 
@@ -72,16 +87,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         functions = load_definitions(args.file)
     except OSError as exc:
-        print(f"s2sad: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        print(f"s2sad: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except SyntaxError as exc:
-        print(f"{args.file}:{exc.lineno}:{exc.offset}: SyntaxError: {exc.msg}", file=sys.stderr)
+        where = ":".join(str(n) for n in (args.file, exc.lineno, exc.offset) if n is not None)
+        print(f"{where}: SyntaxError: {exc.msg}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # compile's refusals (null bytes, on some versions)
+        print(f"{args.file}: SyntaxError: {exc}", file=sys.stderr)
+        return 1
+    except S2SADError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 1
+    if not functions:
+        print(f"s2sad: {args.file} defines no top-level functions", file=sys.stderr)
+        return 2
     names = [args.function] if args.command == "explain" else args.functions or list(functions)
     missing = [n for n in names if n not in functions]
     if missing:
         print(f"s2sad: {args.file} defines no function {', '.join(missing)} "
-              f"(it defines: {', '.join(functions) or 'none'})", file=sys.stderr)
+              f"(it defines: {', '.join(functions)})", file=sys.stderr)
         return 2
     try:
         if args.command == "explain":
@@ -90,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     except S2SADError as exc:
         print(exc.render(), file=sys.stderr)
         return 1
+    except OSError as exc:  # -o OUT that cannot be written
+        print(f"s2sad: cannot write {exc.filename or args.output}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
 
 
 def _emit(args: argparse.Namespace, functions: dict[str, Any], names: list[str]) -> int:
@@ -180,8 +209,7 @@ def _definitions(names: list[str], functions: dict[str, Any],
     if not names:
         return [], [], []
     filename = next(iter(functions.values())).__code__.co_filename if functions else path
-    with open(filename, encoding="utf-8") as f:
-        text = f.read()
+    text = read_file(filename)
     lines = text.splitlines()
     imports: list[str] = []
     constants: list[str] = []

@@ -82,7 +82,8 @@ class Entry:
     keep: tuple[str, ...]
     fallback: str
     # module globals the code fixed: (name, "id", id) for a function, (name, "is", value)
-    # for True/False/None, (name, "eq", value) for a string; checked before the fast path
+    # for True/False/None, (name, "eq", value) for a string; (name, "attr", (attribute,
+    # other)) for `name.attribute is not other`; checked before the fast path
     fixed: tuple[tuple[str, str, Any], ...] = ()
 
 
@@ -505,6 +506,11 @@ class _Printer:
             if how == "id":
                 checks.append(gast.Compare(_call("id", [load]), [gast.NotEq()],
                                            [gast.Constant(value, None)]))
+            elif how == "attr":  # (attribute, name): `name.attribute is not other`
+                attr, other = value
+                checks.append(gast.Compare(gast.Attribute(load, attr, gast.Load()),
+                                           [gast.IsNot()], [gast.Name(other, gast.Load(),
+                                                                      None, None)]))
             else:
                 checks.append(gast.Compare(load, [gast.IsNot() if how == "is" else gast.NotEq()],
                                            [gast.Constant(value, None)]))

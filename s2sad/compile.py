@@ -63,22 +63,25 @@ def compile_generated(gen: Generated, user_fn: Any | None) -> Any:
     closure = tuple(user_cells[n] if n in user_cells else types.CellType(values[n])
                     for n in code.co_freevars)
     fn = types.FunctionType(code, user_globals, gen.name, None, closure or None)
+    fn.__qualname__ = gen.name  # not the factory's local: `f_grad() takes 2 positional ...`
     return fn
 
 
 def compile_entry(text: str, name: str, keep: tuple[str, ...], user_fn: Any,
-                  cells: dict[str, Any]) -> Any:
+                  cells: dict[str, Any], defaults: tuple[Any, ...] | None = None) -> Any:
     """Compile an entry version (see :class:`s2sad.codegen.Entry`) as a new function.
 
     Its closure holds one cell per name in `keep`: the user's own closure cells (so they are
     read live) and the cells in `cells`.  Later versions replace its ``__code__``
     (:func:`swap_code`); they read the same names, so the closure fits them all.
+    `defaults` are its parameters' defaults.
     """
     code = _factory_code(text, name, keep)
     user_cells = dict(zip(user_fn.__code__.co_freevars, user_fn.__closure__ or ()))
     user_cells.update(cells)
     closure = tuple(user_cells[n] for n in code.co_freevars)
-    fn = types.FunctionType(code, user_fn.__globals__, name, user_fn.__defaults__, closure)
+    fn = types.FunctionType(code, user_fn.__globals__, name, defaults, closure)
+    fn.__qualname__ = name
     return fn
 
 
@@ -104,7 +107,10 @@ def _factory_code(text: str, name: str, free: tuple[str, ...]) -> Any:
     namespace: dict[str, Any] = {"__builtins__": builtins}
     exec(compile(src, filename, "exec"), namespace)  # noqa: S102 - our own generated code
     inner = namespace[FACTORY](*[None] * len(free))
-    return inner.__code__
+    code = inner.__code__
+    if hasattr(code, "co_qualname"):  # Python 3.11+: errors about its arguments name it so
+        code = code.replace(co_qualname=name)
+    return code
 
 
 def runtime_cells() -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import linecache
@@ -368,3 +369,211 @@ def test_the_fast_path_checks_global_helpers_inline():
     finally:
         HELPER = _double
     assert g(1.5) == 6.0
+
+
+# ------------------------------------------------------------ the cache keys on identity
+# Code objects of the same source compare equal across modules (their globals are not part
+# of equality), so a cache keyed on them would hand one module's derivative to the other.
+
+
+def _both_ways(m, x, want_grad, want_second):
+    """Every transform of m.f at x, against the derivatives expected of m's own f."""
+    assert s2sad.grad(m.f)(x) == pytest.approx(want_grad)
+    assert s2sad.value_and_grad(m.f)(x) == pytest.approx((m.f(x), want_grad))
+    assert s2sad.jvp(m.f, (x,), (1.0,)) == pytest.approx((m.f(x), want_grad))
+    assert s2sad.vjp(m.f, x)[1](1.0) == pytest.approx((want_grad,))
+    assert s2sad.hessian(m.f)(x) == pytest.approx(want_second)
+    assert s2sad.hvp(m.f)(x, 2.0) == pytest.approx(2.0 * want_second)
+    xs = np.array([x, x])
+    np.testing.assert_allclose(s2sad.jacobian(m.f)(xs), np.diag([want_grad] * 2))
+    np.testing.assert_allclose(s2sad.jacobian(m.f, mode="reverse")(xs), np.diag([want_grad] * 2))
+    np.testing.assert_allclose(s2sad.grad(lambda v: np.sum(m.f(v)))(xs), [want_grad] * 2)
+    s2sad.check_grads(m.f, x)
+    s2sad.check_grads(m.f, xs)
+
+
+def test_equal_code_in_two_modules_with_other_globals(tmp_path):
+    source = "K = {k}\n\n\ndef f(x):\n    return K * x * x\n"
+    a = _load(tmp_path, "same_code_a", source.format(k=2.0))
+    b = _load(tmp_path, "same_code_b", source.format(k=3.0))
+    assert a.f.__code__ == b.f.__code__  # the trap: equal, but not the same function
+    for _ in range(2):  # and again, from the cache (the fast path too)
+        _both_ways(a, 1.5, 2 * 2.0 * 1.5, 2 * 2.0)
+        _both_ways(b, 1.5, 2 * 3.0 * 1.5, 2 * 3.0)
+
+
+def test_equal_code_in_two_modules_with_other_helpers(tmp_path):
+    a = _load(tmp_path, "same_helper_a", "def helper(t):\n    return t * t\n\n\n"
+                                         "def f(x):\n    return helper(x)\n")
+    b = _load(tmp_path, "same_helper_b", "def helper(t):\n    return t * t * t\n\n\n"
+                                         "def f(x):\n    return helper(x)\n")
+    assert a.f.__code__ == b.f.__code__
+    for _ in range(2):
+        _both_ways(a, 2.0, 4.0, 2.0)
+        _both_ways(b, 2.0, 12.0, 12.0)
+    assert "t * t * t" not in s2sad.emit(a.f) and s2sad.emit(a.f) != s2sad.emit(b.f)
+
+
+def test_one_source_executed_into_two_namespaces(tmp_path):
+    path = tmp_path / "shared_source.py"
+    path.write_text("def f(x):\n    return np.sin(SCALE * x)\n")
+    code = compile(path.read_text(), str(path), "exec")
+    made = []
+    for scale in (2.0, 5.0):
+        namespace = {"np": np, "SCALE": scale}
+        exec(code, namespace)  # noqa: S102
+        made.append((namespace["f"], scale))
+    for _ in range(2):
+        for fn, scale in made:
+            x = np.array([0.3, -0.7])
+            np.testing.assert_allclose(s2sad.grad(lambda v: np.sum(fn(v)))(x),
+                                       scale * np.cos(scale * x))
+            assert s2sad.grad(fn)(0.3) == pytest.approx(scale * math.cos(scale * 0.3))
+
+
+def test_a_function_redefined_in_a_notebook_cell():
+    # IPython gives each cell its own linecache entry; the namespace stays the same
+    namespace = {"np": np}
+    for cell, (body, slope) in enumerate((("x * x", 6.0), ("x * x * x", 27.0),
+                                          ("x * x", 6.0))):
+        filename = f"<ipython-input-{cell}-s2sad>"
+        text = f"def loss(x):\n    return {body}\n"
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+        exec(compile(text, filename, "exec"), namespace)  # noqa: S102
+        loss = namespace["loss"]
+        assert s2sad.grad(loss)(3.0) == pytest.approx(slope)
+        assert s2sad.grad(lambda v: np.sum(loss(v)))(np.array([3.0])) == pytest.approx([slope])
+
+
+def test_closures_of_one_factory_each_get_their_own_derivative():
+    import gc
+
+    def make(k):
+        def f(x):
+            return k * x * x
+        return f
+    for k in range(30):
+        f = make(float(k))
+        assert s2sad.grad(f)(1.5) == pytest.approx(3.0 * k)
+        assert s2sad.jvp(f, (1.5,), (1.0,))[1] == pytest.approx(3.0 * k)
+        del f
+        gc.collect()
+
+
+def test_a_replaced_code_object_is_differentiated_anew():
+    def h(x):
+        return x * x
+
+    def other(x):
+        return x * x * x
+    assert s2sad.grad(lambda v: np.sum(h(v)))(np.array([2.0])) == pytest.approx([4.0])
+    h.__code__ = other.__code__
+    assert s2sad.grad(lambda v: np.sum(h(v)))(np.array([2.0])) == pytest.approx([12.0])
+    assert s2sad.grad(h)(2.0) == pytest.approx(12.0)
+
+
+def test_the_cache_is_bounded_least_recently_used_first():
+    from s2sad.api import _CACHE
+
+    def make(k):
+        def f(x):
+            return k * x * x
+        return f
+    keep = s2sad.config.cache_size
+    s2sad.config.cache_size = 8
+    try:
+        hot = make(7.0)
+        before = stats["evictions"]
+        for k in range(40):
+            assert s2sad.grad(make(float(k)))(1.0) == pytest.approx(2.0 * k)
+            assert s2sad.grad(hot)(1.0) == 14.0  # used every time: never the one evicted
+            assert len(_CACHE) <= 8
+        assert stats["evictions"] > before
+        compiles = stats["compiles"]
+        assert s2sad.jvp(hot, (np.ones(2),), (np.ones(2),))[1] == pytest.approx([14.0, 14.0])
+        assert s2sad.jvp(hot, (np.ones(2),), (np.ones(2),))[1] == pytest.approx([14.0, 14.0])
+        assert stats["compiles"] == compiles + 1
+    finally:
+        s2sad.config.cache_size = keep
+
+
+def test_a_derivative_follows_its_function_when_code_or_defaults_are_replaced():
+    # IPython's autoreload edits functions in place: __code__ and __defaults__ replaced
+    def h(x, y=2.0):
+        return x * x * y
+
+    def h_new(x, y=2.0):
+        return x * x * x * y
+    dh = s2sad.grad(h)
+    for _ in range(2):  # the general path, then the entry's specialised fast path
+        assert dh(1.5) == pytest.approx(2 * 1.5 * 2.0)
+        assert dh(1.5, 3.0) == pytest.approx(2 * 1.5 * 3.0)
+    h.__defaults__ = (5.0,)
+    assert inspect.signature(dh).parameters["y"].default.__repr__() == "5.0"
+    for _ in range(2):
+        assert dh(1.5) == pytest.approx(2 * 1.5 * 5.0)
+        assert dh(1.5, 3.0) == pytest.approx(2 * 1.5 * 3.0)
+    h.__code__ = h_new.__code__
+    for _ in range(2):
+        assert dh(1.5, 3.0) == pytest.approx(3 * 1.5 ** 2 * 3.0)
+        assert dh(1.5) == pytest.approx(3 * 1.5 ** 2 * 5.0)
+        np.testing.assert_allclose(s2sad.jvp(dh, (1.5, 3.0), (1.0, 0.0))[1], 6 * 1.5 * 3.0)
+    h.__defaults__ = None
+    with pytest.raises(TypeError, match=r"h_grad\(\) missing 1 required positional argument: "
+                       "'y'"):
+        dh(1.5)
+    assert dh(1.5, 1.0) == pytest.approx(3 * 1.5 ** 2)
+
+    def h_other(x, z=1.0):
+        return x * z
+    h.__code__ = h_other.__code__
+    with pytest.raises(s2sad.TypeMismatch, match="replaced by one with other parameters"):
+        dh(1.5, 1.0)
+
+
+def _scaled(fn):
+    @functools.wraps(fn)
+    def wrapper(x):
+        return 3.0 * fn(x)
+    return wrapper
+
+
+def _logged(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+def test_a_functools_wraps_wrapper_is_differentiated_not_skipped():
+    def sq(x):
+        return x * x
+    scaled = _scaled(sq)
+    assert s2sad.grad(scaled)(2.0) == pytest.approx(12.0)  # the wrapper's 3.0 counts
+    assert s2sad.vjp(scaled, 2.0)[0] == pytest.approx(12.0)
+    assert s2sad.jvp(scaled, (2.0,), (1.0,)) == pytest.approx((12.0, 12.0))
+    assert "3.0" in s2sad.emit(scaled)
+    s2sad.check_grads(scaled, 2.0)
+    cached = functools.lru_cache(sq)  # a cache returns what the function returns
+    assert s2sad.grad(cached)(2.0) == pytest.approx(4.0)
+    with pytest.raises(s2sad.UnsupportedSyntax, match=r"`\*args` and `\*\*kwargs`") as info:
+        s2sad.grad(_logged(sq))
+    assert "__wrapped__" in str(info.value)
+
+
+def _layers(x, acts):
+    y = x
+    for a in acts:
+        y = y * y if a == "sq" else 3.0 * y
+    return y
+
+
+def test_an_option_list_changed_in_place_gets_code_of_its_own():
+    acts = ["sq", "lin"]
+    g = s2sad.grad(_layers)
+    assert g(2.0, acts) == pytest.approx(6 * 2.0)             # 3 x^2
+    acts[1] = "sq"
+    assert g(2.0, acts) == pytest.approx(4 * 2.0 ** 3)        # x^4
+    acts.append("lin")
+    assert g(2.0, acts) == pytest.approx(12 * 2.0 ** 3)       # 3 x^4
+    assert s2sad.api._frozen(("sq", 1)) != s2sad.api._frozen(("sq", 1.0))  # 1 == 1.0

@@ -339,6 +339,57 @@ def test_wrong_number_of_arguments():
         s2sad.grad(two_args)(1.0)
 
 
+def with_default(x, y=2.0):
+    return x * x * y
+
+
+def _numbers(value):
+    from s2sad.check import _flat
+    return np.concatenate([np.ravel(v) for v in _flat(value)])
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda: s2sad.grad(with_default), "with_default_grad"),
+    (lambda: s2sad.value_and_grad(with_default, wrt=(0, 1)), "with_default_value_and_grad"),
+    (lambda: s2sad.grad(with_default, has_aux=False, wrt="y"), "with_default_grad"),
+    (lambda: s2sad.hessian(with_default), "with_default_hessian"),
+    (lambda: s2sad.jacobian(with_default), "with_default_jacobian"),
+])
+def test_arguments_that_do_not_fit_raise_pythons_type_error_under_the_derivatives_name(
+        make, name):
+    d = make()
+    for _ in range(2):  # before and after the entry's code is specialised
+        with pytest.raises(TypeError) as info:
+            d(1.0, 2.0, 3.0)
+        assert str(info.value) == \
+            f"{name}() takes from 1 to 2 positional arguments but 3 were given"
+        with pytest.raises(TypeError, match=rf"^{name}\(\) got an unexpected keyword argument 'z'"):
+            d(1.0, z=3.0)
+        with pytest.raises(TypeError, match=rf"^{name}\(\) missing 1 required positional "
+                           "argument: 'x'"):
+            d(y=3.0)
+        with pytest.raises(TypeError, match=rf"^{name}\(\) got multiple values for "
+                           "argument 'x'"):
+            d(1.0, x=3.0)
+        # keywords and defaults as in the user's function
+        want = _numbers(d(1.5, 2.0))
+        for got in (d(1.5), d(x=1.5), d(1.5, y=2.0), d(y=2.0, x=1.5)):
+            np.testing.assert_allclose(_numbers(got), want)
+        np.testing.assert_allclose(_numbers(d(2.0, y=3.0)), _numbers(d(2.0, 3.0)))
+        assert not np.allclose(_numbers(d(2.0, y=3.0)), want)
+        assert "__s2sad" not in repr(d) and d.__qualname__ == name
+
+
+def test_transforms_taking_primals_name_the_users_function():
+    with pytest.raises(TypeError, match=r"^with_default\(\) takes from 1 to 2 positional "
+                       "arguments but 3 were given"):
+        s2sad.vjp(with_default, 1.0, 2.0, 3.0)
+    with pytest.raises(TypeError, match=r"^with_default_hvp\(\) got an unexpected keyword"):
+        s2sad.hvp(with_default)(1.0, 1.0, z=2.0)
+    assert s2sad.hvp(with_default)(1.5, 1.0, y=3.0) == pytest.approx(6.0)
+    assert s2sad.jvp(with_default, (1.5,), (1.0,))[1] == pytest.approx(6.0)
+
+
 def test_no_source():
     with pytest.raises(s2sad.SourceError, match="not a Python function"):
         s2sad.grad(np.sin)(1.0)
@@ -436,3 +487,130 @@ def test_star_args_and_derivatives_of_lambdas_inside_are_located():
         s2sad.grad(grad_of_a_lambda)(np.ones(2))
     check(info.value, grad_of_a_lambda, "s2sad.grad(lambda", "UnsupportedSyntax",
           "define the function at module level")
+
+
+# ------------------------------------------ tangents and cotangents at the API boundary
+
+
+def _dot_sum(x, y):
+    return np.sum(x * y)
+
+
+def _pair(x):
+    return x * 2.0, {"s": np.sum(x)}
+
+
+X3 = np.array([0.5, -1.0, 2.0])
+
+TANGENT_ERRORS = [
+    ((X3, 2.0), (np.ones(4), None), r"tangent of `x` must be a float array of shape \(3,\), "
+     r"as `x` is; got an array of shape \(4,\)"),
+    ((X3, 2.0), (np.ones((1, 3)), None), r"shape \(3,\), as `x` is; got an array of shape "
+     r"\(1, 3\)"),  # broadcastable, but not the primal's shape
+    ((X3, 2.0), (1.0, None), r"tangent of `x` must be a float array of shape \(3,\), as `x` "
+     "is; got a float"),
+    ((X3, 2.0), (None, np.ones(3)), r"tangent of `y` must be a float, as `y` is; got an "
+     r"array of shape \(3,\)"),
+    ((X3, 2.0), (None, np.ones(1)), r"`y` must be a float, as `y` is; got an array of shape "
+     r"\(1,\)"),
+    ((X3, 2.0), (None, 1), r"`y` must be a float, as `y` is; got an int \(integers; write 1.0"),
+    ((X3, 2.0), (np.ones(3, dtype=int), None), r"got an array of shape \(3,\) and dtype int"),
+    ((X3, 2.0), (np.ones(3) * 1j, None), r"complex numbers"),
+    ((X3, 2.0), (None, True), r"`y` must be a float, as `y` is; got a bool"),
+    ((X3, 2.0), ("a", None), r"`x` must be a float array of shape \(3,\), as `x` is; got a str"),
+]
+
+
+@pytest.mark.parametrize("primals, tangents, message", TANGENT_ERRORS)
+def test_a_tangent_unlike_its_primal_is_refused(primals, tangents, message):
+    with pytest.raises(s2sad.TypeMismatch, match=message):
+        s2sad.jvp(_dot_sum, primals, tangents)
+
+
+def test_container_tangents_must_have_the_primals_structure():
+    p = {"w": np.ones(2), "b": 0.5}
+
+    def loss(p):
+        return np.sum(p["w"] * p["b"])
+    with pytest.raises(s2sad.TypeMismatch, match=r"tangent of `p` must be a dict with the "
+                       r"keys \['b', 'w'\], as `p` is; got a dict with keys \['w'\]"):
+        s2sad.jvp(loss, (p,), ({"w": np.ones(2)},))
+    with pytest.raises(s2sad.TypeMismatch, match=r"tangent of `p`\['w'\] must be a float "
+                       r"array of shape \(2,\), as `p`\['w'\] is; got a float"):
+        s2sad.jvp(loss, (p,), ({"w": 1.0, "b": 1.0},))
+    with pytest.raises(s2sad.TypeMismatch, match=r"`p` must be a dict with the keys"):
+        s2sad.jvp(loss, (p,), ((np.ones(2), 1.0),))
+    _, dot = s2sad.jvp(loss, (p,), ({"b": 1.0, "w": np.array([1.0, -1.0])},))
+    assert dot == pytest.approx(0.5 * 0.0 + 2.0)
+
+
+def test_batched_tangents_have_k_directions_then_the_primals_shape():
+    with pytest.raises(s2sad.TypeMismatch, match=r"`x` must be a float array of shape \(2, 3\), "
+                       r"k=2 directions, each shaped like `x`; got an array of shape \(2, 4\)"):
+        s2sad.jvp(_dot_sum, (X3, 2.0), (np.ones((2, 4)), None), batched=True)
+    with pytest.raises(s2sad.TypeMismatch, match=r"`y` must be a float array of shape \(2,\), "
+                       r"k=2 directions, each shaped like `y`; got an array of shape \(3,\)"):
+        s2sad.jvp(_dot_sum, (X3, 2.0), (np.ones((2, 3)), np.ones(3)), batched=True)
+    with pytest.raises(s2sad.TypeMismatch, match="directions along a leading axis"):
+        s2sad.jvp(_dot_sum, (X3, 2.0), (None, 1.0), batched=True)
+    V = np.array([[1.0, 0.0, 0.0], [0.0, 2.0, -1.0]])
+    _, T = s2sad.jvp(_dot_sum, (X3, 2.0), (V, np.array([0.5, 0.0])), batched=True)
+    np.testing.assert_allclose(T, [2.0 + 0.5 * np.sum(X3), 2.0 * (2.0 - 1.0)])
+
+
+def test_a_cotangent_unlike_the_result_is_refused():
+    _, pullback = s2sad.vjp(_pair, X3)
+    with pytest.raises(s2sad.TypeMismatch, match=r"cotangent\[0\] must be a float array of "
+                       r"shape \(3,\), as the result\[0\] is; got a float"):
+        pullback((1.0, {"s": 1.0}))
+    with pytest.raises(s2sad.TypeMismatch, match=r"cotangent\[1\] must be a dict with the "
+                       r"keys \['s'\]"):
+        pullback((np.ones(3), 1.0))
+    with pytest.raises(s2sad.TypeMismatch, match=r"cotangent must be a tuple of 2, as the "
+                       r"result is; got a tuple of 1"):
+        pullback((np.ones(3),))
+    with pytest.raises(s2sad.TypeMismatch, match=r"cotangent\[1\]\['s'\] must be a float, as "
+                       r"the result\[1\]\['s'\] is; got an array of shape \(3,\)"):
+        pullback((np.ones(3), {"s": np.ones(3)}))
+    _, pullback = s2sad.vjp(_dot_sum, X3, 2.0)
+    with pytest.raises(s2sad.TypeMismatch, match=r"cotangent must be a float, as the result "
+                       r"is; got an array of shape \(3,\)"):
+        pullback(np.ones(3))
+    (gx,) = s2sad.vjp(_pair, X3)[1]((np.array([1.0, 0.0, -1.0]), {"s": 2.0}))
+    np.testing.assert_allclose(gx, [4.0, 2.0, 0.0])
+
+
+def test_an_hvp_direction_unlike_the_argument_is_refused():
+    with pytest.raises(s2sad.TypeMismatch, match=r"_dot_sum_hvp: the direction v must be a "
+                       r"float array of shape \(3,\), as `x` is; got a float"):
+        s2sad.hvp(_dot_sum)(X3, 2.0, 1.0)
+    with pytest.raises(s2sad.TypeMismatch, match=r"the direction v must be a tuple of 2, as "
+                       r"\(`x`, `y`\) is; got an array"):
+        s2sad.hvp(_dot_sum, wrt=(0, 1))(X3, 2.0, np.ones(3))
+    with pytest.raises(s2sad.TypeMismatch, match=r"the direction v\[1\] must be a float, as "
+                       r"\(`x`, `y`\)\[1\] is; got an array of shape \(3,\)"):
+        s2sad.hvp(_dot_sum, wrt=(0, 1))(X3, 2.0, (np.ones(3), np.ones(3)))
+
+
+def test_float_tangents_of_any_precision_and_0d_arrays_are_accepted():
+    # a float primal takes a Python float, a NumPy float or a 0-d float array; any float
+    # dtype (as floats of the same shape, nothing is broadcast); each gives the same numbers
+    want = s2sad.jvp(_dot_sum, (X3, 2.0), (np.ones(3), 0.5))[1]
+    eps = 1e-6
+    fd = (_dot_sum(X3 + eps, 2.0 + 0.5 * eps) - _dot_sum(X3 - eps, 2.0 - 0.5 * eps)) / (2 * eps)
+    assert want == pytest.approx(fd)
+    for ty, ts in ((np.ones(3, np.float32), np.float32(0.5)), (np.ones(3), np.array(0.5)),
+                   (np.ones(3), np.float64(0.5))):
+        assert s2sad.jvp(_dot_sum, (X3, 2.0), (ty, ts))[1] == pytest.approx(want)
+
+
+def test_batched_container_tangents_are_checked_leaf_by_leaf():
+    def loss(p, x):
+        return np.sum(p["w"] * x) + p["b"] * x[0]
+    p, x = {"w": np.ones(3), "b": 0.5}, np.array([2.0, 1.0, -1.0])
+    V = {"w": np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]), "b": np.array([0.0, 2.0])}
+    _, T = s2sad.jvp(loss, (p, x), (V, None), batched=True)
+    np.testing.assert_allclose(T, [2.0, 1.0 - 1.0 + 2.0 * 2.0])
+    with pytest.raises(s2sad.TypeMismatch, match=r"tangent of `p`\['b'\] must be a float array of "
+                       r"shape \(2,\), k=2 directions, each shaped like `p`\['b'\]; got a float"):
+        s2sad.jvp(loss, (p, x), ({"w": V["w"], "b": 1.0}, None), batched=True)

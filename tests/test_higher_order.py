@@ -515,3 +515,137 @@ def test_a_jacobian_that_vector_mode_cannot_build_is_refused_with_a_hint():
     want = np.stack([(grows_a_list(x + h * e, 3) - grows_a_list(x - h * e, 3)) / (2 * h)
                      for e in np.eye(2)], axis=-1)
     np.testing.assert_allclose(J, want, rtol=1e-6, atol=1e-9)
+
+
+# --------------------------------------- transforms of functions that return structures
+
+
+def _two(x, y):
+    return x * x * y + np.sin(y) * x
+
+
+def _two_arrays(x, y):
+    return np.sum(np.tanh(x) * y ** 2)
+
+
+def _with_aux(x, y):
+    return x * x * y, {"a": x * y, "b": (np.exp(y), x)}
+
+
+def _with_array_aux(x, y):
+    return np.sum(x * np.cos(y)), x * 2.0
+
+
+def _params(p, x):
+    return p["w"] * x ** 2 + np.sin(p["b"]) * x
+
+
+def _fd(fn, args, dirs, eps=1e-6):
+    """Central differences of every leaf of fn's result along `dirs`."""
+    from s2sad.check import _flat
+    plus = _flat(fn(*[a + eps * d for a, d in zip(args, dirs)]))
+    minus = _flat(fn(*[a - eps * d for a, d in zip(args, dirs)]))
+    return [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
+
+
+MADE = [
+    (lambda: s2sad.grad(_two, wrt=(0, 1)), (1.5, 0.5)),
+    (lambda: s2sad.grad(_two, wrt=(1, 0)), (1.5, 0.5)),
+    (lambda: s2sad.grad(_two, wrt="y"), (1.5, 0.5)),
+    (lambda: s2sad.value_and_grad(_two, wrt=(0, 1)), (1.5, 0.5)),
+    (lambda: s2sad.value_and_grad(_two), (1.5, 0.5)),
+    (lambda: s2sad.grad(_two_arrays, wrt=(0, 1)), (np.array([0.3, -0.2, 0.7]), np.array([1.1, 0.4, -0.5]))),
+    (lambda: s2sad.grad(_two_arrays, wrt=(0, 1)), (np.array([[0.3, -0.2]]), 0.8)),
+    (lambda: s2sad.value_and_grad(_two_arrays, wrt=(0, 1)), (np.array([0.3, -0.2]), np.array([1.1, 0.4]))),
+    (lambda: s2sad.grad(_with_aux, wrt=(0, 1), has_aux=True), (1.5, 0.5)),
+    (lambda: s2sad.value_and_grad(_with_aux, wrt=(0, 1), has_aux=True), (1.5, 0.5)),
+    (lambda: s2sad.value_and_grad(_with_array_aux, has_aux=True), (np.array([0.3, -0.2]), 0.4)),
+]
+
+
+@pytest.mark.parametrize("make, args", MADE)
+def test_jvp_and_vjp_of_functions_returning_tuples(make, args):
+    from s2sad.check import _flat
+    gf = make()
+    rng = np.random.default_rng(3)
+    dirs = [rng.standard_normal(np.shape(a)) if np.ndim(a) else float(rng.standard_normal())
+            for a in args]
+    out, out_dot = s2sad.jvp(gf, args, dirs)
+    want = gf(*args)
+    assert type(out) is type(want) and len(_flat(out)) == len(_flat(want))
+    for got, w in zip(_flat(out), _flat(want)):
+        np.testing.assert_allclose(got, w)
+    for got, w in zip(_flat(out_dot), _fd(gf, args, dirs)):
+        np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+    s2sad.check_grads(gf, *args)  # forward against differences, and the inner product
+
+
+def test_jvp_of_a_tuple_gradient_matches_the_same_composition_inside_a_function():
+    gf = s2sad.grad(_two, wrt=(0, 1))
+
+    def inside(x, y):
+        a, b = gf(x, y)
+        return a + 2.0 * b
+    _, (da, db) = s2sad.jvp(gf, (1.5, 0.5), (1.0, -0.5))
+    assert da + 2.0 * db == pytest.approx(s2sad.jvp(inside, (1.5, 0.5), (1.0, -0.5))[1])
+    H = s2sad.hessian(_two, wrt=(0, 1))(1.5, 0.5)
+    assert (da, db) == pytest.approx((H[0][0] - 0.5 * H[0][1], H[1][0] - 0.5 * H[1][1]))
+    _, pullback = s2sad.vjp(gf, 1.5, 0.5)
+    assert pullback((1.0, 0.0)) == pytest.approx((H[0][0], H[0][1]))
+    assert pullback((0.0, 1.0)) == pytest.approx((H[1][0], H[1][1]))
+
+
+def test_jvp_of_a_gradient_of_a_dict_argument_is_a_dict():
+    p = {"w": 0.7, "b": 0.3}
+    gp = s2sad.grad(_params)
+    _, dot = s2sad.jvp(gp, (p, 1.5), ({"w": 1.0, "b": 0.0}, None))
+    assert set(dot) == {"w", "b"}
+    assert dot["w"] == pytest.approx(0.0) and dot["b"] == pytest.approx(0.0)
+    _, dot = s2sad.jvp(gp, (p, 1.5), ({"w": 0.0, "b": 0.0}, 1.0))
+    assert dot == pytest.approx({"w": 2 * 1.5, "b": math.cos(0.3)})
+    out, pullback = s2sad.vjp(gp, p, 1.5)
+    assert out == pytest.approx(gp(p, 1.5))
+    assert pullback({"w": 1.0, "b": 0.0})[1] == pytest.approx(2 * 1.5)
+
+
+def test_a_cotangent_not_structured_like_the_result_is_refused():
+    _, pullback = s2sad.vjp(s2sad.grad(_two, wrt=(0, 1)), 1.5, 0.5)
+    with pytest.raises(s2sad.TypeMismatch, match="the cotangent must be a tuple of 2, as the "
+                       "result is; got a float"):
+        pullback(1.0)
+    _, pullback = s2sad.vjp(s2sad.value_and_grad(_two, wrt=(0, 1)), 1.5, 0.5)
+    with pytest.raises(s2sad.TypeMismatch, match="tuple of 2, as the result is; got a tuple "
+                       "of 3"):
+        pullback((1.0, 2.0, 3.0))
+    with pytest.raises(s2sad.TypeMismatch, match=r"the cotangent\[1\]\[0\] must be a float, "
+                       r"as the result\[1\]\[0\] is; got an array of shape \(2,\)"):
+        pullback((1.0, (np.ones(2), 1.0)))
+
+
+def _cubic(x, y):
+    return x ** 3 * y + np.sin(y) * x
+
+
+@pytest.mark.parametrize("make", [
+    lambda: s2sad.hessian(_cubic),
+    lambda: s2sad.hessian(_cubic, wrt=(0, 1)),
+    lambda: s2sad.jacobian(_cubic, wrt=(0, 1)),
+    lambda: s2sad.jacobian(s2sad.grad(_cubic)),
+])
+def test_jvp_and_vjp_of_hessians_and_jacobians(make):
+    from s2sad.check import _flat
+    made = make()
+    args, dirs = (1.5, 0.5), (0.7, -0.3)
+    out, dot = s2sad.jvp(made, args, dirs)
+    for got, want in zip(_flat(out), _flat(made(*args))):
+        assert got == pytest.approx(want)
+    for got, want in zip(_flat(dot), _fd(made, args, dirs)):
+        assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
+    s2sad.check_grads(made, *args)
+
+
+def test_jvp_of_an_hvp_is_refused_with_a_hint():
+    with pytest.raises(s2sad.TypeMismatch, match=r"jvp of _cubic_hvp \(an hvp"):
+        s2sad.jvp(s2sad.hvp(_cubic), (1.5, 0.5, 1.0), (1.0, 0.0, 0.0))
+    with pytest.raises(s2sad.TypeMismatch, match=r"vjp of _cubic_hvp \(an hvp"):
+        s2sad.vjp(s2sad.hvp(_cubic), 1.5, 0.5, 1.0)
