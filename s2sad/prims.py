@@ -968,12 +968,16 @@ def _log(x: Any, base: Any = None) -> Sym:
 
 
 def _dot(a: Any, b: Any) -> Sym:
+    """np.dot: matmul up to a 1-D operand or two matrices; else it sums the last axis of `a`
+    against the second-to-last of `b` and keeps all the others (not matmul's batch)."""
     a, b = S(a), S(b)
     if not a.is_array or not b.is_array:
         return a * b
-    if (a.ndim or 0) <= 2 and (b.ndim or 0) <= 2 and a.ndim is not None and b.ndim is not None:
+    if a.ndim is None or b.ndim is None:
+        raise TypeError("np.dot of an array whose rank is not known here")
+    if a.ndim == 1 or b.ndim == 1 or a.ndim == 2 and b.ndim == 2:
         return matmul(a, b)
-    return apply("matmul", a, b)
+    return surface_of(np.tensordot)(a, b, ((-1,), (-2,)))  # type: ignore[misc]
 
 
 def _reduction(name: str) -> Any:

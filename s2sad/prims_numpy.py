@@ -1033,8 +1033,12 @@ def _kron(a: Any, b: Any) -> Sym:
     a, b = S(a), S(b)
     if not a.is_array or not b.is_array:
         return a * b
-    if a.ndim != b.ndim:
-        raise TypeError("np.kron of arrays of different ranks is not supported")
+    if a.ndim is None or b.ndim is None:
+        raise TypeError("np.kron of an array whose rank is not known here")
+    if a.ndim < b.ndim:  # NumPy puts leading axes of length 1 on the lower-rank operand
+        a = apply("expand_dims", a, axis=tuple(range(b.ndim - a.ndim)))
+    elif b.ndim < a.ndim:
+        b = apply("expand_dims", b, axis=tuple(range(a.ndim - b.ndim)))
     return apply("kron", a, b)
 
 

@@ -1,0 +1,155 @@
+"""Rules as users reach them, through every mode: grad, jvp, Jacobians forward (vector mode)
+and reverse, Hessians and Jacobians of gradients, each against central differences.
+
+Rank combinations of the contractions, array-likes (lists of active numbers) as arguments,
+repeated integer indices, and the conventions at kinks (README, "Conventions at kinks").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import s2sad
+from s2sad import api
+
+rng = np.random.default_rng(11)
+
+
+def numeric_jacobian(f, args, i, eps=1e-6):
+    """Central differences of f with respect to argument i, shape out.shape + x.shape."""
+    x = args[i]
+    flat = np.atleast_1d(np.asarray(x, dtype=float)).ravel()
+    cols = []
+    for k in range(flat.size):
+        step = np.zeros_like(flat)
+        step[k] = eps
+        moved = []
+        for s in (step, -step):
+            shifted = list(args)
+            shifted[i] = float(flat[0] + s[0]) if np.ndim(x) == 0 else (flat + s).reshape(x.shape)
+            moved.append(np.asarray(f(*shifted), dtype=float))
+        cols.append((moved[0] - moved[1]) / (2 * eps))
+    return np.stack(cols, axis=-1).reshape(np.shape(cols[0]) + np.shape(x))
+
+
+def _close(got, want, what, tol):
+    got = np.asarray(got, dtype=float)
+    assert got.shape == want.shape, (what, got.shape, want.shape)
+    scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale, err_msg=what)
+
+
+def every_mode(f, *args, wrt=None, second=True, batched=True):
+    """check_grads (both modes), the Jacobian in vector forward mode (no fallback to columns)
+    and in reverse mode, and for a scalar f the Hessian, the Jacobian of the gradient in both
+    modes and Hessian-vector products, all against central differences.  `batched=False`:
+    a primitive without a batch rule, Jacobians made column by column."""
+    if wrt is None:
+        wrt = [i for i, a in enumerate(args) if isinstance(a, float) or
+               isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    s2sad.check_grads(f, *args, wrt=wrt)
+    for i in wrt:
+        want = numeric_jacobian(f, args, i)
+        before = api.vector_stats["fallbacks"]
+        _close(s2sad.jacobian(f, wrt=i, mode="forward")(*args), want, "jacobian forward", 1e-5)
+        assert not batched or api.vector_stats["fallbacks"] == before, "vector mode fell back to columns"
+        _close(s2sad.jacobian(f, wrt=i, mode="reverse")(*args), want, "jacobian reverse", 1e-5)
+    if not second or np.ndim(f(*args)) != 0:
+        return
+    s2sad.check_grads(f, *args, wrt=wrt, order=2)
+    for i in wrt:
+        g = s2sad.grad(f, wrt=i)
+        want = numeric_jacobian(g, args, i, eps=1e-5)
+        _close(s2sad.hessian(f, wrt=i)(*args), want, "hessian", 1e-4)
+        _close(s2sad.jacobian(g, wrt=i, mode="forward")(*args), want, "jacobian of grad", 1e-4)
+        _close(s2sad.jacobian(g, wrt=i, mode="reverse")(*args), want, "jacobian of grad", 1e-4)
+
+
+def _draw(shape):
+    return float(rng.standard_normal()) if shape == () else rng.standard_normal(shape)
+
+
+# ------------------------------------------------------------------ contractions of every rank
+
+def dot(a, b, w):
+    return np.sum(np.sin(np.dot(a, b)) * w)
+
+
+def dot_method(a, b, w):
+    return np.sum(np.sin(a.dot(b)) * w)
+
+
+def matmul(a, b, w):
+    return np.sum(np.sin(a @ b) * w)
+
+
+def inner(a, b, w):
+    return np.sum(np.sin(np.inner(a, b)) * w)
+
+
+def outer(a, b, w):
+    return np.sum(np.sin(np.outer(a, b)) * w)
+
+
+def kron(a, b, w):
+    return np.sum(np.sin(np.kron(a, b)) * w)
+
+
+def vdot(a, b, w):
+    return np.sin(np.vdot(a, b)) * w
+
+
+def tensordot1(a, b, w):
+    return np.sum(np.sin(np.tensordot(a, b, axes=1)) * w)
+
+
+def tensordot_first(a, b, w):
+    return np.sum(np.sin(np.tensordot(a, b, axes=([0], [0]))) * w)
+
+
+def einsum_batch(a, b, w):
+    return np.sum(np.sin(np.einsum("bij,bjk->bik", a, b)) * w)
+
+
+LEFT = {0: (), 1: (3,), 2: (2, 3), 3: (4, 2, 3)}
+RIGHT = {0: (), 1: (3,), 2: (3, 2), 3: (4, 3, 2)}
+SAME = {0: (), 1: (3,), 2: (2, 3), 3: (4, 2, 3)}
+FIRST = {1: (3,), 2: (3, 2), 3: (3, 2, 2)}
+CONTRACTIONS = [(dot, np.dot, LEFT[i], RIGHT[j]) for i in range(4) for j in range(4)] + \
+    [(dot_method, np.dot, (2, 3), (4, 3, 2)), (dot, np.dot, (3, 4), (2, 4, 5))] + \
+    [(matmul, np.matmul, LEFT[i], RIGHT[j]) for i in range(1, 4) for j in range(1, 4)] + \
+    [(matmul, np.matmul, a, b) for a, b in [((1, 2, 3), (4, 3, 2)), ((4, 1, 2, 3), (5, 3, 2)),
+                                            ((3,), (5, 1, 3, 2)), ((5, 1, 2, 3), (3,)),
+                                            ((2, 3), (4, 1, 3, 2)), ((4, 2, 3), (1, 3, 2))]] + \
+    [(inner, np.inner, SAME[i], SAME[j]) for i in range(4) for j in range(4)] + \
+    [(vdot, np.vdot, SAME[i], SAME[i]) for i in range(1, 4)] + \
+    [(outer, np.outer, LEFT[i], RIGHT[j]) for i in range(4) for j in range(4)] + \
+    [(kron, np.kron, LEFT[i], RIGHT[j]) for i in range(4) for j in range(4)] + \
+    [(tensordot1, lambda a, b: np.tensordot(a, b, 1), LEFT[i], RIGHT[j])
+     for i in range(1, 4) for j in range(1, 4)] + \
+    [(tensordot_first, lambda a, b: np.tensordot(a, b, ([0], [0])), FIRST[i], FIRST[j])
+     for i in range(1, 4) for j in range(1, 4)] + \
+    [(einsum_batch, lambda a, b: np.einsum("bij,bjk->bik", a, b), (2, 2, 3), (2, 3, 2))]
+
+
+
+
+def _numpy_takes(ref, sa, sb):
+    try:
+        ref(np.ones(sa), np.ones(sb))
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("fn,ref,sa,sb", [pytest.param(*c, id=f"{c[0].__name__}-{c[2]}-{c[3]}")
+                                          for c in CONTRACTIONS if _numpy_takes(*c[1:])])
+def test_contractions_of_every_rank(fn, ref, sa, sb):
+    # np.dot(2-D, 3-D) sums a's last axis with b's second-to-last (not matmul's batch); the
+    # weights w tell a transposed result from the right one
+    a, b = _draw(sa), _draw(sb)
+    out = ref(a, b)
+    w = _draw(np.shape(out))
+    np.testing.assert_allclose(s2sad.value_and_grad(fn)(a, b, w)[0], fn(a, b, w))
+    every_mode(fn, a, b, w, wrt=[0, 1], batched=fn is not kron or max(len(sa), len(sb)) < 2)
