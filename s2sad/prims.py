@@ -580,7 +580,8 @@ def _index_type(x: Ty, spec: Any, dyn: Sequence[Ty] = ()) -> Ty:
     if isinstance(spec, tuple) and any(isinstance(s, rt.Dyn) and s.k < len(dyn) and
                                        not isinstance(dyn[s.k], Scalar) for s in spec):
         dtype = x.dtype if isinstance(x, (Scalar, Array)) else "float64"
-        return Array(dtype, None)  # advanced indexing: the shape comes from the index array
+        ones = _advanced_ones(x, spec, dyn)  # the lengths come from the index arrays
+        return Array(dtype, ones) if ones != () else Scalar(dtype, weak=False)
     if isinstance(x, Opaque):
         if x.kind == "shape" and isinstance(spec, tuple) and len(spec) == 1:
             return Opaque("shape") if isinstance(spec[0], slice) else Scalar("int64")
@@ -607,6 +608,54 @@ def _index_type(x: Ty, spec: Any, dyn: Sequence[Ty] = ()) -> Ty:
             return Array(x.dtype, None)
     ones.extend(dims)
     return Array(x.dtype, tuple(ones)) if ones else Scalar(x.dtype, weak=False)
+
+
+def _advanced_ones(x: Ty, spec: tuple[Any, ...], dyn: Sequence[Ty]) -> tuple[bool | None, ...] | None:
+    """The rank of ``x[spec]`` with index arrays in `spec` (their lengths unknown here), as
+    NumPy forms it: the broadcast index axes replace the indexed ones where they stand if
+    the index items (arrays and integers) are adjacent, and come first otherwise."""
+    if not isinstance(x, Array) or x.ones is None:
+        return None
+
+    def kind(s: Any) -> tuple[str, int]:  # ("array", rank of its result) or ("int", 0)
+        t = dyn[s.k] if isinstance(s, rt.Dyn) and s.k < len(dyn) else None
+        if isinstance(t, Array):
+            if t.ones is None:
+                raise _Unknown
+            return ("bool", len(t.ones)) if t.dtype == "bool" else ("array", len(t.ones))
+        return "int", 0
+    try:
+        kinds = [None if s is None or s is Ellipsis or isinstance(s, slice) else kind(s)
+                 for s in spec]
+    except _Unknown:
+        return None
+    used = sum(0 if k is None else k[1] if k[0] == "bool" else 1 for k in kinds) + \
+        sum(1 for s in spec if isinstance(s, slice))
+    dims, out, where, rank, last = list(x.ones), [], None, 0, None
+    adjacent = True
+    for pos, (s, k) in enumerate(zip(spec, kinds)):
+        if k is not None:
+            if last is not None and last != pos - 1:
+                adjacent = False
+            where, last = (len(out) if where is None else where), pos
+            rank = max(rank, 1 if k[0] == "bool" else k[1])
+            del dims[:k[1] if k[0] == "bool" else 1]
+        elif s is None:
+            out.append(True)
+        elif s is Ellipsis:
+            take = max(0, len(dims) - (used - (len(x.ones) - len(dims))))
+            out.extend(dims[:take])
+            del dims[:take]
+        else:
+            d = dims.pop(0) if dims else None
+            out.append(d if s == slice(None) else None)
+    out.extend(dims)
+    block = [None] * rank
+    return tuple(out[:where] + block + out[where:] if adjacent else block + out)
+
+
+class _Unknown(Exception):
+    pass
 
 
 def _pack_jvp(g: Sym, ans: Sym, *xs: Sym, argnum: int) -> Sym:
@@ -1071,8 +1120,8 @@ bind((np.multiply,), lambda x, y: S(x) * y)
 bind((np.divide, np.true_divide), lambda x, y: S(x) / y)
 bind(np.maximum, lambda x, y: apply("maximum", x, y))
 bind(np.minimum, lambda x, y: apply("minimum", x, y))
-bind(builtins.max, _max_builtin)
-bind(builtins.min, _min_builtin)
+bind(builtins.max, _max_builtin, sequences=True)
+bind(builtins.min, _min_builtin, sequences=True)
 bind(np.where, lambda c, x, y: where(c, x, y))
 bind(np.clip, lambda x, a_min=None, a_max=None: apply("clip", x, a_min, a_max))
 bind(np.sum, _reduction("sum"))
@@ -1087,7 +1136,7 @@ bind(np.transpose, lambda x, axes=None: transpose(x, tuple(axes) if axes is not 
 bind(np.swapaxes, lambda x, axis1, axis2: apply("swapaxes", x, axis1=axis1, axis2=axis2))
 bind(np.reshape, _reshape_surface)
 bind(np.expand_dims, lambda x, axis: expand_dims(x, axis))
-bind((np.array, np.asarray), _np_array)
+bind((np.array, np.asarray), _np_array, sequences=True)
 bind(builtins.float, lambda x: S(x) * 1.0 if not S(x).is_array else S(x))
 bind(builtins.int, lambda x: apply("int", x))
 METHODS["astype"] = lambda x, dtype: apply("astype", x, dtype=np.dtype(dtype))

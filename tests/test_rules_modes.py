@@ -153,3 +153,112 @@ def test_contractions_of_every_rank(fn, ref, sa, sb):
     w = _draw(np.shape(out))
     np.testing.assert_allclose(s2sad.value_and_grad(fn)(a, b, w)[0], fn(a, b, w))
     every_mode(fn, a, b, w, wrt=[0, 1], batched=fn is not kron or max(len(sa), len(sb)) < 2)
+
+
+# ------------------------------------------------ array-likes: lists of active numbers as arrays
+
+def append_lists(a, b):
+    return np.sum(np.append([[a, b], [b, a]], [[a * b, a]], axis=0) ** 2)
+
+
+def concatenate_nested(a, b):
+    return np.sum(np.concatenate([[[a, b]], [[b, 1.0]]], axis=0) ** 2)
+
+
+def stack_lists(a, b):
+    return np.sum(np.stack([[a, b], [b, a]]) ** 3)
+
+
+def dot_list(a, b):
+    return np.dot([a, b], np.array([1.0, 2.0]) * a)
+
+
+def sum_nested(a, b):
+    return np.sum([[a, b], [a, a]]) * b
+
+
+def sum_of_arrays(a, b):
+    return np.sum(np.sum([np.array([a, b]), np.array([b, a])], axis=0) ** 3)
+
+
+def maximum_list(a, b):
+    return np.sum(np.maximum([a, b], 0.3) ** 2)
+
+
+def where_nested(a, b):
+    return np.sum(np.where(np.array([[True, False]]), [[a, b]], b) ** 2)
+
+
+def exp_nested(a, b):
+    return np.sum(np.exp([[a, b], [b, a]]))
+
+
+def matmul_lists(a, b):
+    return np.sum(np.matmul([[a, b], [b, a]], [a, b]))
+
+
+def multiply_lists(a, b):
+    return np.sum(np.multiply([a, b], [[a], [b]]))
+
+
+def transpose_nested(a, b):
+    return np.sum(np.transpose([[a, b], [1.0, a]]) * np.array([[1.0, 2.0], [3.0, 4.0]]))
+
+
+def mean_tuple(a, b):
+    return np.mean((a, b, a * b))
+
+
+def method_on_list(a, b):
+    return np.sum(np.array([1.0, 2.0]).dot([[a, b], [b, a]]) ** 2)
+
+
+ARRAY_LIKES = [append_lists, concatenate_nested, stack_lists, dot_list, sum_nested, sum_of_arrays,
+               maximum_list, where_nested, exp_nested, matmul_lists, multiply_lists,
+               transpose_nested, mean_tuple, method_on_list]
+
+
+@pytest.mark.parametrize("fn", ARRAY_LIKES, ids=lambda f: f.__name__)
+def test_lists_of_active_numbers_are_arrays(fn):
+    a, b = 0.7, 1.3
+    value, grads = s2sad.value_and_grad(fn, wrt=(0, 1))(a, b)
+    assert value == pytest.approx(fn(a, b))
+    assert all(isinstance(g, float) for g in grads), grads  # no Sym(...) in a result
+    every_mode(fn, a, b)
+
+
+# -------------------------------------- contractions of fancy-indexed and run-time-sliced vectors
+
+IDX = np.array([1, 2])
+
+
+def fancy_dot(x, y):
+    return np.dot(x[[0, 2]], y[IDX])
+
+
+def fancy_matmul(x, a):
+    return np.sum(x[[0, 2]] @ a[[1, 3], :])
+
+
+def masked_matmul(x, a):
+    return np.sum(x[x > 0] @ a[x > 0, :])
+
+
+def sliced_matmul(x, a, n):
+    return np.sum(x[:n] @ a[:n, :])
+
+
+def sliced_matvec(m, x, n):
+    return np.sum(m[:, :n] @ x[:n])
+
+
+@pytest.mark.parametrize("fn,args", [
+    (fancy_dot, (rng.standard_normal(4), rng.standard_normal(4))),
+    (fancy_matmul, (rng.standard_normal(4), rng.standard_normal((4, 3)))),
+    (masked_matmul, (np.array([0.5, -1.0, 2.0, 0.3]), rng.standard_normal((4, 3)))),
+    (sliced_matmul, (rng.standard_normal(4), rng.standard_normal((4, 3)), 3)),
+    (sliced_matvec, (rng.standard_normal((3, 4)), rng.standard_normal(4), 3)),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_contractions_after_fancy_indices_and_run_time_slices(fn, args):
+    # the rank of x[[0, 2]] and x[mask] is known (an AxisError in generated code before)
+    every_mode(fn, *args)
