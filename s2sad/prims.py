@@ -548,11 +548,18 @@ defprim("scatter", rt.scatter, arity=None, params=(("spec", None),),
              apply("getitem", g, *dyn, spec=spec) if argnum == 0 else None])
 
 
+def _repeats(dyn: Sequence[Sym]) -> bool:
+    """Whether an index may name a slot twice (an integer index array)."""
+    return any(d.is_array and d.type.dtype != "bool" for d in dyn)  # type: ignore[union-attr]
+
+
 def _setitem_jvp(g: Sym, ans: Sym, x: Sym, v: Sym, *dyn: Sym, argnum: int,
                  spec: Any = None) -> Sym | None:
     if argnum == 0:  # the slots written over no longer depend on x
         return apply("setitem", g, 0.0, *dyn, spec=spec)
-    if argnum == 1:
+    if argnum == 1:  # a repeated slot keeps the last item written to it, as in NumPy
+        if _repeats(dyn):
+            return apply("setitem", apply("fill", 0.0, ans), g, *dyn, spec=spec)
         return apply("scatter", g, ans, *dyn, spec=spec)
     return None
 
@@ -562,7 +569,13 @@ def _setitem_vjp(g: Sym, ans: Sym, x: Sym, v: Sym, *dyn: Sym, argnum: int,
     if argnum == 0:
         return apply("setitem", g, 0.0, *dyn, spec=spec)
     if argnum == 1:
-        return _unbroadcast(apply("getitem", g, *dyn, spec=spec), v)
+        got = apply("getitem", g, *dyn, spec=spec)
+        if _repeats(dyn):  # only the items that were written last to their slot get g
+            ids = reshape(apply("cumsum", apply("fill", 1.0, got)), shape_of(got))
+            last = apply("getitem", apply("setitem", apply("fill", 0.0, g), ids, *dyn, spec=spec),
+                         *dyn, spec=spec)
+            got = where(apply("eq", last, ids), got, 0.0)
+        return _unbroadcast(got, v)
     return None
 
 

@@ -262,3 +262,78 @@ def sliced_matvec(m, x, n):
 def test_contractions_after_fancy_indices_and_run_time_slices(fn, args):
     # the rank of x[[0, 2]] and x[mask] is known (an AxisError in generated code before)
     every_mode(fn, *args)
+
+
+# ----------------------------------------------------------------- repeated integer indices
+
+TWICE = np.array([0, 1, 0])
+ZEROS = np.zeros((3, 2, 2), dtype=np.int64)
+
+
+def read_twice(x):
+    return np.sum(x[[0, 0]] ** 3)
+
+
+def read_list(x):
+    return np.sum(np.sin(x[[0, 1, 0]]) * x[TWICE] ** 2)
+
+
+def read_rows(t):
+    return np.sum(t[[0, 1, 2, 0], :, :] ** 3)
+
+
+def read_columns(t):
+    return np.sum(t[:, [1, 1], 0] ** 3) + np.sum(t[[0, 0], [1, 1]] ** 3)
+
+
+def take_twice(x):
+    return np.sum(np.take(x, [0, 0, 2]) ** 3 * np.take(x, TWICE))
+
+
+def take_along(t):
+    return np.sum(np.take_along_axis(t, ZEROS, axis=1) ** 3)
+
+
+def write_twice(x):
+    y = np.zeros(3)
+    y[[0, 0, 1]] = x ** 2  # slot 0 keeps x[1] ** 2: x[0] has no effect
+    return np.sum(y ** 2)
+
+
+def add_twice(x):
+    y = np.zeros(3)
+    y[[0, 0, 1]] += x ** 2  # buffered, as in NumPy: y[0] = 0 + x[1] ** 2
+    return np.sum(np.sin(y))
+
+
+def write_number_twice(x, a):
+    y = np.zeros(3)
+    y[[0, 0, 1]] = a
+    return np.sum(y ** 2 * x)
+
+
+def write_rows_twice(x):
+    y = np.zeros((3, 2))
+    y[[2, 2], :] = np.outer(x[:2], x[1:])
+    return np.sum(np.sin(y))
+
+
+def gather_vector(x):
+    return x[[0, 0, 1]] ** 3
+
+
+@pytest.mark.parametrize("fn,args", [
+    (read_twice, (rng.standard_normal(3),)), (read_list, (rng.standard_normal(3),)),
+    (read_rows, (rng.standard_normal((3, 2, 2)),)), (read_columns, (rng.standard_normal((3, 2, 2)),)),
+    (take_twice, (rng.standard_normal(3),)), (take_along, (rng.standard_normal((3, 2, 2)),)),
+    (write_twice, (rng.standard_normal(3),)), (add_twice, (rng.standard_normal(3),)),
+    (write_number_twice, (rng.standard_normal(3), 0.7)), (write_rows_twice, (rng.standard_normal(3),)),
+    (gather_vector, (rng.standard_normal(3),)),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_repeated_indices_in_every_mode(fn, args):
+    every_mode(fn, *args)
+
+
+def test_a_slot_written_twice_keeps_the_last_item():
+    x = np.array([0.5, 1.5, 2.0])
+    np.testing.assert_allclose(s2sad.grad(write_twice)(x), [0.0, 4 * 1.5 ** 3, 4 * 2.0 ** 3])
