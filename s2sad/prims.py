@@ -242,7 +242,7 @@ defprim("pow", operator.pow, arity=2, infer=elementwise, emit=Emit("binop", "**"
 defprim("neg", operator.neg, infer=same_as_first, emit=Emit("unop", "-"),
         lin=[lambda g, ans, x: -g])
 defprim("abs", np.abs, infer=same_as_first, emit=Emit("call", "np.abs", scalar="abs"),
-        lin=[lambda g, ans, x: g * sign(x)])
+        lin=[lambda g, ans, x: g * (x > 0) - g * (x < 0)])  # 0 at x = 0, as in JAX
 defprim("square", np.square, infer=elementwise, lin=[lambda g, ans, x: g * (2 * x)])
 
 # ------------------------------------------------------------------------ elementwise functions

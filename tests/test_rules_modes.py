@@ -7,6 +7,8 @@ repeated integer indices, and the conventions at kinks (README, "Conventions at 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -337,3 +339,36 @@ def test_repeated_indices_in_every_mode(fn, args):
 def test_a_slot_written_twice_keeps_the_last_item():
     x = np.array([0.5, 1.5, 2.0])
     np.testing.assert_allclose(s2sad.grad(write_twice)(x), [0.0, 4 * 1.5 ** 3, 4 * 2.0 ** 3])
+
+
+# ------------------------------------------------------------------------ conventions at kinks
+
+def builtin_abs(x, y):
+    return abs(x) * y
+
+
+def math_fabs(x, y):
+    return math.fabs(x) * y
+
+
+def numpy_abs(x, y):
+    return np.sum(np.abs(x) * y)
+
+
+@pytest.mark.parametrize("fn", [builtin_abs, math_fabs, numpy_abs], ids=lambda f: f.__name__)
+def test_abs_has_derivative_zero_at_zero(fn):
+    # JAX's convention (jnp.abs: sign(x) * g); away from 0 the usual +-1
+    for x in (0.0, np.zeros(3), np.array([-1.5, 0.0, 2.0])):
+        if fn is not numpy_abs and np.ndim(x):
+            continue
+        y = 2.0
+        dx, dy = s2sad.grad(fn, wrt=(0, 1))(x, y)
+        np.testing.assert_array_equal(dx, np.sign(x) * y)
+        _, dot = s2sad.jvp(fn, (x, y), (np.ones_like(x) if np.ndim(x) else 1.0, 0.0))
+        np.testing.assert_allclose(dot, np.sum(np.sign(x)) * y)
+    every_mode(fn, 0.7, 1.3) if fn is not numpy_abs else every_mode(fn, np.array([-1.5, 2.0]), 1.3)
+
+
+def test_abs_adjoint_prints_as_arithmetic():
+    code = s2sad.emit(builtin_abs, wrt=(0, 1))
+    assert "x_bar = y * (x > 0) - y * (x < 0)" in code
