@@ -237,8 +237,29 @@ defprim("mul", operator.mul, arity=2, infer=elementwise, emit=Emit("binop", "*")
         lin=[lambda g, ans, x, y: g * y, lambda g, ans, x, y: x * g])
 defprim("div", operator.truediv, arity=2, infer=elementwise_float, emit=Emit("binop", "/"),
         lin=[lambda g, ans, x, y: g / y, lambda g, ans, x, y: -(g * ans / y)])
+def _may_be_zero(x: Any) -> bool:
+    c = const_value(x)
+    return c is DYNAMIC or bool(np.any(np.asarray(c) == 0))
+
+
+def _nonzero(d: Sym) -> Sym:
+    """`d` with 1 where it is 0: the denominator of a rule at a kink, whose derivative there
+    is 0 by convention rather than 0 / 0 (hypot, norm, std at 0; see the README)."""
+    return d + apply("eq", d, 0.0)
+
+
+def _pow_x(g: Sym, ans: Sym, x: Sym, y: Sym) -> Sym:
+    """y x**(y - 1), and 0 where y == 0 (not 0 * inf at x = 0), as in JAX."""
+    return g * y * x ** (y - 1 + apply("eq", y, 0) if _may_be_zero(y) else y - 1)
+
+
+def _pow_y(g: Sym, ans: Sym, x: Sym, y: Sym) -> Sym:
+    """x**y log x, and 0 at x = 0 (the limit for y > 0; not 0 * -inf), as in JAX."""
+    return g * ans * log(x + apply("eq", x, 0.0) if _may_be_zero(x) else x)
+
+
 defprim("pow", operator.pow, arity=2, infer=elementwise, emit=Emit("binop", "**"),
-        lin=[lambda g, ans, x, y: g * y * x ** (y - 1), lambda g, ans, x, y: g * ans * log(x)])
+        lin=[_pow_x, _pow_y])
 defprim("neg", operator.neg, infer=same_as_first, emit=Emit("unop", "-"),
         lin=[lambda g, ans, x: -g])
 defprim("abs", np.abs, infer=same_as_first, emit=Emit("call", "np.abs", scalar="abs"),
@@ -275,10 +296,11 @@ _unary("erf", lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * exp(-(x * x)), "m
        npname="erf", impl=rt.erf)
 
 defprim("arctan2", np.arctan2, arity=2, emit=Emit("call", "np.arctan2", scalar="math.atan2"),
-        lin=[lambda g, ans, y, x: g * x / (x * x + y * y),
-             lambda g, ans, y, x: -g * y / (x * x + y * y)])
+        lin=[lambda g, ans, y, x: g * x / _nonzero(x * x + y * y),
+             lambda g, ans, y, x: -g * y / _nonzero(x * x + y * y)])
 defprim("hypot", np.hypot, arity=2, emit=Emit("call", "np.hypot", scalar="math.hypot"),
-        lin=[lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans])
+        lin=[lambda g, ans, x, y: g * x / _nonzero(ans),
+             lambda g, ans, x, y: g * y / _nonzero(ans)])
 # Ties: np.maximum(x, y) sends the whole derivative to x where x == y (np.minimum likewise).
 defprim("maximum", np.maximum, arity=2, infer=elementwise,
         emit=Emit("call", "np.maximum", scalar="max"),

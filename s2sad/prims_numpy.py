@@ -24,6 +24,7 @@ import numpy as np
 from .ir import Array, Const, Opaque, Scalar, Ty
 from .prims import (
     _extreme_lin,
+    _nonzero,
     _reduce_float_type,
     _reduce_type,
     _reduction,
@@ -315,8 +316,9 @@ defprim("var", np.var, params=_VAR, infer=_reduce_float_type, jvp=[_var_jvp], vj
         lazy_ok=True)
 # std = sqrt(var): the rules of var, scaled by 1 / (2 std).
 defprim("std", np.std, params=_VAR, infer=_reduce_float_type,
-        jvp=[lambda g, ans, x, **p: _var_jvp(g, ans, x, **p) / (2 * ans)],
-        vjp=[lambda g, ans, x, **p: _var_vjp(g / (2 * ans), ans, x, **p)], lazy_ok=True)
+        jvp=[lambda g, ans, x, **p: _var_jvp(g, ans, x, **p) / (2 * _nonzero(ans))],
+        vjp=[lambda g, ans, x, **p: _var_vjp(g / (2 * _nonzero(ans)), ans, x, **p)],
+        lazy_ok=True)  # 0 where all of x is equal (see _nonzero)
 
 
 def _revcumsum(g: Sym, axis: Any) -> Sym:
@@ -759,9 +761,9 @@ defprim("det", np.linalg.det, infer=_drop_last_two, emit=Emit("call", "np.linalg
 defprim("norm", np.linalg.norm, params=(("axis", None), ("keepdims", False)),
         infer=_reduce_float_type, emit=Emit("call", "np.linalg.norm"),
         jvp=[lambda g, ans, x, axis=None, keepdims=False:
-             sum_(g * x, axis=axis, keepdims=keepdims) / ans],
+             sum_(g * x, axis=axis, keepdims=keepdims) / _nonzero(ans)],
         vjp=[lambda g, ans, x, axis=None, keepdims=False:
-             _regrow(g / ans, x, axis, keepdims) * x], lazy_ok=True)
+             _regrow(g / _nonzero(ans), x, axis, keepdims) * x], lazy_ok=True)  # 0 at x = 0
 
 
 def _phi(x: Sym) -> Sym:
