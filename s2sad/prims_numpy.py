@@ -1222,8 +1222,8 @@ def _nanvar_vjp(g: Sym, ans: Sym, x: Sym, axis: Any = None, ddof: Any = 0,
 defprim("nanvar", np.nanvar, params=_VAR, infer=_reduce_float_type, jvp=[_nanvar_jvp],
         vjp=[_nanvar_vjp])
 defprim("nanstd", np.nanstd, params=_VAR, infer=_reduce_float_type,
-        jvp=[lambda g, ans, x, **p: _nanvar_jvp(g, ans, x, **p) / (2 * ans)],
-        vjp=[lambda g, ans, x, **p: _nanvar_vjp(g / (2 * ans), ans, x, **p)])
+        jvp=[lambda g, ans, x, **p: _nanvar_jvp(g, ans, x, **p) / (2 * _nonzero(ans))],
+        vjp=[lambda g, ans, x, **p: _nanvar_vjp(g / (2 * _nonzero(ans)), ans, x, **p)])
 
 
 # The cross product of 3-vectors along the last axis; <c, a x b> = <b x c, a> = <c x a, b>.

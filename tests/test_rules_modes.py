@@ -391,6 +391,14 @@ def std_of(x, y):
     return np.std(x) * y
 
 
+def nanstd_of(x, y):
+    return np.nanstd(x) * y
+
+
+def std_columns(x, y):
+    return np.sum(np.std(x, axis=0)) * y
+
+
 def var_of(x, y):
     return np.var(x) * y
 
@@ -419,6 +427,8 @@ KINKS = [  # function, point, gradient there (README, "Conventions at kinks")
     (norm_of, (np.zeros(3), 2.0), (np.zeros(3), 0.0)),
     (std_of, (np.ones(3), 2.0), (np.zeros(3), 0.0)),
     (var_of, (np.ones(3), 2.0), (np.zeros(3), 0.0)),
+    (nanstd_of, (np.array([1.0, np.nan, 1.0]), 2.0), (np.zeros(3), 0.0)),
+    (std_columns, (np.ones((3, 2)), 2.0), (np.zeros((3, 2)), 0.0)),
     (np_maximum, (1.0, 1.0), (1.0, 0.0)), (np_minimum, (1.0, 1.0), (1.0, 0.0)),
     (builtin_max, (1.0, 1.0), (1.0, 0.0)), (np_maximum, (Z2, Z2), (Z2 + 1, Z2)),
     (clip_of, (np.array([0.0, 1.0, 2.0]), 1.0), (np.array([1.0, 1.0, 0.0]), 2.0)),
