@@ -309,7 +309,7 @@ defprim("minimum", np.minimum, arity=2, infer=elementwise,
         emit=Emit("call", "np.minimum", scalar="min"),
         lin=[lambda g, ans, x, y: where(x <= y, g, 0.0), lambda g, ans, x, y: where(x <= y, 0.0, g)])
 defprim("where", np.where, arity=3, infer=lambda ts, ps: broadcast_types(ts, promote(ts[1:])),
-        emit=Emit("call", "np.where"), foldable=False,
+        emit=Emit("call", "np.where", scalar="where"), foldable=False,
         lin=[None, lambda g, ans, c, x, y: where(c, g, 0.0), lambda g, ans, c, x, y: where(c, 0.0, g)])
 
 

@@ -499,3 +499,11 @@ def test_abs_has_derivative_zero_at_zero(fn):
 def test_abs_adjoint_prints_as_arithmetic():
     code = s2sad.emit(builtin_abs, wrt=(0, 1))
     assert "x_bar = y * (x > 0) - y * (x < 0)" in code
+
+
+def test_ties_of_numbers_print_as_conditional_expressions():
+    # np.where on numbers made 0-d arrays; the float path stays plain Python
+    code = s2sad.emit(builtin_max, wrt=(0, 1))
+    assert "np.where" not in code and "x_bar = 1.0 if t1 else 0.0" in code
+    grads = s2sad.grad(builtin_max, wrt=(0, 1))(2.0, 1.0)
+    assert grads == (1.0, 0.0) and all(type(g) is float for g in grads)
