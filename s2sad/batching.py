@@ -604,8 +604,9 @@ def _getitem(c: Call) -> Result:
 
 
 def _slot_rank(c: Call, like: int) -> int:
-    """The rank of ``x[spec]`` for operand `like` as x."""
-    dyn = [a.type for a in c.eqn.args[like + 1:]]
+    """The rank of ``x[spec]`` for operand `like` as x (scatter and setitem: the index
+    operands follow the first two)."""
+    dyn = [a.type for a in c.eqn.args[2:]]
     t = REGISTRY["getitem"].infer([c.eqn.args[like].type, *dyn], {"spec": c.param("spec")})
     r = rank(t)
     if r is None:

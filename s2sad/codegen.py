@@ -603,8 +603,12 @@ class _Printer:
             callee = emit.op
             if emit.scalar and all(isinstance(a.type, Scalar) and a.type.dtype in _SCALAR_DTYPES
                                    for a in e.args):
-                if emit.scalar == "sign":
-                    return _call("math.copysign", [gast.Constant(1.0, None), args[0]])
+                if emit.scalar == "where":  # numbers: a conditional expression, no 0-d array
+                    return gast.IfExp(args[0], args[1], args[2])
+                if emit.scalar == "sign":  # np.sign: 0.0 at 0 (copysign would give 1.0)
+                    return _call("float", [gast.BinOp(
+                        gast.Compare(args[0], [gast.Gt()], [gast.Constant(0, None)]), gast.Sub(),
+                        gast.Compare(copy.deepcopy(args[0]), [gast.Lt()], [gast.Constant(0, None)]))])
                 callee = emit.scalar
             pos = [self.atom(dict(e.params)[k]) for k in emit.positional if k in dict(e.params)]
             kws = [gast.keyword(k, self.atom(v)) for k, v in e.params if k not in emit.positional]

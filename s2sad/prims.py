@@ -237,12 +237,33 @@ defprim("mul", operator.mul, arity=2, infer=elementwise, emit=Emit("binop", "*")
         lin=[lambda g, ans, x, y: g * y, lambda g, ans, x, y: x * g])
 defprim("div", operator.truediv, arity=2, infer=elementwise_float, emit=Emit("binop", "/"),
         lin=[lambda g, ans, x, y: g / y, lambda g, ans, x, y: -(g * ans / y)])
+def _may_be_zero(x: Any) -> bool:
+    c = const_value(x)
+    return c is DYNAMIC or bool(np.any(np.asarray(c) == 0))
+
+
+def _nonzero(d: Sym) -> Sym:
+    """`d` with 1 where it is 0: the denominator of a rule at a kink, whose derivative there
+    is 0 by convention rather than 0 / 0 (hypot, norm, std at 0; see the README)."""
+    return d + apply("eq", d, 0.0)
+
+
+def _pow_x(g: Sym, ans: Sym, x: Sym, y: Sym) -> Sym:
+    """y x**(y - 1), and 0 where y == 0 (not 0 * inf at x = 0), as in JAX."""
+    return g * y * x ** (y - 1 + apply("eq", y, 0) if _may_be_zero(y) else y - 1)
+
+
+def _pow_y(g: Sym, ans: Sym, x: Sym, y: Sym) -> Sym:
+    """x**y log x, and 0 at x = 0 (the limit for y > 0; not 0 * -inf), as in JAX."""
+    return g * ans * log(x + apply("eq", x, 0.0) if _may_be_zero(x) else x)
+
+
 defprim("pow", operator.pow, arity=2, infer=elementwise, emit=Emit("binop", "**"),
-        lin=[lambda g, ans, x, y: g * y * x ** (y - 1), lambda g, ans, x, y: g * ans * log(x)])
+        lin=[_pow_x, _pow_y])
 defprim("neg", operator.neg, infer=same_as_first, emit=Emit("unop", "-"),
         lin=[lambda g, ans, x: -g])
 defprim("abs", np.abs, infer=same_as_first, emit=Emit("call", "np.abs", scalar="abs"),
-        lin=[lambda g, ans, x: g * sign(x)])
+        lin=[lambda g, ans, x: g * (x > 0) - g * (x < 0)])  # 0 at x = 0, as in JAX
 defprim("square", np.square, infer=elementwise, lin=[lambda g, ans, x: g * (2 * x)])
 
 # ------------------------------------------------------------------------ elementwise functions
@@ -275,10 +296,11 @@ _unary("erf", lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * exp(-(x * x)), "m
        npname="erf", impl=rt.erf)
 
 defprim("arctan2", np.arctan2, arity=2, emit=Emit("call", "np.arctan2", scalar="math.atan2"),
-        lin=[lambda g, ans, y, x: g * x / (x * x + y * y),
-             lambda g, ans, y, x: -g * y / (x * x + y * y)])
+        lin=[lambda g, ans, y, x: g * x / _nonzero(x * x + y * y),
+             lambda g, ans, y, x: -g * y / _nonzero(x * x + y * y)])
 defprim("hypot", np.hypot, arity=2, emit=Emit("call", "np.hypot", scalar="math.hypot"),
-        lin=[lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans])
+        lin=[lambda g, ans, x, y: g * x / _nonzero(ans),
+             lambda g, ans, x, y: g * y / _nonzero(ans)])
 # Ties: np.maximum(x, y) sends the whole derivative to x where x == y (np.minimum likewise).
 defprim("maximum", np.maximum, arity=2, infer=elementwise,
         emit=Emit("call", "np.maximum", scalar="max"),
@@ -287,7 +309,7 @@ defprim("minimum", np.minimum, arity=2, infer=elementwise,
         emit=Emit("call", "np.minimum", scalar="min"),
         lin=[lambda g, ans, x, y: where(x <= y, g, 0.0), lambda g, ans, x, y: where(x <= y, 0.0, g)])
 defprim("where", np.where, arity=3, infer=lambda ts, ps: broadcast_types(ts, promote(ts[1:])),
-        emit=Emit("call", "np.where"), foldable=False,
+        emit=Emit("call", "np.where", scalar="where"), foldable=False,
         lin=[None, lambda g, ans, c, x, y: where(c, g, 0.0), lambda g, ans, c, x, y: where(c, 0.0, g)])
 
 
@@ -548,11 +570,18 @@ defprim("scatter", rt.scatter, arity=None, params=(("spec", None),),
              apply("getitem", g, *dyn, spec=spec) if argnum == 0 else None])
 
 
+def _repeats(dyn: Sequence[Sym]) -> bool:
+    """Whether an index may name a slot twice (an integer index array)."""
+    return any(d.is_array and d.type.dtype != "bool" for d in dyn)  # type: ignore[union-attr]
+
+
 def _setitem_jvp(g: Sym, ans: Sym, x: Sym, v: Sym, *dyn: Sym, argnum: int,
                  spec: Any = None) -> Sym | None:
     if argnum == 0:  # the slots written over no longer depend on x
         return apply("setitem", g, 0.0, *dyn, spec=spec)
-    if argnum == 1:
+    if argnum == 1:  # a repeated slot keeps the last item written to it, as in NumPy
+        if _repeats(dyn):
+            return apply("setitem", apply("fill", 0.0, ans), g, *dyn, spec=spec)
         return apply("scatter", g, ans, *dyn, spec=spec)
     return None
 
@@ -562,7 +591,13 @@ def _setitem_vjp(g: Sym, ans: Sym, x: Sym, v: Sym, *dyn: Sym, argnum: int,
     if argnum == 0:
         return apply("setitem", g, 0.0, *dyn, spec=spec)
     if argnum == 1:
-        return _unbroadcast(apply("getitem", g, *dyn, spec=spec), v)
+        got = apply("getitem", g, *dyn, spec=spec)
+        if _repeats(dyn):  # only the items that were written last to their slot get g
+            ids = reshape(apply("cumsum", apply("fill", 1.0, got)), shape_of(got))
+            last = apply("getitem", apply("setitem", apply("fill", 0.0, g), ids, *dyn, spec=spec),
+                         *dyn, spec=spec)
+            got = where(apply("eq", last, ids), got, 0.0)
+        return _unbroadcast(got, v)
     return None
 
 
@@ -580,7 +615,8 @@ def _index_type(x: Ty, spec: Any, dyn: Sequence[Ty] = ()) -> Ty:
     if isinstance(spec, tuple) and any(isinstance(s, rt.Dyn) and s.k < len(dyn) and
                                        not isinstance(dyn[s.k], Scalar) for s in spec):
         dtype = x.dtype if isinstance(x, (Scalar, Array)) else "float64"
-        return Array(dtype, None)  # advanced indexing: the shape comes from the index array
+        ones = _advanced_ones(x, spec, dyn)  # the lengths come from the index arrays
+        return Array(dtype, ones) if ones != () else Scalar(dtype, weak=False)
     if isinstance(x, Opaque):
         if x.kind == "shape" and isinstance(spec, tuple) and len(spec) == 1:
             return Opaque("shape") if isinstance(spec[0], slice) else Scalar("int64")
@@ -607,6 +643,54 @@ def _index_type(x: Ty, spec: Any, dyn: Sequence[Ty] = ()) -> Ty:
             return Array(x.dtype, None)
     ones.extend(dims)
     return Array(x.dtype, tuple(ones)) if ones else Scalar(x.dtype, weak=False)
+
+
+def _advanced_ones(x: Ty, spec: tuple[Any, ...], dyn: Sequence[Ty]) -> tuple[bool | None, ...] | None:
+    """The rank of ``x[spec]`` with index arrays in `spec` (their lengths unknown here), as
+    NumPy forms it: the broadcast index axes replace the indexed ones where they stand if
+    the index items (arrays and integers) are adjacent, and come first otherwise."""
+    if not isinstance(x, Array) or x.ones is None:
+        return None
+
+    def kind(s: Any) -> tuple[str, int]:  # ("array", rank of its result) or ("int", 0)
+        t = dyn[s.k] if isinstance(s, rt.Dyn) and s.k < len(dyn) else None
+        if isinstance(t, Array):
+            if t.ones is None:
+                raise _Unknown
+            return ("bool", len(t.ones)) if t.dtype == "bool" else ("array", len(t.ones))
+        return "int", 0
+    try:
+        kinds = [None if s is None or s is Ellipsis or isinstance(s, slice) else kind(s)
+                 for s in spec]
+    except _Unknown:
+        return None
+    used = sum(0 if k is None else k[1] if k[0] == "bool" else 1 for k in kinds) + \
+        sum(1 for s in spec if isinstance(s, slice))
+    dims, out, where, rank, last = list(x.ones), [], None, 0, None
+    adjacent = True
+    for pos, (s, k) in enumerate(zip(spec, kinds)):
+        if k is not None:
+            if last is not None and last != pos - 1:
+                adjacent = False
+            where, last = (len(out) if where is None else where), pos
+            rank = max(rank, 1 if k[0] == "bool" else k[1])
+            del dims[:k[1] if k[0] == "bool" else 1]
+        elif s is None:
+            out.append(True)
+        elif s is Ellipsis:
+            take = max(0, len(dims) - (used - (len(x.ones) - len(dims))))
+            out.extend(dims[:take])
+            del dims[:take]
+        else:
+            d = dims.pop(0) if dims else None
+            out.append(d if s == slice(None) else None)
+    out.extend(dims)
+    block = [None] * rank
+    return tuple(out[:where] + block + out[where:] if adjacent else block + out)
+
+
+class _Unknown(Exception):
+    pass
 
 
 def _pack_jvp(g: Sym, ans: Sym, *xs: Sym, argnum: int) -> Sym:
@@ -968,12 +1052,16 @@ def _log(x: Any, base: Any = None) -> Sym:
 
 
 def _dot(a: Any, b: Any) -> Sym:
+    """np.dot: matmul up to a 1-D operand or two matrices; else it sums the last axis of `a`
+    against the second-to-last of `b` and keeps all the others (not matmul's batch)."""
     a, b = S(a), S(b)
     if not a.is_array or not b.is_array:
         return a * b
-    if (a.ndim or 0) <= 2 and (b.ndim or 0) <= 2 and a.ndim is not None and b.ndim is not None:
+    if a.ndim is None or b.ndim is None:
+        raise TypeError("np.dot of an array whose rank is not known here")
+    if a.ndim == 1 or b.ndim == 1 or a.ndim == 2 and b.ndim == 2:
         return matmul(a, b)
-    return apply("matmul", a, b)
+    return surface_of(np.tensordot)(a, b, ((-1,), (-2,)))  # type: ignore[misc]
 
 
 def _reduction(name: str) -> Any:
@@ -1069,8 +1157,8 @@ bind((np.multiply,), lambda x, y: S(x) * y)
 bind((np.divide, np.true_divide), lambda x, y: S(x) / y)
 bind(np.maximum, lambda x, y: apply("maximum", x, y))
 bind(np.minimum, lambda x, y: apply("minimum", x, y))
-bind(builtins.max, _max_builtin)
-bind(builtins.min, _min_builtin)
+bind(builtins.max, _max_builtin, sequences=True)
+bind(builtins.min, _min_builtin, sequences=True)
 bind(np.where, lambda c, x, y: where(c, x, y))
 bind(np.clip, lambda x, a_min=None, a_max=None: apply("clip", x, a_min, a_max))
 bind(np.sum, _reduction("sum"))
@@ -1085,7 +1173,7 @@ bind(np.transpose, lambda x, axes=None: transpose(x, tuple(axes) if axes is not 
 bind(np.swapaxes, lambda x, axis1, axis2: apply("swapaxes", x, axis1=axis1, axis2=axis2))
 bind(np.reshape, _reshape_surface)
 bind(np.expand_dims, lambda x, axis: expand_dims(x, axis))
-bind((np.array, np.asarray), _np_array)
+bind((np.array, np.asarray), _np_array, sequences=True)
 bind(builtins.float, lambda x: S(x) * 1.0 if not S(x).is_array else S(x))
 bind(builtins.int, lambda x: apply("int", x))
 METHODS["astype"] = lambda x, dtype: apply("astype", x, dtype=np.dtype(dtype))

@@ -24,6 +24,7 @@ import numpy as np
 from .ir import Array, Const, Opaque, Scalar, Ty
 from .prims import (
     _extreme_lin,
+    _nonzero,
     _reduce_float_type,
     _reduce_type,
     _reduction,
@@ -315,8 +316,9 @@ defprim("var", np.var, params=_VAR, infer=_reduce_float_type, jvp=[_var_jvp], vj
         lazy_ok=True)
 # std = sqrt(var): the rules of var, scaled by 1 / (2 std).
 defprim("std", np.std, params=_VAR, infer=_reduce_float_type,
-        jvp=[lambda g, ans, x, **p: _var_jvp(g, ans, x, **p) / (2 * ans)],
-        vjp=[lambda g, ans, x, **p: _var_vjp(g / (2 * ans), ans, x, **p)], lazy_ok=True)
+        jvp=[lambda g, ans, x, **p: _var_jvp(g, ans, x, **p) / (2 * _nonzero(ans))],
+        vjp=[lambda g, ans, x, **p: _var_vjp(g / (2 * _nonzero(ans)), ans, x, **p)],
+        lazy_ok=True)  # 0 where all of x is equal (see _nonzero)
 
 
 def _revcumsum(g: Sym, axis: Any) -> Sym:
@@ -759,9 +761,9 @@ defprim("det", np.linalg.det, infer=_drop_last_two, emit=Emit("call", "np.linalg
 defprim("norm", np.linalg.norm, params=(("axis", None), ("keepdims", False)),
         infer=_reduce_float_type, emit=Emit("call", "np.linalg.norm"),
         jvp=[lambda g, ans, x, axis=None, keepdims=False:
-             sum_(g * x, axis=axis, keepdims=keepdims) / ans],
+             sum_(g * x, axis=axis, keepdims=keepdims) / _nonzero(ans)],
         vjp=[lambda g, ans, x, axis=None, keepdims=False:
-             _regrow(g / ans, x, axis, keepdims) * x], lazy_ok=True)
+             _regrow(g / _nonzero(ans), x, axis, keepdims) * x], lazy_ok=True)  # 0 at x = 0
 
 
 def _phi(x: Sym) -> Sym:
@@ -1033,8 +1035,12 @@ def _kron(a: Any, b: Any) -> Sym:
     a, b = S(a), S(b)
     if not a.is_array or not b.is_array:
         return a * b
-    if a.ndim != b.ndim:
-        raise TypeError("np.kron of arrays of different ranks is not supported")
+    if a.ndim is None or b.ndim is None:
+        raise TypeError("np.kron of an array whose rank is not known here")
+    if a.ndim < b.ndim:  # NumPy puts leading axes of length 1 on the lower-rank operand
+        a = apply("expand_dims", a, axis=tuple(range(b.ndim - a.ndim)))
+    elif b.ndim < a.ndim:
+        b = apply("expand_dims", b, axis=tuple(range(a.ndim - b.ndim)))
     return apply("kron", a, b)
 
 
@@ -1113,11 +1119,11 @@ bind(np.argmax, _reduction("argmax"))
 bind(np.argmin, _reduction("argmin"))
 bind(np.squeeze, _squeeze)
 bind(np.moveaxis, _moveaxis)
-bind(np.concatenate, _concatenate)
+bind(np.concatenate, _concatenate, sequences=True)
 bind(np.append, lambda arr, values, axis=None: apply("append", arr, values, axis=axis))
-bind(np.stack, _stack)
-bind(np.hstack, _hstack)
-bind(np.vstack, _vstack)
+bind(np.stack, _stack, sequences=True)
+bind(np.hstack, _hstack, sequences=True)
+bind(np.vstack, _vstack, sequences=True)
 bind(np.atleast_1d, _atleast(_atleast_1d))
 bind(np.atleast_2d, _atleast(_atleast_2d))
 bind(np.atleast_3d, _atleast(_atleast_3d))
@@ -1216,8 +1222,8 @@ def _nanvar_vjp(g: Sym, ans: Sym, x: Sym, axis: Any = None, ddof: Any = 0,
 defprim("nanvar", np.nanvar, params=_VAR, infer=_reduce_float_type, jvp=[_nanvar_jvp],
         vjp=[_nanvar_vjp])
 defprim("nanstd", np.nanstd, params=_VAR, infer=_reduce_float_type,
-        jvp=[lambda g, ans, x, **p: _nanvar_jvp(g, ans, x, **p) / (2 * ans)],
-        vjp=[lambda g, ans, x, **p: _nanvar_vjp(g / (2 * ans), ans, x, **p)])
+        jvp=[lambda g, ans, x, **p: _nanvar_jvp(g, ans, x, **p) / (2 * _nonzero(ans))],
+        vjp=[lambda g, ans, x, **p: _nanvar_vjp(g / (2 * _nonzero(ans)), ans, x, **p)])
 
 
 # The cross product of 3-vectors along the last axis; <c, a x b> = <b x c, a> = <c x a, b>.
@@ -1565,11 +1571,11 @@ bind(np.nanmin, _reduction("nanmin"))
 bind(np.nanprod, _reduction("nanprod"))
 bind(np.nanvar, _var_surface("nanvar"))
 bind(np.nanstd, _var_surface("nanstd"))
-bind(np.select, _select)
-bind(np.linalg.multi_dot, _multi_dot)
+bind(np.select, _select, sequences=True)
+bind(np.linalg.multi_dot, _multi_dot, sequences=True)
 bind(np.linalg.pinv, _pinv)
-bind(np.dstack, _dstack)
-bind(np.column_stack, _column_stack)
+bind(np.dstack, _dstack, sequences=True)
+bind(np.column_stack, _column_stack, sequences=True)
 bind(np.diff, _diff)
 bind(np.rot90, _rot90)
 bind(np.diagflat, _diagflat)
@@ -1585,7 +1591,7 @@ for _name, _fn in [("row_stack", _vstack), ("trapezoid", _trapezoid), ("trapz", 
                    ("cumulative_sum", _cumulative("cumsum")),
                    ("cumulative_prod", _cumulative("cumprod"))]:
     if hasattr(np, _name):  # names that only some NumPy versions have
-        bind(getattr(np, _name), _fn)
+        bind(getattr(np, _name), _fn, sequences=_name == "row_stack")
 for _name, _fn in [("vector_norm", _vector_norm), ("matrix_norm", _matrix_norm)]:
     if hasattr(np.linalg, _name):  # NumPy 2
         bind(getattr(np.linalg, _name), _fn)

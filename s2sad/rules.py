@@ -158,14 +158,25 @@ def to_atom(x: Any) -> Atom:
         return x.atom
     if isinstance(x, (Var, Const)):
         return x
-    if isinstance(x, (tuple, list)) and any(isinstance(i, (Sym, Var)) for i in x):
-        types = [S(i).type for i in x]
-        if any(isinstance(t, Array) for t in types):
-            raise TypeError("a list of arrays where an array is expected: use np.stack")
-        if any(is_float(t) for t in types):  # [np.dot(x, x), 1.0]: numbers, as an array
-            return apply("pack", *x).atom
+    if isinstance(x, (tuple, list)) and _holds(x, lambda t: True):
+        if _holds(x, lambda t: isinstance(t, Array) or is_float(t)):  # [np.dot(x, x), 1.0]
+            return array_like(x).atom  # numbers, nested lists of them, arrays: as np.asarray
         return apply("tuple", *x).atom  # a shape with run-time entries
     return Const(x, type_of_value(x))
+
+
+def _holds(x: Any, test: Callable[[Ty], bool]) -> bool:
+    """Whether the (nested) list or tuple `x` holds a run-time value whose type passes `test`."""
+    return any(_holds(i, test) if isinstance(i, (tuple, list)) else
+               isinstance(i, (Sym, Var)) and test(i.type) for i in x)
+
+
+def array_like(x: Any) -> Any:
+    """`x` as NumPy reads an array-like argument: a (nested) list or tuple holding run-time
+    numbers or arrays becomes the array np.asarray makes of it; anything else is left alone."""
+    if isinstance(x, (tuple, list)) and _holds(x, lambda t: isinstance(t, Array) or is_float(t)):
+        return SURFACE[id(np.asarray)][1](x)
+    return x
 
 
 class Sym:
@@ -542,10 +553,23 @@ METHODS: dict[str, Callable[..., Any]] = {}
 ATTRIBUTES: dict[str, Callable[[Sym], Any]] = {}
 
 
-def bind(objs: Any, fn: Callable[..., Any]) -> None:
-    """Make calls to `objs` (a callable or a tuple of them) lower through `fn`."""
+def bind(objs: Any, fn: Callable[..., Any], sequences: bool = False) -> None:
+    """Make calls to `objs` (a callable or a tuple of them) lower through `fn`.
+
+    Arguments that are lists or tuples of run-time numbers (``np.sum([a, b])``,
+    ``np.append([[a, b]], ...)``) reach `fn` as arrays, as NumPy reads them, unless
+    `sequences`: `fn` takes sequences of arrays itself (np.concatenate, np.stack).
+    """
+    surface = fn if sequences else _reading_array_likes(fn)
     for obj in objs if isinstance(objs, tuple) else (objs,):
-        SURFACE[id(obj)] = (obj, fn)
+        SURFACE[id(obj)] = (obj, surface)
+
+
+def _reading_array_likes(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def surface(*args: Any, **kwargs: Any) -> Any:
+        return fn(*[array_like(a) for a in args], **{k: array_like(v) for k, v in kwargs.items()})
+    surface.__wrapped__ = fn  # type: ignore[attr-defined]
+    return surface
 
 
 def surface_of(obj: Any) -> Callable[..., Any] | None:
