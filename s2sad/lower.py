@@ -46,6 +46,7 @@ from .ir import (
     Var,
     While,
     is_float,
+    name_var,
     substitute,
 )
 from .parse import loc_of, parse_function, unsupported
@@ -1397,7 +1398,8 @@ class Lowering:
 
     def name_results(self, target: Any, value: Value) -> Value:
         """``w, v = np.linalg.eigh(a)``: the results of the newest equation take the user's
-        names, when nothing else holds them yet."""
+        names, when they have none yet (named in place, so whatever else holds them, such
+        as another tuple of the same results, reads the same variables)."""
         stmts = self.builder.stmts
         if not (isinstance(value, TupleVal) and stmts and isinstance(stmts[-1], Eqn)) or \
                 any(v is value for v in self.env.values()):
@@ -1407,10 +1409,10 @@ class Lowering:
         if atoms != last.outs or any(v.hint for v in last.outs) or \
                 len(target.elts) != len(atoms):
             return value
-        outs = tuple(Var(v.type, t.id if isinstance(t, gast.Name) else None)
-                     for v, t in zip(last.outs, target.elts))
-        stmts[-1] = dataclasses.replace(last, outs=outs)
-        return TupleVal(tuple(Sym(v) for v in outs))
+        for v, t in zip(last.outs, target.elts):
+            if isinstance(t, gast.Name):
+                name_var(v, t.id)
+        return value
 
     def assign_element(self, target: Any, value: Value) -> None:
         """``x[idx] = v``: x becomes a copy with those slots replaced (in place in the

@@ -22,7 +22,6 @@ functions over handles (:func:`bind`), which lower to one or a few primitives.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from .ir import (
     Ty,
     Var,
     is_float,
+    name_var,
 )
 
 Rule = Callable[..., "Sym"]
@@ -82,15 +82,19 @@ class Builder:
         return outs
 
     def rename_last(self, atom: Atom, hint: str) -> Atom:
-        """Give `atom` the name `hint` if it is the one result of the newest statement here."""
+        """Give `atom` the name `hint` if it is the one result of the newest statement here
+        and has no name yet.
+
+        The name is set in place (:func:`name_var`): other holders of the value (a helper's
+        parameter bound to the caller's temporary, a tangent table, the other names of
+        ``u = b``) keep reading the one variable. A fresh variable here would leave them
+        reading one that no statement defines.
+        """
         if not (isinstance(atom, Var) and self.stmts and atom.hint is None):
             return atom
-        last = self.stmts[-1]
-        if last.outs != (atom,):
-            return atom
-        new = Var(atom.type, hint)
-        self.stmts[-1] = dataclasses.replace(last, outs=(new,))
-        return new
+        if self.stmts[-1].outs == (atom,):
+            name_var(atom, hint)
+        return atom
 
 
 def _check_lists(prim: str, args: Sequence[Atom]) -> None:
