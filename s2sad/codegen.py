@@ -44,7 +44,7 @@ from .runtime import Dyn
 
 # Names the generated code gets from s2sad, never shadowed by a variable.
 RUNTIME_NAMES = ("np", "math", "unbroadcast", "erf", "stop_gradient", "jacobian_seed",
-                 "jacobian_block", "jacobian_unblock")
+                 "jacobian_block", "jacobian_unblock", "check_broadcast", "check_matmul")
 _COMMENT = "__s2sad_comment_"
 _STATEMENT_KINDS = ("scatter", "comment", "tape", "push", "pop", "setitem", "list_append",
                     "list_pop", "list_addat")

@@ -676,6 +676,11 @@ defprim("pop", lambda tape: tape.pop(), arity=1, infer=_shape_type, emit=Emit("p
         effect=True, doc="take back the values saved last (one result per value)")
 defprim("comment", lambda text="": None, arity=0, params=(("text", ""),), infer=_shape_type,
         emit=Emit("comment"), foldable=False, doc="a comment line in the generated code")
+defprim("check_broadcast", rt.check_broadcast, arity=None, infer=_shape_type,
+        emit=Emit("runtime"), effect=True,
+        doc="raise if the operands do not broadcast (where dce left out their operation)")
+defprim("check_matmul", rt.check_matmul, arity=2, infer=_shape_type, emit=Emit("runtime"),
+        effect=True, doc="raise if `a @ b` would fail on its shapes (where dce left it out)")
 defprim("print", print, arity=None, infer=_shape_type, emit=Emit("call", "print"),
         effect=True, doc="print, kept where it is (for hooks and debugging)")
 defprim("breakpoint", breakpoint, arity=0, infer=_shape_type, emit=Emit("call", "breakpoint"),

@@ -436,3 +436,66 @@ def test_star_args_and_derivatives_of_lambdas_inside_are_located():
         s2sad.grad(grad_of_a_lambda)(np.ones(2))
     check(info.value, grad_of_a_lambda, "s2sad.grad(lambda", "UnsupportedSyntax",
           "define the function at module level")
+
+
+# Shape errors of operations the derivative does not need: the gradient of np.sum(x * y) is
+# (y, x), which never forms x * y, yet Python raises on it; so must the derivative.
+def product_sum(x, y):
+    return np.sum(x * y)
+
+
+def matvec_sum(x):
+    return np.sum(x @ np.ones(4))
+
+
+def dead_product(x, y):
+    z = x * y  # noqa: F841 - never read, but it raises on these shapes
+    return np.sum(x ** 2)
+
+
+def through_elementwise(x, y):
+    return np.sum(np.sin(x) * np.cos(y) + x)
+
+
+SHAPE_CALLS = {
+    "grad": lambda f, x, y: s2sad.grad(f, wrt=(0, 1))(x, y),
+    "value_and_grad": lambda f, x, y: s2sad.value_and_grad(f, wrt=(0, 1))(x, y),
+    "vjp": lambda f, x, y: s2sad.vjp(f, x, y)[1](1.0),
+    "jvp": lambda f, x, y: s2sad.jvp(f, (x, y), (x, y)),
+    "hessian": lambda f, x, y: s2sad.hessian(f, wrt=0)(x, y),
+    "jacobian-forward": lambda f, x, y: s2sad.jacobian(f, mode="forward")(x, y),
+}
+
+
+@pytest.mark.parametrize("call", sorted(SHAPE_CALLS))
+@pytest.mark.parametrize("fn", [product_sum, dead_product, through_elementwise],
+                         ids=lambda f: f.__name__)
+def test_shape_errors_of_left_out_operations_are_raised(fn, call):
+    x, y = np.linspace(0.1, 0.9, 3), np.linspace(0.2, 0.8, 4)
+    with pytest.raises(ValueError):
+        fn(x, y)
+    with pytest.raises(ValueError, match=r"broadcast.*\(3,\).*\(4,\)"):
+        SHAPE_CALLS[call](fn, x, y)
+    y = np.linspace(0.2, 0.8, 3)  # fitting shapes: the check is silent, the values right
+    s2sad.check_grads(fn, x, y)
+
+
+def test_shape_errors_of_a_left_out_matmul_are_raised():
+    with pytest.raises(ValueError):
+        matvec_sum(np.ones(3))
+    for call in (lambda: s2sad.grad(matvec_sum)(np.ones(3)),
+                 lambda: s2sad.vjp(matvec_sum, np.ones(3))[1](1.0),
+                 lambda: s2sad.hessian(matvec_sum)(np.ones(3))):
+        with pytest.raises(ValueError, match="matmul"):
+            call()
+    s2sad.check_grads(matvec_sum, np.linspace(0.1, 0.4, 4))
+
+
+def test_operands_known_to_fit_are_not_checked():
+    # a length-1 axis broadcasts with anything; sin(x) has x's shape
+    def scaled(x, b):
+        return np.sum(np.sin(x) * x + b)
+    src = s2sad.emit(scaled, np.ones(3), np.ones(1), wrt=(0, 1))
+    assert "check_" not in src
+    src = s2sad.emit(product_sum, np.ones(3), np.ones(3), wrt=(0, 1))
+    assert "check_broadcast(x, y)" in src
