@@ -234,6 +234,25 @@ def test_copies_of_a_named_value(fn, x):
     s2sad.check_grads(fn, x)
 
 
+def where_reads_a_written_buffer(x):
+    buf = x * 1.0
+    buf[1] = 0.0
+    return np.sum(np.where(x > 0.3, buf, x) + buf)
+
+
+def where_reads_a_filled_buffer(x):
+    buf = np.zeros(3)
+    for i in range(3):
+        buf[i] = x[i] ** 2
+    return np.sum(np.where(buf > 0.1, buf, 0.0) * x)
+
+
+@pytest.mark.parametrize("fn", [where_reads_a_written_buffer, where_reads_a_filled_buffer])
+def test_a_written_buffer_read_by_where(fn):
+    # the adjoint of the write is written in place into an adjoint folded into an expression
+    s2sad.check_grads(fn, np.array([0.2, 0.5, 0.9]))
+
+
 def test_an_unused_copy_in_a_helper_keeps_the_gradient():
     assert s2sad.grad(copy_unused)(0.4) == 2.0
     assert s2sad.jvp(copy_unused, (0.4,), (1.0,)) == (0.8, 2.0)
