@@ -183,6 +183,10 @@ class LocalFunction:
     defaults: tuple[Any, ...]
 
 
+_INDEX_DTYPES = ("int64", "int32", "int16", "int8", "uint64", "uint32", "uint16", "uint8",
+                 "bool")
+
+
 @dataclass(frozen=True, eq=False)
 class _Origin:
     """Which arrays an array value may share memory with (NumPy aliasing, followed).
@@ -1529,12 +1533,25 @@ class Lowering:
                     return isinstance(stmt, Eqn) and stmt.prim not in _VIEWS
         return False
 
+    def shape_rank(self, atom: Var | Const) -> int | None:
+        """The length of the shape `atom`, when it is ``x.shape`` of an array of known rank."""
+        for b in [self.builder, *reversed(self.parents)]:
+            for s in reversed(b.stmts):
+                if isinstance(s, Eqn) and atom in s.outs:
+                    x = s.args[0].type if s.prim == "shape" and s.args else None
+                    return x.ndim if isinstance(x, Array) else None
+        return None
+
     def unpack(self, value: Value, n: int, node: Any) -> tuple[Value, ...]:
         if isinstance(value, TupleVal):
             items = value.items
         elif isinstance(value, Static) and isinstance(value.value, (tuple, list)):
             items = tuple(Static(v) for v in value.value)
         elif isinstance(value, Sym) and isinstance(value.type, Opaque) and value.type.kind == "shape":
+            rank = self.shape_rank(value.atom)
+            if rank is not None and rank != n:
+                raise TypeMismatch(f"cannot unpack the shape of an array of rank {rank} into "
+                                   f"{n} names", loc_of(node, self.src))
             return tuple(Sym(to_atom(apply("getitem", value, spec=(i,)))) for i in range(n))
         else:
             raise unsupported(node, self.src, "unpacking this value",
@@ -1839,12 +1856,26 @@ class Lowering:
                                                        for p in parts])])
             idx = self.expr(node.slice)
             if isinstance(idx, Static):
-                return base.items[idx.value] if isinstance(idx.value, int) else \
-                    TupleVal(base.items[idx.value])
+                try:
+                    return base.items[idx.value] if isinstance(idx.value, int) else \
+                        TupleVal(base.items[idx.value])
+                except (IndexError, TypeError) as exc:
+                    raise TypeMismatch(f"indexing a tuple of {len(base.items)} items: {exc}",
+                                       loc_of(node, self.src)) from None
         dyn: list[Any] = []
         spec = self.index_spec(node.slice, dyn)
         if isinstance(base, Static) and not dyn:
-            return Static(base.value[spec[0] if len(spec) == 1 else spec])
+            try:
+                return Static(base.value[spec[0] if len(spec) == 1 else spec])
+            except (IndexError, KeyError, TypeError) as exc:
+                raise TypeMismatch(f"indexing {type(base.value).__name__} {base.value!r}: "
+                                   f"{exc}", loc_of(node, self.src)) from None
+        if isinstance(base, Sym) and isinstance(base.type, Opaque) and \
+                base.type.kind == "shape" and len(spec) == 1 and isinstance(spec[0], int):
+            rank = self.shape_rank(base.atom)
+            if rank is not None and not -rank <= spec[0] < rank:
+                raise TypeMismatch(f"index {spec[0]} is out of range for the shape of an "
+                                   f"array of rank {rank}", loc_of(node, self.src))
         if isinstance(base, Sym):
             return apply("getitem", base, *dyn, spec=spec)
         raise unsupported(node, self.src, f"indexing a {_kind(base)} with a run-time index",
@@ -1871,7 +1902,14 @@ class Lowering:
             if value.type.dtype not in ("int64", "int32", "bool"):  # type: ignore[union-attr]
                 raise unsupported(node, self.src, "a list of non-integer indices",
                                   "index with integers")
-        dyn.append(self.operand(value, node))
+        operand = self.operand(value, node)
+        ty = operand.type
+        if isinstance(ty, (Array, Scalar)) and ty.dtype not in _INDEX_DTYPES:
+            what = "arrays used as indices" if isinstance(ty, Array) else "indices"
+            raise TypeMismatch(f"{what} must be integers (or booleans), not {ty}",
+                               loc_of(node, self.src), "convert the index: "
+                               "idx.astype(int), or int(i) for a number")
+        dyn.append(operand)
         return Dyn(len(dyn) - 1)
 
     def expr_Call(self, node: Any) -> Value:

@@ -499,3 +499,63 @@ def test_operands_known_to_fit_are_not_checked():
     assert "check_" not in src
     src = s2sad.emit(product_sum, np.ones(3), np.ones(3), wrt=(0, 1))
     assert "check_broadcast(x, y)" in src
+
+
+# Index and unpacking errors Python raises, found when the code is generated (the rank of an
+# array and the dtype of an index are part of the types), not as an IndexError inside it.
+def unpacks_a_short_shape(x):
+    n, m = x.shape
+    return np.sum(x) * n
+
+
+def unpacks_a_shape_in_a_helper(x):
+    return np.sum(x) * _first_of_two(x.shape)
+
+
+def _first_of_two(shape):
+    n, m = shape
+    return n
+
+
+def indexes_past_the_shape(x):
+    return np.sum(x) * x.shape[-2]
+
+
+def indexes_with_floats(x):
+    k = np.floor(x * 2.0)
+    return np.sum(x[k])
+
+
+def indexes_past_a_tuple(x):
+    pair = (x, x * 2.0)
+    return np.sum(pair[2])
+
+
+INDEX_ERRORS = [
+    (unpacks_a_short_shape, "n, m = x.shape", "rank 1 into 2 names", None),
+    (_first_of_two, "n, m = shape", "rank 1 into 2 names", None),
+    (indexes_past_the_shape, "x.shape[-2]", "index -2 is out of range", None),
+    (indexes_with_floats, "k]", "must be integers (or booleans), not float64[n]", "astype(int)"),
+    (indexes_past_a_tuple, "pair[2]", "tuple of 2 items", None),
+]
+
+
+@pytest.mark.parametrize("fn,text,words,hint", INDEX_ERRORS,
+                         ids=[e[0].__name__ for e in INDEX_ERRORS])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_index_and_unpacking_errors_are_located(fn, text, words, hint, mode):
+    x = np.linspace(0.1, 0.9, 3)
+    with pytest.raises((ValueError, IndexError)):
+        fn(x)
+    target = unpacks_a_shape_in_a_helper if fn is _first_of_two else fn
+    with pytest.raises(s2sad.TypeMismatch) as info:
+        if mode == "reverse":
+            s2sad.grad(target)(x)
+        else:
+            s2sad.jvp(target, (x,), (x,))
+    line, col = _line_of(fn, text)
+    assert str(info.value).startswith(f"{HERE}:{line}:{col}: TypeMismatch:")
+    assert words in str(info.value)
+    if hint:
+        assert hint in str(info.value)
+    assert s2sad.grad(unpacks_a_short_shape)(np.ones((2, 3)))[0, 0] == 2.0  # rank 2 fits
