@@ -559,3 +559,26 @@ def test_index_and_unpacking_errors_are_located(fn, text, words, hint, mode):
     if hint:
         assert hint in str(info.value)
     assert s2sad.grad(unpacks_a_short_shape)(np.ones((2, 3)))[0, 0] == 2.0  # rank 2 fits
+
+
+def rebuilds_a_list(x, n):
+    hs = []
+    for k in range(n):
+        hs.append(x * k)
+    for k in range(n):
+        new = []
+        for h in hs:
+            new.append(h * 2.0)
+        hs = new
+    return sum(hs)
+
+
+def test_a_list_a_loop_rebuilds_is_refused_in_reverse_mode_only():
+    with pytest.raises(s2sad.UnsupportedSyntax) as info:
+        s2sad.grad(rebuilds_a_list)(1.5, 3)
+    line, col = _line_of(rebuilds_a_list, "for k in range(n):\n")  # the second loop
+    assert "`hs`, a list grown at run time" in str(info.value)
+    assert "hint: use forward mode" in str(info.value)
+    assert f":{line + 2}:{col}: UnsupportedSyntax" in str(info.value).splitlines()[0]
+    # forward mode carries the list: 3 doublings of [0, x, 2x] sum to 24x
+    assert s2sad.jvp(rebuilds_a_list, (1.5, 3), (1.0, None)) == (36.0, 24.0)
