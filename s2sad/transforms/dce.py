@@ -45,7 +45,7 @@ def dce(fn: Function) -> Function:
     defs = {v.id: s for s in walk(fn.body) if isinstance(s, Eqn) for v in s.outs}
     while True:
         live = {r.id for r in fn.results if isinstance(r, Var)}
-        fn = fn.replace(body=Block(_block(fn.body.stmts, live, top=True, defs=defs)))
+        fn = fn.replace(body=Block(_block(fn.body.stmts, live, (defs, fn.checked), top=True)))
         slots = _unread_slots(fn)
         if not slots:
             return fn
@@ -146,8 +146,18 @@ def _elementwise(p: Prim) -> bool:
     return p.broadcasts or p.infer in (elementwise_float, elementwise_bool)
 
 
-def _shape_check(stmt: Eqn, defs: dict[int, Eqn]) -> Eqn | None:
+def user_operations(fn: Function) -> Function:
+    """`fn` (as lowered from the user's code) with its operations marked as the user's: dce
+    keeps the shape errors of those, not of the derivative code the rules add (which may
+    compute, then drop, pieces that only fit when they are used)."""
+    return fn.replace(checked=frozenset(v.id for s in walk(fn.body) if isinstance(s, Eqn)
+                                        for v in s.outs))
+
+
+def _shape_check(stmt: Eqn, defs: dict[int, Eqn], checked: frozenset[int]) -> Eqn | None:
     """The check that stands in for `stmt`, dropped, if its operands may not fit."""
+    if not stmt.outs or any(v.id not in checked for v in stmt.outs):
+        return None
     p = REGISTRY[stmt.prim]
     if stmt.prim == "matmul":
         a, b = stmt.args
@@ -181,8 +191,11 @@ def _may_clash(types: list[Array]) -> bool:
     return False
 
 
-def _block(stmts: tuple[Stmt, ...], live: set[int], top: bool = False,
-           defs: dict[int, Eqn] | None = None) -> tuple[Stmt, ...]:
+_Checks = tuple[dict[int, Eqn], frozenset[int]]  # definitions, the user's operations
+
+
+def _block(stmts: tuple[Stmt, ...], live: set[int], checks: _Checks,
+           top: bool = False) -> tuple[Stmt, ...]:
     kept: list[Stmt] = []
     code_after = False
     for stmt in reversed(stmts):
@@ -196,18 +209,18 @@ def _block(stmts: tuple[Stmt, ...], live: set[int], top: bool = False,
                 kept.append(stmt)
                 _mark(live, stmt.atoms())
             else:
-                check = _shape_check(stmt, defs or {})
+                check = _shape_check(stmt, *checks)
                 if check is None:
                     continue
                 kept.append(check)
                 _mark(live, check.args)
         elif isinstance(stmt, If):
-            new_if = _if(stmt, live)
+            new_if = _if(stmt, live, checks)
             if new_if is None:
                 continue
             kept.append(new_if)
         else:
-            new_loop = _loop(stmt, live)
+            new_loop = _loop(stmt, live, checks)
             if new_loop is None:
                 continue
             kept.append(new_loop)
@@ -229,10 +242,10 @@ def _first_checks(stmts: tuple[Stmt, ...]) -> tuple[Stmt, ...]:
     return tuple(out)
 
 
-def _if(s: If, live: set[int]) -> If | None:
+def _if(s: If, live: set[int], checks: _Checks) -> If | None:
     keep = [k for k, o in enumerate(s.outs) if o.id in live]
     _mark(live, [s.then_results[k] for k in keep] + [s.else_results[k] for k in keep])
-    then, orelse = _block(s.then.stmts, live), _block(s.orelse.stmts, live)
+    then, orelse = _block(s.then.stmts, live, checks), _block(s.orelse.stmts, live, checks)
     if not keep and not _has_effect(then) and not _has_effect(orelse):
         return None
     _mark(live, [s.cond])
@@ -241,16 +254,16 @@ def _if(s: If, live: set[int]) -> If | None:
               tuple(s.else_results[k] for k in keep), s.loc)
 
 
-def _loop(s: ForRange | While, live: set[int]) -> ForRange | While | None:
+def _loop(s: ForRange | While, live: set[int], checks: _Checks) -> ForRange | While | None:
     needed = {k for k, o in enumerate(s.outs) if o.id in live}
     while True:
         trial = set(live)
         _mark(trial, [s.body_results[k] for k in needed])
-        body = _block(s.body.stmts, trial)
+        body = _block(s.body.stmts, trial, checks)
         cond: tuple[Stmt, ...] = ()
         if isinstance(s, While):
             _mark(trial, [s.cond_result])
-            cond = _block(s.cond.stmts, trial)
+            cond = _block(s.cond.stmts, trial, checks)
         more = {k for k, c in enumerate(s.carried) if c.id in trial} - needed
         if not more:
             break
