@@ -31,7 +31,7 @@ from . import (
     prims,  # registers the primitives and surface bindings
     recursion,
 )
-from .errors import NoRuleError, S2SADError, TypeMismatch, UnsupportedSyntax
+from .errors import NoRuleError, S2SADError, TypeMismatch, UnsupportedSyntax, plain
 from .ir import (
     Array,
     Block,
@@ -877,7 +877,7 @@ class Lowering:
 
     def mixed_items(self, node: Any, name: str, exc: TypeError) -> UnsupportedSyntax:
         return unsupported(node, self.src, f"a list grown at run time whose items change type "
-                           f"(`{name}` gets {exc})", "append values of one kind: all numbers, "
+                           f"(`{name}` gets {plain(str(exc))})", "append values of one kind: all numbers, "
                            "or all arrays of one rank")
 
     def foreign_list(self, node: Any, name: str,
@@ -1718,11 +1718,21 @@ class Lowering:
         if name is None or pyop is None:
             raise unsupported(node, self.src, f"the `{type(op).__name__}` operator",
                               "use the NumPy function instead")
+        text = _OP_TEXT.get(name, name)
         if isinstance(left, Static) and isinstance(right, Static):
-            return Static(pyop(left.value, right.value))
-        self.no_list(left, node, f"`{_OP_TEXT.get(name, name)}` on")
-        self.no_list(right, node, f"`{_OP_TEXT.get(name, name)}` on")
-        return apply(name, self.operand(left, node), self.operand(right, node))
+            try:
+                return Static(pyop(left.value, right.value))
+            except (ArithmeticError, TypeError, ValueError) as exc:
+                raise TypeMismatch(f"`{text}` of constants {left.value!r} and "
+                                   f"{right.value!r}: {exc}", loc_of(node, self.src)) from None
+        self.no_list(left, node, f"`{text}` on")
+        self.no_list(right, node, f"`{text}` on")
+        a, b = self.operand(left, node), self.operand(right, node)
+        try:
+            return apply(name, a, b)
+        except ValueError as exc:  # shapes the types show cannot fit
+            raise TypeMismatch(f"`{text}` of a {a.type} and a {b.type}: {plain(str(exc))}",
+                               loc_of(node, self.src)) from None
 
     def expr_UnaryOp(self, node: Any) -> Value:
         operand = self.expr(node.operand)
@@ -2049,8 +2059,15 @@ class Lowering:
         pk = {k: self.surface_arg(v) for k, v in kwargs.items()}
         try:
             out = fn(*pa, **pk)
-        except TypeError as exc:
-            raise TypeMismatch(f"bad call to {what}: {exc}", loc_of(node, self.src)) from None
+        except (TypeError, ValueError, IndexError) as exc:  # as NumPy would raise, located
+            text = str(exc)
+            hint = None
+            if "<dynamic>" in text or "_Dynamic" in text:
+                hint = "give this argument a value known when the code is generated"
+            elif "not iterable" in text:
+                hint = "pass a list or tuple of arrays: np.stack([a, b])"
+            raise TypeMismatch(f"bad call to {what}: {plain(text)}", loc_of(node, self.src),
+                               hint) from None
         if isinstance(out, tuple) and any(isinstance(o, Sym) for o in out):
             return TupleVal(tuple(o if isinstance(o, Sym) else Static(o) for o in out))
         if isinstance(out, Sym) and out.is_array and what.strip(".()") not in _SAME_ARRAY and \
@@ -2088,7 +2105,7 @@ class Lowering:
         try:
             ir, returns = made.derivative_ir(specs)
         except TypeError as exc:
-            raise TypeMismatch(f"bad call to a function s2sad made: {exc}",
+            raise TypeMismatch(f"bad call to a function s2sad made: {plain(str(exc))}",
                                loc_of(node, self.src)) from None
         atoms = [self.operand(a, node).atom for a in args if not isinstance(a, Static)]
         mapping = {p.id: a for p, a in zip(ir.params, atoms)}
@@ -2484,7 +2501,7 @@ def join_types(a: Any, b: Any, loc: Any = None) -> Any:
             return ListOf(prims.item_join(a.item, b.item))
         except TypeError as exc:
             raise UnsupportedSyntax("a list grown at run time whose items change type (" +
-                                    str(exc) + "): not supported in differentiated code", loc,
+                                    plain(str(exc)) + "): not supported in differentiated code", loc,
                                     "append values of one kind: all numbers, or all arrays "
                                     "of one rank") from None
     if isinstance(a, Scalar) and isinstance(b, Scalar):

@@ -328,6 +328,15 @@ def same_as_first(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
     return types[0]
 
 
+def axis_index(axis: Any, n: int) -> int:
+    """`axis` of an `n`-axis array as a non-negative index, as NumPy checks it: out of range
+    raises (never wraps around, which would reduce or move another axis)."""
+    a = int(axis)
+    if not -n <= a < n:
+        raise ValueError(f"axis {a} is out of bounds for array of dimension {n}")
+    return a % n
+
+
 def covers(t: Ty, out: Ty) -> bool:
     """True when a value of type `t`, which broadcasts to `out`, is known to have its shape.
 

@@ -582,3 +582,72 @@ def test_a_list_a_loop_rebuilds_is_refused_in_reverse_mode_only():
     assert f":{line + 2}:{col}: UnsupportedSyntax" in str(info.value).splitlines()[0]
     # forward mode carries the list: 3 doublings of [0, x, 2x] sum to 24x
     assert s2sad.jvp(rebuilds_a_list, (1.5, 3), (1.0, None)) == (36.0, 24.0)
+
+
+# An axis out of range raises in NumPy; s2sad wrapped it around (axis 2 of a vector became
+# axis 0), and a dropped reduction then differentiated code that cannot run.
+def sums_axis_two(x):
+    return np.sum(np.sum(x, axis=2))
+
+
+def moves_axis_two(x):
+    return np.sum(np.moveaxis(x, 0, 2))
+
+
+def diffs_axis_one(x):
+    return np.sum(np.diff(x, axis=1))
+
+
+def takes_axis_one(x):
+    return np.sum(np.take(x, [0], axis=1))
+
+
+def maxes_axis_minus_two(x):
+    return np.sum(x.max(axis=-2))
+
+
+AXIS_ERRORS = [(sums_axis_two, "np.sum(x, axis=2)", "axis 2"),
+               (moves_axis_two, "np.moveaxis", "axis 2"),
+               (diffs_axis_one, "np.diff", "axis 1"),
+               (takes_axis_one, "np.take", "axis 1"),
+               (maxes_axis_minus_two, "x.max", "axis -2")]
+
+
+@pytest.mark.parametrize("fn,text,axis", AXIS_ERRORS, ids=[e[0].__name__ for e in AXIS_ERRORS])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_an_axis_out_of_range_is_located(fn, text, axis, mode):
+    x = np.linspace(0.1, 0.9, 3)
+    with pytest.raises(ValueError):
+        fn(x)
+    with pytest.raises(s2sad.TypeMismatch) as info:
+        if mode == "reverse":
+            s2sad.grad(fn)(x)
+        else:
+            s2sad.jvp(fn, (x,), (x,))
+    line, col = _line_of(fn, text)
+    assert str(info.value).startswith(f"{HERE}:{line}:{col}: TypeMismatch:")
+    assert f"{axis} is out of bounds for array of dimension 1" in str(info.value)
+    s2sad.check_grads(fn, np.linspace(0.1, 0.9, 6).reshape(2, 3, 1) if fn is moves_axis_two
+                      else np.linspace(0.1, 0.9, 6).reshape(2, 3) if fn is not sums_axis_two
+                      else np.linspace(0.1, 0.9, 6).reshape(1, 2, 3))
+
+
+def stacks_an_array(x):
+    return np.sum(np.stack(x))
+
+
+def swaps_a_run_time_axis(x):
+    return np.sum(np.swapaxes(x, 0, x))
+
+
+@pytest.mark.parametrize("fn,words,hint", [
+    (stacks_an_array, "an array or number s2sad cannot iterate over", "np.stack([a, b])"),
+    (swaps_a_run_time_axis, "a value known only at run time", "known when the code is generated"),
+])
+def test_messages_name_no_internal_types(fn, words, hint):
+    with pytest.raises(s2sad.TypeMismatch) as info:
+        s2sad.grad(fn)(np.ones((2, 3)))
+    text = str(info.value)
+    assert words in text and hint in text.split("hint: ")[-1]
+    for internal in ("Sym", "Var", "Static", "_Dynamic", "<dynamic>"):
+        assert internal not in text
