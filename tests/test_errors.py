@@ -651,3 +651,24 @@ def test_messages_name_no_internal_types(fn, words, hint):
     assert words in text and hint in text.split("hint: ")[-1]
     for internal in ("Sym", "Var", "Static", "_Dynamic", "<dynamic>"):
         assert internal not in text
+
+
+def column_times_matrix(x, w):
+    return np.sum(x @ w)
+
+
+def divides_constants(x):
+    n = 0
+    return x / (1 / n)
+
+
+def test_shapes_the_types_show_cannot_fit_are_located():
+    # x has a length-1 last axis (part of its type), w's rows are known not to be 1
+    with pytest.raises(s2sad.TypeMismatch) as info:
+        s2sad.grad(column_times_matrix)(np.ones((3, 1)), np.ones((3, 3)))
+    line, col = _line_of(column_times_matrix, "x @ w")
+    assert str(info.value).startswith(f"{HERE}:{line}:{col}: TypeMismatch:")
+    assert "float64[n,1] and a float64[n,n]" in str(info.value)
+    s2sad.check_grads(column_times_matrix, np.ones((3, 2)), np.ones((2, 3)))
+    with pytest.raises(s2sad.TypeMismatch, match="division by zero"):
+        s2sad.grad(divides_constants)(1.0)
