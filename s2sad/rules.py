@@ -62,6 +62,7 @@ class Builder:
              hint: str | None = None) -> Var:
         p = REGISTRY[prim]
         _check_lists(prim, args)
+        _check_axes(params)
         raw = dict(p.params)
         raw.update({k: (v.value if isinstance(v, Const) else DYNAMIC) for k, v in params})
         out_type = p.infer([a.type for a in args], raw)
@@ -95,6 +96,14 @@ class Builder:
         if self.stmts[-1].outs == (atom,):
             name_var(atom, hint)
         return atom
+
+
+def _check_axes(params: Sequence[tuple[str, Atom]]) -> None:
+    """An axis known only at run time must be an integer, as NumPy requires."""
+    for k, v in params:
+        if k.startswith("axis") and isinstance(v, Var) and isinstance(v.type, (Array, Scalar)) \
+                and not (isinstance(v.type, Scalar) and v.type.dtype.startswith(("int", "uint"))):
+            raise TypeError(f"{k} must be an integer, not a {v.type}")
 
 
 def _check_lists(prim: str, args: Sequence[Atom]) -> None:

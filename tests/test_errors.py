@@ -606,6 +606,17 @@ def maxes_axis_minus_two(x):
     return np.sum(x.max(axis=-2))
 
 
+def sums_along_an_array(x):
+    return np.sum(np.sum(x, axis=x))
+
+
+def test_a_run_time_axis_must_be_an_integer():
+    with pytest.raises(TypeError):
+        sums_along_an_array(np.ones(3))
+    with pytest.raises(s2sad.TypeMismatch, match="axis must be an integer, not a float64"):
+        s2sad.grad(sums_along_an_array)(np.ones(3))
+
+
 AXIS_ERRORS = [(sums_axis_two, "np.sum(x, axis=2)", "axis 2"),
                (moves_axis_two, "np.moveaxis", "axis 2"),
                (diffs_axis_one, "np.diff", "axis 1"),
@@ -636,13 +647,13 @@ def stacks_an_array(x):
     return np.sum(np.stack(x))
 
 
-def swaps_a_run_time_axis(x):
-    return np.sum(np.swapaxes(x, 0, x))
+def a_run_time_dtype(x):
+    return np.sum(np.array(x, dtype=x))
 
 
 @pytest.mark.parametrize("fn,words,hint", [
     (stacks_an_array, "an array or number s2sad cannot iterate over", "np.stack([a, b])"),
-    (swaps_a_run_time_axis, "a value known only at run time", "known when the code is generated"),
+    (a_run_time_dtype, "a value known only at run time", "known when the code is generated"),
 ])
 def test_messages_name_no_internal_types(fn, words, hint):
     with pytest.raises(s2sad.TypeMismatch) as info:
