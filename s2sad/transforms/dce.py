@@ -3,7 +3,8 @@
 Contract: ``dce(f)`` drops every equation none of whose outputs is read later or returned
 (primitives are pure, except the tape operations of loops, which are always kept).  An
 operation that may fail on its operands' shapes (an elementwise operation of arrays, ``@``)
-leaves a cheap check in its place, unless the types show its operands fit: the user's code
+leaves a cheap check in its place (or stays: einsum, concatenate, ...), unless the types
+show its operands fit: the user's code
 raises there, so the derivative must too (the gradient of ``np.sum(x * y)`` is ``(y, x)``,
 which does not read the product).  A region
 keeps only the outputs that are used: a loop keeps a carried value when its final value is
@@ -36,7 +37,7 @@ from ..ir import (
     sub_blocks,
     walk,
 )
-from ..rules import REGISTRY, Prim, covers, elementwise_bool, elementwise_float
+from ..rules import REGISTRY, Prim, covers, elementwise, elementwise_bool, elementwise_float
 
 
 def dce(fn: Function) -> Function:
@@ -140,10 +141,12 @@ def _same_shape(a: Atom, defs: dict[int, Eqn]) -> Atom:
 
 
 _KEEPS_SHAPE = frozenset({"setitem", "copy", "stop_gradient", "astype"})  # x's shape
+# Operations of several arrays with no cheap check of their shapes: kept when dropped.
+_KEPT = frozenset({"einsum", "concatenate", "stack", "cross", "take_along_axis", "kron"})
 
 
 def _elementwise(p: Prim) -> bool:
-    return p.broadcasts or p.infer in (elementwise_float, elementwise_bool)
+    return p.broadcasts or p.infer in (elementwise, elementwise_float, elementwise_bool)
 
 
 def user_operations(fn: Function) -> Function:
@@ -155,10 +158,13 @@ def user_operations(fn: Function) -> Function:
 
 
 def _shape_check(stmt: Eqn, defs: dict[int, Eqn], checked: frozenset[int]) -> Eqn | None:
-    """The check that stands in for `stmt`, dropped, if its operands may not fit."""
+    """The check that stands in for `stmt`, dropped, if its operands may not fit (`stmt`
+    itself where no cheap check exists)."""
     if not stmt.outs or any(v.id not in checked for v in stmt.outs):
         return None
     p = REGISTRY[stmt.prim]
+    if stmt.prim in _KEPT and sum(isinstance(a.type, Array) for a in stmt.args) > 1:
+        return stmt
     if stmt.prim == "matmul":
         a, b = stmt.args
         if not (isinstance(a.type, Array) and isinstance(b.type, Array)):
@@ -213,7 +219,7 @@ def _block(stmts: tuple[Stmt, ...], live: set[int], checks: _Checks,
                 if check is None:
                     continue
                 kept.append(check)
-                _mark(live, check.args)
+                _mark(live, check.atoms())
         elif isinstance(stmt, If):
             new_if = _if(stmt, live, checks)
             if new_if is None:
