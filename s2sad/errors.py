@@ -116,10 +116,16 @@ _INTERNAL = [
 ]
 
 
-def plain(message: str) -> str:
+_SIGNATURE = re.compile(r"(?:[\w.]*<locals>\.)?[\w<>.]+\(\) (?=missing|got|takes)")
+
+
+def plain(message: str, callee: str | None = None) -> str:
     """`message` (usually a caught TypeError's) in the user's words: s2sad's own classes
     become what they stand for (``'Sym' object is not subscriptable`` -> ``a number or
-    array is not subscriptable``)."""
+    array is not subscriptable``), and the functions s2sad binds to a NumPy function are
+    named as `callee` (``_diff() takes ...`` -> ``diff() takes ...``)."""
     for pattern, words in _INTERNAL:
         message = pattern.sub(words, message)
+    if callee:
+        message = _SIGNATURE.sub(f"{callee.strip('.()')}() ", message)
     return message

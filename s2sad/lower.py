@@ -2066,8 +2066,11 @@ class Lowering:
                 hint = "give this argument a value known when the code is generated"
             elif "not iterable" in text:
                 hint = "pass a list or tuple of arrays: np.stack([a, b])"
-            raise TypeMismatch(f"bad call to {what}: {plain(text)}", loc_of(node, self.src),
-                               hint) from None
+            elif what == "where" and "missing" in text:
+                hint = "np.where(cond) (the indices of a condition) is not supported: use " \
+                       "np.where(cond, a, b), or find the indices outside the function"
+            raise TypeMismatch(f"bad call to {what}: {plain(text, what)}",
+                               loc_of(node, self.src), hint) from None
         if isinstance(out, tuple) and any(isinstance(o, Sym) for o in out):
             return TupleVal(tuple(o if isinstance(o, Sym) else Static(o) for o in out))
         if isinstance(out, Sym) and out.is_array and what.strip(".()") not in _SAME_ARRAY and \

@@ -655,8 +655,19 @@ def a_run_time_dtype(x):
     return np.sum(np.array(x, dtype=x))
 
 
+def indices_of_a_condition(x):
+    return np.sum(np.where(x > 0.5)[0])
+
+
+def diff_with_too_many_arguments(x):
+    return np.sum(np.diff(x, 1, 0, 5))
+
+
 @pytest.mark.parametrize("fn,words,hint", [
     (stacks_an_array, "an array or number s2sad cannot iterate over", "np.stack([a, b])"),
+    (indices_of_a_condition, "where() missing 2 required positional arguments",
+     "use np.where(cond, a, b)"),
+    (diff_with_too_many_arguments, "diff() takes from 1 to 3 positional arguments", ""),
     (a_run_time_dtype, "a value known only at run time", "known when the code is generated"),
 ])
 def test_messages_name_no_internal_types(fn, words, hint):
@@ -664,7 +675,7 @@ def test_messages_name_no_internal_types(fn, words, hint):
         s2sad.grad(fn)(np.ones((2, 3)))
     text = str(info.value)
     assert words in text and hint in text.split("hint: ")[-1]
-    for internal in ("Sym", "Var", "Static", "_Dynamic", "<dynamic>"):
+    for internal in ("Sym", "Var", "Static", "_Dynamic", "<dynamic>", "<lambda>", "_diff"):
         assert internal not in text
 
 
