@@ -28,7 +28,7 @@ from .parse import parse_function
 from .rules import type_of_value
 from .source import get_source, unwrap
 from .transforms.cse import cse
-from .transforms.dce import dce
+from .transforms.dce import dce, user_operations
 from .transforms.jacobian import jacobian as jacobian_transform
 from .transforms.jacobian import vector_jvp
 from .transforms.jvp import jvp as jvp_transform
@@ -65,7 +65,7 @@ def derive(fn: Callable[..., Any], mode: str, wrt: tuple[int, ...], specs: Seque
     """
     for _, w in chain + ((mode, wrt),):
         _check_wrt(fn, w, specs)
-    ir = _check(lower(fn, specs), "lower")
+    ir = user_operations(_check(lower(fn, specs), "lower"))
     for depth, (m, w) in enumerate(chain + ((mode, wrt),)):
         ir = _check(_transform(ir, m, _ir_positions(w, specs), nested=depth > 0), m)
         if optimize or depth < len(chain):

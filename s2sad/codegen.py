@@ -44,7 +44,7 @@ from .runtime import Dyn
 
 # Names the generated code gets from s2sad, never shadowed by a variable.
 RUNTIME_NAMES = ("np", "math", "unbroadcast", "erf", "stop_gradient", "jacobian_seed",
-                 "jacobian_block", "jacobian_unblock")
+                 "jacobian_block", "jacobian_unblock", "check_broadcast", "check_matmul")
 _COMMENT = "__s2sad_comment_"
 _STATEMENT_KINDS = ("scatter", "comment", "tape", "push", "pop", "setitem", "list_append",
                     "list_pop", "list_addat")
@@ -537,6 +537,12 @@ class _Printer:
     def setitem(self, e: Eqn, index: int) -> list[Any]:
         """``x[idx] = v``, in place when x is exclusive; on a copy of x otherwise."""
         x, v, *dyn = e.args
+        bound: list[Any] = []
+        if isinstance(x, Var) and x.id in self.inline and self.exclusive(x):
+            # a folded expression (an adjoint `y_bar` written into): give it its name first
+            name = self._bind(x, index)
+            bound = [gast.Assign([gast.Name(name, gast.Store(), None, None)],
+                                 self.inline.pop(x.id), None)]
         target = self.atom(x)
         value = self.atom(v)
         idx = self.index(e.param("spec"), [self.atom(d) for d in dyn])
@@ -544,7 +550,8 @@ class _Printer:
             name = self.names[x.id]
             self.names[e.out.id] = name
             self.holder[name] = e.out.id
-            return [gast.Assign([gast.Subscript(target, idx, gast.Store())], value, None)]
+            return bound + [gast.Assign([gast.Subscript(target, idx, gast.Store())], value,
+                                        None)]
         name = self._bind(e.out, index)
         copy = gast.Call(gast.Attribute(target, "copy", gast.Load()), [], [])
         return [gast.Assign([gast.Name(name, gast.Store(), None, None)], copy, None),

@@ -13,6 +13,7 @@ This module is a leaf: it imports nothing from s2sad.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -98,3 +99,33 @@ class IRError(S2SADError):
     """The IR verifier found a broken invariant: a bug in s2sad, never in the user's code."""
 
     kind = "IRError"
+
+
+# The words of s2sad's own classes, as Python's TypeErrors print them, and the user's words
+# for them: a message about the user's call never names Sym, Var or Static.
+_INTERNAL = [
+    (re.compile(r"Sym\(%[\w-]+: ([^)]*)\)"), r"a \1 value"),
+    (re.compile(r"'(?:Sym|Var|Const)' object is not iterable"),
+     "an array or number s2sad cannot iterate over here"),
+    (re.compile(r"'(?:Sym|Var|Const)' object"), "a number or array"),
+    (re.compile(r"'Static' object"), "a constant"),
+    (re.compile(r"'TupleVal' object"), "a tuple"),
+    (re.compile(r"'Record' object"), "a container"),
+    (re.compile(r"'?<dynamic>'?|\b_Dynamic\b"), "a value known only at run time"),
+    (re.compile(r"\b(?:Sym|Var|Static|TupleVal|Record)\b"), "value"),
+]
+
+
+_SIGNATURE = re.compile(r"(?:[\w.]*<locals>\.)?[\w<>.]+\(\) (?=missing|got|takes)")
+
+
+def plain(message: str, callee: str | None = None) -> str:
+    """`message` (usually a caught TypeError's) in the user's words: s2sad's own classes
+    become what they stand for (``'Sym' object is not subscriptable`` -> ``a number or
+    array is not subscriptable``), and the functions s2sad binds to a NumPy function are
+    named as `callee` (``_diff() takes ...`` -> ``diff() takes ...``)."""
+    for pattern, words in _INTERNAL:
+        message = pattern.sub(words, message)
+    if callee:
+        message = _SIGNATURE.sub(f"{callee.strip('.()')}() ", message)
+    return message

@@ -262,6 +262,8 @@ class Function:
     result_names: tuple[str | None, ...] = ()  # names for results that have none
     mirrors: tuple[tuple[int, int], ...] = ()  # (var id, id of the var whose name it should
     #                                            reuse): values popped from a loop's tape
+    checked: frozenset[int] = frozenset()  # results of the user's own operations: where dce
+    #                                        drops one, the shape errors it raises must stay
 
     def replace(self, **changes: Any) -> Function:
         """A copy with some fields changed (passes build new functions this way)."""

@@ -32,7 +32,7 @@ from . import (
     prims,  # registers the primitives and surface bindings
     recursion,
 )
-from .errors import NoRuleError, S2SADError, TypeMismatch, UnsupportedSyntax
+from .errors import NoRuleError, S2SADError, TypeMismatch, UnsupportedSyntax, plain
 from .ir import (
     Array,
     Block,
@@ -47,6 +47,7 @@ from .ir import (
     Var,
     While,
     is_float,
+    name_var,
     substitute,
 )
 from .parse import loc_of, parse_function, unsupported
@@ -181,6 +182,10 @@ class LocalFunction:
 
     node: Any
     defaults: tuple[Any, ...]
+
+
+_INDEX_DTYPES = ("int64", "int32", "int16", "int8", "uint64", "uint32", "uint16", "uint8",
+                 "bool")
 
 
 @dataclass(frozen=True, eq=False)
@@ -893,7 +898,7 @@ class Lowering:
 
     def mixed_items(self, node: Any, name: str, exc: TypeError) -> UnsupportedSyntax:
         return unsupported(node, self.src, f"a list grown at run time whose items change type "
-                           f"(`{name}` gets {exc})", "append values of one kind: all numbers, "
+                           f"(`{name}` gets {plain(str(exc))})", "append values of one kind: all numbers, "
                            "or all arrays of one rank")
 
     def foreign_list(self, node: Any, name: str,
@@ -1438,7 +1443,8 @@ class Lowering:
 
     def name_results(self, target: Any, value: Value) -> Value:
         """``w, v = np.linalg.eigh(a)``: the results of the newest equation take the user's
-        names, when nothing else holds them yet."""
+        names, when they have none yet (named in place, so whatever else holds them, such
+        as another tuple of the same results, reads the same variables)."""
         stmts = self.builder.stmts
         if not (isinstance(value, TupleVal) and stmts and isinstance(stmts[-1], Eqn)) or \
                 any(v is value for v in self.env.values()):
@@ -1448,10 +1454,10 @@ class Lowering:
         if atoms != last.outs or any(v.hint for v in last.outs) or \
                 len(target.elts) != len(atoms):
             return value
-        outs = tuple(Var(v.type, t.id if isinstance(t, gast.Name) else None)
-                     for v, t in zip(last.outs, target.elts))
-        stmts[-1] = dataclasses.replace(last, outs=outs)
-        return TupleVal(tuple(Sym(v) for v in outs))
+        for v, t in zip(last.outs, target.elts):
+            if isinstance(t, gast.Name):
+                name_var(v, t.id)
+        return value
 
     def assign_element(self, target: Any, value: Value) -> None:
         """``x[idx] = v``: x becomes a copy with those slots replaced (in place in the
@@ -1764,12 +1770,25 @@ class Lowering:
                     return isinstance(stmt, Eqn) and stmt.prim not in _VIEWS
         return False
 
+    def shape_rank(self, atom: Var | Const) -> int | None:
+        """The length of the shape `atom`, when it is ``x.shape`` of an array of known rank."""
+        for b in [self.builder, *reversed(self.parents)]:
+            for s in reversed(b.stmts):
+                if isinstance(s, Eqn) and atom in s.outs:
+                    x = s.args[0].type if s.prim == "shape" and s.args else None
+                    return x.ndim if isinstance(x, Array) else None
+        return None
+
     def unpack(self, value: Value, n: int, node: Any) -> tuple[Value, ...]:
         if isinstance(value, TupleVal):
             items = value.items
         elif isinstance(value, Static) and isinstance(value.value, (tuple, list)):
             items = tuple(Static(v) for v in value.value)
         elif isinstance(value, Sym) and isinstance(value.type, Opaque) and value.type.kind == "shape":
+            rank = self.shape_rank(value.atom)
+            if rank is not None and rank != n:
+                raise TypeMismatch(f"cannot unpack the shape of an array of rank {rank} into "
+                                   f"{n} names", loc_of(node, self.src))
             return tuple(Sym(to_atom(apply("getitem", value, spec=(i,)))) for i in range(n))
         else:
             raise unsupported(node, self.src, "unpacking this value",
@@ -1940,11 +1959,21 @@ class Lowering:
         if name is None or pyop is None:
             raise unsupported(node, self.src, f"the `{type(op).__name__}` operator",
                               "use the NumPy function instead")
+        text = _OP_TEXT.get(name, name)
         if isinstance(left, Static) and isinstance(right, Static):
-            return Static(pyop(left.value, right.value))
-        self.no_list(left, node, f"`{_OP_TEXT.get(name, name)}` on")
-        self.no_list(right, node, f"`{_OP_TEXT.get(name, name)}` on")
-        return apply(name, self.operand(left, node), self.operand(right, node))
+            try:
+                return Static(pyop(left.value, right.value))
+            except (ArithmeticError, TypeError, ValueError) as exc:
+                raise TypeMismatch(f"`{text}` of constants {left.value!r} and "
+                                   f"{right.value!r}: {exc}", loc_of(node, self.src)) from None
+        self.no_list(left, node, f"`{text}` on")
+        self.no_list(right, node, f"`{text}` on")
+        a, b = self.operand(left, node), self.operand(right, node)
+        try:
+            return apply(name, a, b)
+        except ValueError as exc:  # shapes the types show cannot fit
+            raise TypeMismatch(f"`{text}` of a {a.type} and a {b.type}: {plain(str(exc))}",
+                               loc_of(node, self.src)) from None
 
     def expr_UnaryOp(self, node: Any) -> Value:
         operand = self.expr(node.operand)
@@ -2078,12 +2107,26 @@ class Lowering:
                                                        for p in parts])])
             idx = self.expr(node.slice)
             if isinstance(idx, Static):
-                return base.items[idx.value] if isinstance(idx.value, int) else \
-                    TupleVal(base.items[idx.value])
+                try:
+                    return base.items[idx.value] if isinstance(idx.value, int) else \
+                        TupleVal(base.items[idx.value])
+                except (IndexError, TypeError) as exc:
+                    raise TypeMismatch(f"indexing a tuple of {len(base.items)} items: {exc}",
+                                       loc_of(node, self.src)) from None
         dyn: list[Any] = []
         spec = self.index_spec(node.slice, dyn)
         if isinstance(base, Static) and not dyn:
-            return Static(base.value[spec[0] if len(spec) == 1 else spec])
+            try:
+                return Static(base.value[spec[0] if len(spec) == 1 else spec])
+            except (IndexError, KeyError, TypeError) as exc:
+                raise TypeMismatch(f"indexing {type(base.value).__name__} {base.value!r}: "
+                                   f"{exc}", loc_of(node, self.src)) from None
+        if isinstance(base, Sym) and isinstance(base.type, Opaque) and \
+                base.type.kind == "shape" and len(spec) == 1 and isinstance(spec[0], int):
+            rank = self.shape_rank(base.atom)
+            if rank is not None and not -rank <= spec[0] < rank:
+                raise TypeMismatch(f"index {spec[0]} is out of range for the shape of an "
+                                   f"array of rank {rank}", loc_of(node, self.src))
         if isinstance(base, Sym):
             return apply("getitem", base, *dyn, spec=spec)
         raise unsupported(node, self.src, f"indexing a {_kind(base)} with a run-time index",
@@ -2110,7 +2153,14 @@ class Lowering:
             if value.type.dtype not in ("int64", "int32", "bool"):  # type: ignore[union-attr]
                 raise unsupported(node, self.src, "a list of non-integer indices",
                                   "index with integers")
-        dyn.append(self.operand(value, node))
+        operand = self.operand(value, node)
+        ty = operand.type
+        if isinstance(ty, (Array, Scalar)) and ty.dtype not in _INDEX_DTYPES:
+            what = "arrays used as indices" if isinstance(ty, Array) else "indices"
+            raise TypeMismatch(f"{what} must be integers (or booleans), not {ty}",
+                               loc_of(node, self.src), "convert the index: "
+                               "idx.astype(int), or int(i) for a number")
+        dyn.append(operand)
         return Dyn(len(dyn) - 1)
 
     def expr_Call(self, node: Any) -> Value:
@@ -2252,8 +2302,18 @@ class Lowering:
         pk = {k: self.surface_arg(v) for k, v in kwargs.items()}
         try:
             out = fn(*pa, **pk)
-        except TypeError as exc:
-            raise TypeMismatch(f"bad call to {what}: {exc}", loc_of(node, self.src)) from None
+        except (TypeError, ValueError, IndexError) as exc:  # as NumPy would raise, located
+            text = str(exc)
+            hint = None
+            if "<dynamic>" in text or "_Dynamic" in text:
+                hint = "give this argument a value known when the code is generated"
+            elif "not iterable" in text:
+                hint = "pass a list or tuple of arrays: np.stack([a, b])"
+            elif what == "where" and "missing" in text:
+                hint = "np.where(cond) (the indices of a condition) is not supported: use " \
+                       "np.where(cond, a, b), or find the indices outside the function"
+            raise TypeMismatch(f"bad call to {what}: {plain(text, what)}",
+                               loc_of(node, self.src), hint) from None
         if isinstance(out, tuple) and any(isinstance(o, Sym) for o in out):
             return TupleVal(tuple(o if isinstance(o, Sym) else Static(o) for o in out))
         same = pk["copy"] is not True if what in ("array", "asarray") and "copy" in pk else \
@@ -2293,7 +2353,7 @@ class Lowering:
         try:
             ir, returns = made.derivative_ir(specs)
         except TypeError as exc:
-            raise TypeMismatch(f"bad call to a function s2sad made: {exc}",
+            raise TypeMismatch(f"bad call to a function s2sad made: {plain(str(exc))}",
                                loc_of(node, self.src)) from None
         atoms = [self.operand(a, node).atom for a in args if not isinstance(a, Static)]
         mapping = {p.id: a for p, a in zip(ir.params, atoms)}
@@ -2702,7 +2762,7 @@ def join_types(a: Any, b: Any, loc: Any = None) -> Any:
             return ListOf(prims.item_join(a.item, b.item))
         except TypeError as exc:
             raise UnsupportedSyntax("a list grown at run time whose items change type (" +
-                                    str(exc) + "): not supported in differentiated code", loc,
+                                    plain(str(exc)) + "): not supported in differentiated code", loc,
                                     "append values of one kind: all numbers, or all arrays "
                                     "of one rank") from None
     if isinstance(a, Scalar) and isinstance(b, Scalar):

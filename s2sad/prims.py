@@ -26,6 +26,7 @@ from .rules import (
     S,
     Sym,
     apply,
+    axis_index,
     bind,
     broadcast_types,
     const_value,
@@ -92,7 +93,7 @@ def _reduce_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
     n = len(x.ones)
     if axis is None:
         return Array(dtype, (True,) * n) if keepdims else Scalar(dtype, weak=False)
-    axes = {a % n for a in (axis if isinstance(axis, tuple) else (axis,))}
+    axes = {axis_index(a, n) for a in (axis if isinstance(axis, tuple) else (axis,))}
     if keepdims:
         return Array(dtype, tuple(True if i in axes else o for i, o in enumerate(x.ones)))
     ones = tuple(o for i, o in enumerate(x.ones) if i not in axes)
@@ -112,6 +113,13 @@ def _matmul_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
     if not (isinstance(a, Array) and isinstance(b, Array)) or a.ones is None or b.ones is None:
         return Array(dtype, None) if isinstance(a, Array) or isinstance(b, Array) else Scalar(dtype)
     ao, bo = a.ones, b.ones
+    if not ao or not bo:
+        raise ValueError("matmul: an operand has no dimensions")
+    ka, kb = ao[-1], bo[-2] if len(bo) > 1 else bo[0]
+    if {ka, kb} == {True, False}:  # one has length 1 and the other not: they cannot match
+        raise ValueError("matmul: the last axis of the first operand and the "
+                         f"{'next-to-last' if len(bo) > 1 else 'last'} of the second differ "
+                         "in length (one has length 1, the other not)")
     if len(ao) == 1 and len(bo) == 1:
         return Scalar(dtype, weak=False)
     if len(ao) == 1:
@@ -179,7 +187,7 @@ def _expand_dims_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
         return Array(x.dtype if isinstance(x, Array) else "float64", None)
     axes = axis if isinstance(axis, tuple) else (axis,)
     n = len(x.ones) + len(axes)
-    axes = tuple(a % n for a in axes)
+    axes = tuple(axis_index(a, n) for a in axes)
     it = iter(x.ones)
     return Array(x.dtype, tuple(True if i in axes else next(it) for i in range(n)))
 
@@ -760,6 +768,11 @@ defprim("pop", lambda tape: tape.pop(), arity=1, infer=_shape_type, emit=Emit("p
         effect=True, doc="take back the values saved last (one result per value)")
 defprim("comment", lambda text="": None, arity=0, params=(("text", ""),), infer=_shape_type,
         emit=Emit("comment"), foldable=False, doc="a comment line in the generated code")
+defprim("check_broadcast", rt.check_broadcast, arity=None, infer=_shape_type,
+        emit=Emit("runtime"), effect=True,
+        doc="raise if the operands do not broadcast (where dce left out their operation)")
+defprim("check_matmul", rt.check_matmul, arity=2, infer=_shape_type, emit=Emit("runtime"),
+        effect=True, doc="raise if `a @ b` would fail on its shapes (where dce left it out)")
 defprim("print", print, arity=None, infer=_shape_type, emit=Emit("call", "print"),
         effect=True, doc="print, kept where it is (for hooks and debugging)")
 defprim("breakpoint", breakpoint, arity=0, infer=_shape_type, emit=Emit("call", "breakpoint"),

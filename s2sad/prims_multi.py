@@ -52,7 +52,7 @@ from .prims_numpy import (
     _tril,
     _zeros,
 )
-from .rules import DYNAMIC, Emit, S, Sym, apply, bind, const_value, defprim, promote
+from .rules import DYNAMIC, Emit, S, Sym, apply, axis_index, bind, const_value, defprim, promote
 from .runtime import Dyn
 
 DYN0 = Dyn(0)  # the one run-time operand of an index
@@ -125,7 +125,7 @@ def _split_type(types: Sequence[Ty], params: dict[str, Any]) -> tuple[Ty, ...]:
     if ones is None or axis is DYNAMIC:
         piece = Array(dt, None)
     else:
-        k = axis % len(ones)
+        k = axis_index(axis, len(ones))
         piece = Array(dt, tuple(None if i == k else o for i, o in enumerate(ones)))
     return (piece,) * _pieces(params)
 

@@ -53,6 +53,7 @@ from .rules import (
     Sym,
     _join_one,
     apply,
+    axis_index,
     bind,
     broadcast_types,
     const_value,
@@ -74,7 +75,7 @@ def _dtype(t: Ty) -> str:
 
 def _axes(axis: Any, n: int) -> tuple[int, ...]:
     """`axis` (an int or a tuple of them) as non-negative axes of an `n`-axis array."""
-    return tuple(a % n for a in (axis if isinstance(axis, (tuple, list)) else (axis,)))
+    return tuple(axis_index(a, n) for a in (axis if isinstance(axis, (tuple, list)) else (axis,)))
 
 
 def _ints(v: Any) -> tuple[int, ...]:
@@ -111,7 +112,7 @@ def _append_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
     if not (isinstance(a, Array) and isinstance(b, Array)) or a.ones is None or b.ones is None \
             or axis is DYNAMIC or len(a.ones) != len(b.ones):
         return Array(dt, None)
-    k = axis % len(a.ones)
+    k = axis_index(axis, len(a.ones))
     return Array(dt, tuple(False if i == k else _join_one(p, q)
                            for i, (p, q) in enumerate(zip(a.ones, b.ones))))
 
@@ -155,7 +156,7 @@ def _repeat_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
         return Array(_dtype(x), None)
     if axis is None:
         return Array(_dtype(x), (None if r == 1 else False,))
-    k = axis % len(xo)
+    k = axis_index(axis, len(xo))
     return Array(_dtype(x), tuple(o if i != k or r == 1 else False for i, o in enumerate(xo)))
 
 
@@ -372,7 +373,7 @@ def _append_vjp(g: Sym, ans: Sym, a: Sym, b: Sym, axis: Any = None, first: bool 
         part = apply("getitem", g, n, spec=(slice(None, Dyn(0)),) if first else
                      (slice(Dyn(0), None),))
         return reshape(part, shape_of(a if first else b))
-    k = axis % (a.ndim or 1)
+    k = axis_index(axis, a.ndim or 1)
     n = _dim(a, k)
     cut = slice(None, Dyn(0)) if first else slice(Dyn(0), None)
     return apply("getitem", g, n, spec=(slice(None),) * k + (cut,))
@@ -387,7 +388,7 @@ def _length(a: Sym, axis: Any) -> Any:
     if axis is None:
         return size(a)
     ones = _ones_of(a.type)
-    k = axis % (a.ndim or 1)
+    k = axis_index(axis, a.ndim or 1)
     return 1 if ones is not None and ones[k] else _dim(a, k)
 
 
@@ -481,7 +482,7 @@ defprim("tile", np.tile, params=(("reps", 1),), infer=_tile_type,
 def _repeat_vjp(g: Sym, ans: Sym, x: Sym, repeats: Any = 1, axis: Any = None) -> Sym:
     if axis is None:
         return reshape(sum_(reshape(g, (-1, repeats)), axis=1), shape_of(x))
-    k = axis % (x.ndim or 1)
+    k = axis_index(axis, x.ndim or 1)
     dims = [_dim(x, i) for i in range(x.ndim or 0)]
     return sum_(reshape(g, tuple(dims[:k + 1]) + (repeats,) + tuple(dims[k + 1:])), axis=k + 1)
 
@@ -875,7 +876,7 @@ def _average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fal
         return apply("mean", a, axis=axis, keepdims=keepdims)
     a, w = S(a), S(weights)
     if a.ndim != w.ndim and axis is not None and w.ndim == 1 and isinstance(axis, int):
-        k = axis % (a.ndim or 1)
+        k = axis_index(axis, a.ndim or 1)
         w = reshape(w, tuple(-1 if i == k else 1 for i in range(a.ndim or 0)))
     num = sum_(a * w, axis=axis, keepdims=keepdims)
     return num / sum_(w, axis=axis, keepdims=keepdims) if a.ndim == w.ndim or axis is None else \
@@ -979,7 +980,7 @@ def _broadcast_to(x: Any, shape: Any) -> Sym:
 def _diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Sym:
     x = S(x)
     n = x.ndim or 0
-    a1, a2 = axis1 % n, axis2 % n
+    a1, a2 = axis_index(axis1, n), axis_index(axis2, n)
     if (a1, a2) != (0, 1):
         x = transpose(x, (a1, a2) + tuple(i for i in range(n) if i not in (a1, a2)))
     return apply("diagonal", x, offset=offset)
@@ -1003,15 +1004,15 @@ def _take(x: Any, indices: Any, axis: Any = None) -> Sym:
     if axis is None:
         x, axis = apply("ravel", x), 0
     if isinstance(idx, (int, np.integer)):
-        return apply("getitem", x, spec=(slice(None),) * (axis % (x.ndim or 1)) + (int(idx),))
-    return apply("take", x, idx, axis=axis % (x.ndim or 1))
+        return apply("getitem", x, spec=(slice(None),) * (axis_index(axis, x.ndim or 1)) + (int(idx),))
+    return apply("take", x, idx, axis=axis_index(axis, x.ndim or 1))
 
 
 def _take_along_axis(x: Any, indices: Any, axis: Any) -> Sym:
     x, idx = S(x), _index_atom(indices)
     if axis is None:
         x, axis = apply("ravel", x), 0
-    return apply("take_along_axis", x, idx, axis=axis % (x.ndim or 1))
+    return apply("take_along_axis", x, idx, axis=axis_index(axis, x.ndim or 1))
 
 
 def _sort(x: Any, axis: Any = -1, kind: Any = None) -> Sym:
@@ -1396,7 +1397,7 @@ def _diff(a: Any, n: int = 1, axis: int = -1, **ends: Any) -> Sym:
     if ends:
         raise TypeError("np.diff with prepend= or append= is not supported")
     a = S(a)
-    k = axis % (a.ndim or 1)
+    k = axis_index(axis, a.ndim or 1)
     for _ in range(_static(n, "n")):
         a = apply("getitem", a, spec=(slice(None),) * k + (slice(1, None),)) - \
             apply("getitem", a, spec=(slice(None),) * k + (slice(None, -1),))
@@ -1406,7 +1407,7 @@ def _diff(a: Any, n: int = 1, axis: int = -1, **ends: Any) -> Sym:
 def _rot90(m: Any, k: int = 1, axes: Any = (0, 1)) -> Sym:
     m = S(m)
     n = m.ndim or 0
-    a0, a1 = (int(i) % n for i in axes)
+    a0, a1 = (axis_index(i, n) for i in axes)
     k = _static(k, "k") % 4
     swap = list(range(n))
     swap[a0], swap[a1] = a1, a0
@@ -1425,7 +1426,7 @@ def _diagflat(v: Any, k: int = 0) -> Sym:
 
 def _trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Sym:
     y = S(y)
-    k = axis % (y.ndim or 1)
+    k = axis_index(axis, y.ndim or 1)
     head = (slice(None),) * k
     avg = (apply("getitem", y, spec=head + (slice(1, None),)) +
            apply("getitem", y, spec=head + (slice(None, -1),))) / 2.0
@@ -1508,7 +1509,7 @@ def _quantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input
             raise TypeError("keepdims=True without axis= is not supported")
         x, k = apply("ravel", x), 0
     else:
-        k = _static(axis, "axis") % (x.ndim or 1)
+        k = axis_index(_static(axis, "axis"), x.ndim or 1)
     if np.ndim(qs) == 0:
         r = _quantile_of(x, float(qs), k)
         return expand_dims(r, k) if keepdims else r

@@ -22,7 +22,6 @@ functions over handles (:func:`bind`), which lower to one or a few primitives.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from .ir import (
     Ty,
     Var,
     is_float,
+    name_var,
 )
 
 Rule = Callable[..., "Sym"]
@@ -62,6 +62,7 @@ class Builder:
              hint: str | None = None) -> Var:
         p = REGISTRY[prim]
         _check_lists(prim, args)
+        _check_axes(params)
         raw = dict(p.params)
         raw.update({k: (v.value if isinstance(v, Const) else DYNAMIC) for k, v in params})
         out_type = p.infer([a.type for a in args], raw)
@@ -82,15 +83,27 @@ class Builder:
         return outs
 
     def rename_last(self, atom: Atom, hint: str) -> Atom:
-        """Give `atom` the name `hint` if it is the one result of the newest statement here."""
+        """Give `atom` the name `hint` if it is the one result of the newest statement here
+        and has no name yet.
+
+        The name is set in place (:func:`name_var`): other holders of the value (a helper's
+        parameter bound to the caller's temporary, a tangent table, the other names of
+        ``u = b``) keep reading the one variable. A fresh variable here would leave them
+        reading one that no statement defines.
+        """
         if not (isinstance(atom, Var) and self.stmts and atom.hint is None):
             return atom
-        last = self.stmts[-1]
-        if last.outs != (atom,):
-            return atom
-        new = Var(atom.type, hint)
-        self.stmts[-1] = dataclasses.replace(last, outs=(new,))
-        return new
+        if self.stmts[-1].outs == (atom,):
+            name_var(atom, hint)
+        return atom
+
+
+def _check_axes(params: Sequence[tuple[str, Atom]]) -> None:
+    """An axis known only at run time must be an integer, as NumPy requires."""
+    for k, v in params:
+        if k.startswith("axis") and isinstance(v, Var) and isinstance(v.type, (Array, Scalar)) \
+                and not (isinstance(v.type, Scalar) and v.type.dtype.startswith(("int", "uint"))):
+            raise TypeError(f"{k} must be an integer, not a {v.type}")
 
 
 def _check_lists(prim: str, args: Sequence[Atom]) -> None:
@@ -333,6 +346,15 @@ def elementwise_bool(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
 
 def same_as_first(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
     return types[0]
+
+
+def axis_index(axis: Any, n: int) -> int:
+    """`axis` of an `n`-axis array as a non-negative index, as NumPy checks it: out of range
+    raises (never wraps around, which would reduce or move another axis)."""
+    a = int(axis)
+    if not -n <= a < n:
+        raise ValueError(f"axis {a} is out of bounds for array of dimension {n}")
+    return a % n
 
 
 def covers(t: Ty, out: Ty) -> bool:

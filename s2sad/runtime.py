@@ -15,6 +15,8 @@ import numpy as np
 __all__ = [
     "Dyn",
     "broadcast_like",
+    "check_broadcast",
+    "check_matmul",
     "erf",
     "getitem",
     "grad_of",
@@ -45,6 +47,35 @@ def unbroadcast(g: Any, like: Any) -> Any:
     if lead > 0:
         out = out.reshape(np.shape(out)[lead:])
     return out
+
+
+def check_broadcast(*xs: Any) -> None:
+    """Raise NumPy's error if the operands of an elementwise operation do not broadcast.
+
+    It stands where the generated code leaves out an operation whose result nothing reads
+    (the derivative needs only its operands): the shape error the user's code raises must
+    still be raised.
+    """
+    shapes = [np.shape(x) for x in xs]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError("operands could not be broadcast together with shapes "
+                         + " ".join(str(s) for s in shapes)) from None
+
+
+def check_matmul(a: Any, b: Any) -> None:
+    """Raise if ``a @ b`` would fail on its shapes (like :func:`check_broadcast`)."""
+    sa, sb = np.shape(a), np.shape(b)
+    if not sa or not sb:
+        raise ValueError("matmul: an operand has no dimensions: shapes "
+                         f"{sa} and {sb}")
+    ka, kb = sa[-1], sb[-2] if len(sb) > 1 else sb[0]
+    if ka != kb:
+        raise ValueError(f"matmul: shapes {sa} and {sb} do not align: the last axis of the "
+                         f"first ({ka}) is not the {'next-to-' if len(sb) > 1 else ''}last "
+                         f"of the second ({kb})")
+    np.broadcast_shapes(sa[:-2], sb[:-2])
 
 
 def broadcast_like(x: Any, like: Any) -> Any:

@@ -171,6 +171,95 @@ def helper(x):
     return x ** 3
 
 
+# A name bound to a value that already has a name (a helper's parameter holds the caller's
+# temporary): naming the value after the copy must not leave the first name reading nothing.
+def _copies_unused(b):
+    u = b  # noqa: F841 - the copy nobody reads
+    return b
+
+
+def _copies_chain(b):
+    u = b
+    v = u
+    return b * v
+
+
+def _copies_tuple(b):
+    u, w = b, b
+    return b + u * w
+
+
+def _copies_in_loop(b):
+    s = b * 0.0
+    for _ in range(3):
+        u = b  # noqa: F841
+        s = s + b
+    return s
+
+
+def _returns_two(b):
+    return b, b
+
+
+def copy_unused(x):
+    return np.sum(_copies_unused(x * 2.0))
+
+
+def copy_of_argument(x):
+    return np.sum(_copies_unused(x) * 3.0)
+
+
+def copy_of_call_results(x):
+    return np.sum(_copies_unused(_copies_unused(x * 3.0)) * _copies_chain(np.sin(x)))
+
+
+def copy_variants(x):
+    t = x * 2.0
+    a = b = x * 3.0
+    return np.sum(_copies_tuple(_returns_two(x * 2.0)[0]) + _copies_in_loop(x * 1.5)
+                  + a * b + t + _copies_chain(np.cos(x)))
+
+
+def copy_in_main(x):
+    y = np.sin(x) * 2.0
+    u = y
+    v = u
+    w, z = v, y
+    return np.sum(w * z + u)
+
+
+@pytest.mark.parametrize("fn", [copy_unused, copy_of_argument, copy_of_call_results,
+                                copy_variants, copy_in_main])
+@pytest.mark.parametrize("x", [0.4, np.array([0.3, -0.7])], ids=["float", "array"])
+def test_copies_of_a_named_value(fn, x):
+    s2sad.check_grads(fn, x)
+
+
+def where_reads_a_written_buffer(x):
+    buf = x * 1.0
+    buf[1] = 0.0
+    return np.sum(np.where(x > 0.3, buf, x) + buf)
+
+
+def where_reads_a_filled_buffer(x):
+    buf = np.zeros(3)
+    for i in range(3):
+        buf[i] = x[i] ** 2
+    return np.sum(np.where(buf > 0.1, buf, 0.0) * x)
+
+
+@pytest.mark.parametrize("fn", [where_reads_a_written_buffer, where_reads_a_filled_buffer])
+def test_a_written_buffer_read_by_where(fn):
+    # the adjoint of the write is written in place into an adjoint folded into an expression
+    s2sad.check_grads(fn, np.array([0.2, 0.5, 0.9]))
+
+
+def test_an_unused_copy_in_a_helper_keeps_the_gradient():
+    assert s2sad.grad(copy_unused)(0.4) == 2.0
+    assert s2sad.jvp(copy_unused, (0.4,), (1.0,)) == (0.8, 2.0)
+    assert "return 2.0" in s2sad.emit(copy_unused)
+
+
 def test_stop_gradient():
     def h(x):
         return x * s2sad.stop_gradient(x)

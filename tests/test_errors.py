@@ -614,3 +614,265 @@ def test_batched_container_tangents_are_checked_leaf_by_leaf():
     with pytest.raises(s2sad.TypeMismatch, match=r"tangent of `p`\['b'\] must be a float array of "
                        r"shape \(2,\), k=2 directions, each shaped like `p`\['b'\]; got a float"):
         s2sad.jvp(loss, (p, x), ({"w": V["w"], "b": 1.0}, None), batched=True)
+
+
+# Shape errors of operations the derivative does not need: the gradient of np.sum(x * y) is
+# (y, x), which never forms x * y, yet Python raises on it; so must the derivative.
+def product_sum(x, y):
+    return np.sum(x * y)
+
+
+def matvec_sum(x):
+    return np.sum(x @ np.ones(4))
+
+
+def dead_product(x, y):
+    z = x * y  # noqa: F841 - never read, but it raises on these shapes
+    return np.sum(x ** 2)
+
+
+def through_elementwise(x, y):
+    return np.sum(np.sin(x) * np.cos(y) + x)
+
+
+def contracts(x, y):  # no cheap check: the einsum stays
+    return np.einsum("i,i->", x, y) + np.sum(np.floor(x) // y)
+
+
+SHAPE_CALLS = {
+    "grad": lambda f, x, y: s2sad.grad(f, wrt=(0, 1))(x, y),
+    "value_and_grad": lambda f, x, y: s2sad.value_and_grad(f, wrt=(0, 1))(x, y),
+    "vjp": lambda f, x, y: s2sad.vjp(f, x, y)[1](1.0),
+    "jvp": lambda f, x, y: s2sad.jvp(f, (x, y), (x, y)),
+    "hessian": lambda f, x, y: s2sad.hessian(f, wrt=0)(x, y),
+    "jacobian-forward": lambda f, x, y: s2sad.jacobian(f, mode="forward")(x, y),
+}
+
+
+@pytest.mark.parametrize("call", sorted(SHAPE_CALLS))
+@pytest.mark.parametrize("fn", [product_sum, dead_product, through_elementwise, contracts],
+                         ids=lambda f: f.__name__)
+def test_shape_errors_of_left_out_operations_are_raised(fn, call):
+    x, y = np.linspace(0.1, 0.9, 3), np.linspace(0.2, 0.8, 4)
+    with pytest.raises(ValueError):
+        fn(x, y)
+    with pytest.raises(ValueError, match=r"broadcast.*\(4,\)"):
+        SHAPE_CALLS[call](fn, x, y)
+    y = np.linspace(0.2, 0.8, 3)  # fitting shapes: the check is silent, the values right
+    s2sad.check_grads(fn, x, y)
+
+
+def test_shape_errors_of_a_left_out_matmul_are_raised():
+    with pytest.raises(ValueError):
+        matvec_sum(np.ones(3))
+    for call in (lambda: s2sad.grad(matvec_sum)(np.ones(3)),
+                 lambda: s2sad.vjp(matvec_sum, np.ones(3))[1](1.0),
+                 lambda: s2sad.hessian(matvec_sum)(np.ones(3))):
+        with pytest.raises(ValueError, match="matmul"):
+            call()
+    s2sad.check_grads(matvec_sum, np.linspace(0.1, 0.4, 4))
+
+
+def test_operands_known_to_fit_are_not_checked():
+    # a length-1 axis broadcasts with anything; sin(x) has x's shape
+    def scaled(x, b):
+        return np.sum(np.sin(x) * x + b)
+    src = s2sad.emit(scaled, np.ones(3), np.ones(1), wrt=(0, 1))
+    assert "check_" not in src
+    src = s2sad.emit(product_sum, np.ones(3), np.ones(3), wrt=(0, 1))
+    assert "check_broadcast(x, y)" in src
+
+
+# Index and unpacking errors Python raises, found when the code is generated (the rank of an
+# array and the dtype of an index are part of the types), not as an IndexError inside it.
+def unpacks_a_short_shape(x):
+    n, m = x.shape
+    return np.sum(x) * n
+
+
+def unpacks_a_shape_in_a_helper(x):
+    return np.sum(x) * _first_of_two(x.shape)
+
+
+def _first_of_two(shape):
+    n, m = shape
+    return n
+
+
+def indexes_past_the_shape(x):
+    return np.sum(x) * x.shape[-2]
+
+
+def indexes_with_floats(x):
+    k = np.floor(x * 2.0)
+    return np.sum(x[k])
+
+
+def indexes_past_a_tuple(x):
+    pair = (x, x * 2.0)
+    return np.sum(pair[2])
+
+
+INDEX_ERRORS = [
+    (unpacks_a_short_shape, "n, m = x.shape", "rank 1 into 2 names", None),
+    (_first_of_two, "n, m = shape", "rank 1 into 2 names", None),
+    (indexes_past_the_shape, "x.shape[-2]", "index -2 is out of range", None),
+    (indexes_with_floats, "k]", "must be integers (or booleans), not float64[n]", "astype(int)"),
+    (indexes_past_a_tuple, "pair[2]", "tuple of 2 items", None),
+]
+
+
+@pytest.mark.parametrize("fn,text,words,hint", INDEX_ERRORS,
+                         ids=[e[0].__name__ for e in INDEX_ERRORS])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_index_and_unpacking_errors_are_located(fn, text, words, hint, mode):
+    x = np.linspace(0.1, 0.9, 3)
+    with pytest.raises((ValueError, IndexError)):
+        fn(x)
+    target = unpacks_a_shape_in_a_helper if fn is _first_of_two else fn
+    with pytest.raises(s2sad.TypeMismatch) as info:
+        if mode == "reverse":
+            s2sad.grad(target)(x)
+        else:
+            s2sad.jvp(target, (x,), (x,))
+    line, col = _line_of(fn, text)
+    assert str(info.value).startswith(f"{HERE}:{line}:{col}: TypeMismatch:")
+    assert words in str(info.value)
+    if hint:
+        assert hint in str(info.value)
+    assert s2sad.grad(unpacks_a_short_shape)(np.ones((2, 3)))[0, 0] == 2.0  # rank 2 fits
+
+
+def rebuilds_a_list(x, n):
+    hs = []
+    for k in range(n):
+        hs.append(x * k)
+    for k in range(n):
+        new = []
+        for h in hs:
+            new.append(h * 2.0)
+        hs = new
+    return sum(hs)
+
+
+def test_a_list_a_loop_rebuilds_is_refused_in_reverse_mode_only():
+    with pytest.raises(s2sad.UnsupportedSyntax) as info:
+        s2sad.grad(rebuilds_a_list)(1.5, 3)
+    line, col = _line_of(rebuilds_a_list, "for k in range(n):\n")  # the second loop
+    assert "`hs`, a list grown at run time" in str(info.value)
+    assert "hint: use forward mode" in str(info.value)
+    assert f":{line + 2}:{col}: UnsupportedSyntax" in str(info.value).splitlines()[0]
+    # forward mode carries the list: 3 doublings of [0, x, 2x] sum to 24x
+    assert s2sad.jvp(rebuilds_a_list, (1.5, 3), (1.0, None)) == (36.0, 24.0)
+
+
+# An axis out of range raises in NumPy; s2sad wrapped it around (axis 2 of a vector became
+# axis 0), and a dropped reduction then differentiated code that cannot run.
+def sums_axis_two(x):
+    return np.sum(np.sum(x, axis=2))
+
+
+def moves_axis_two(x):
+    return np.sum(np.moveaxis(x, 0, 2))
+
+
+def diffs_axis_one(x):
+    return np.sum(np.diff(x, axis=1))
+
+
+def takes_axis_one(x):
+    return np.sum(np.take(x, [0], axis=1))
+
+
+def maxes_axis_minus_two(x):
+    return np.sum(x.max(axis=-2))
+
+
+def sums_along_an_array(x):
+    return np.sum(np.sum(x, axis=x))
+
+
+def test_a_run_time_axis_must_be_an_integer():
+    with pytest.raises(TypeError):
+        sums_along_an_array(np.ones(3))
+    with pytest.raises(s2sad.TypeMismatch, match="axis must be an integer, not a float64"):
+        s2sad.grad(sums_along_an_array)(np.ones(3))
+
+
+AXIS_ERRORS = [(sums_axis_two, "np.sum(x, axis=2)", "axis 2"),
+               (moves_axis_two, "np.moveaxis", "axis 2"),
+               (diffs_axis_one, "np.diff", "axis 1"),
+               (takes_axis_one, "np.take", "axis 1"),
+               (maxes_axis_minus_two, "x.max", "axis -2")]
+
+
+@pytest.mark.parametrize("fn,text,axis", AXIS_ERRORS, ids=[e[0].__name__ for e in AXIS_ERRORS])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_an_axis_out_of_range_is_located(fn, text, axis, mode):
+    x = np.linspace(0.1, 0.9, 3)
+    with pytest.raises(ValueError):
+        fn(x)
+    with pytest.raises(s2sad.TypeMismatch) as info:
+        if mode == "reverse":
+            s2sad.grad(fn)(x)
+        else:
+            s2sad.jvp(fn, (x,), (x,))
+    line, col = _line_of(fn, text)
+    assert str(info.value).startswith(f"{HERE}:{line}:{col}: TypeMismatch:")
+    assert f"{axis} is out of bounds for array of dimension 1" in str(info.value)
+    s2sad.check_grads(fn, np.linspace(0.1, 0.9, 6).reshape(2, 3, 1) if fn is moves_axis_two
+                      else np.linspace(0.1, 0.9, 6).reshape(2, 3) if fn is not sums_axis_two
+                      else np.linspace(0.1, 0.9, 6).reshape(1, 2, 3))
+
+
+def stacks_an_array(x):
+    return np.sum(np.stack(x))
+
+
+def a_run_time_dtype(x):
+    return np.sum(np.array(x, dtype=x))
+
+
+def indices_of_a_condition(x):
+    return np.sum(np.where(x > 0.5)[0])
+
+
+def diff_with_too_many_arguments(x):
+    return np.sum(np.diff(x, 1, 0, 5))
+
+
+@pytest.mark.parametrize("fn,words,hint", [
+    (stacks_an_array, "an array or number s2sad cannot iterate over", "np.stack([a, b])"),
+    (indices_of_a_condition, "where() missing 2 required positional arguments",
+     "use np.where(cond, a, b)"),
+    (diff_with_too_many_arguments, "diff() takes from 1 to 3 positional arguments", ""),
+    (a_run_time_dtype, "a value known only at run time", "known when the code is generated"),
+])
+def test_messages_name_no_internal_types(fn, words, hint):
+    with pytest.raises(s2sad.TypeMismatch) as info:
+        s2sad.grad(fn)(np.ones((2, 3)))
+    text = str(info.value)
+    assert words in text and hint in text.split("hint: ")[-1]
+    for internal in ("Sym", "Var", "Static", "_Dynamic", "<dynamic>", "<lambda>", "_diff"):
+        assert internal not in text
+
+
+def column_times_matrix(x, w):
+    return np.sum(x @ w)
+
+
+def divides_constants(x):
+    n = 0
+    return x / (1 / n)
+
+
+def test_shapes_the_types_show_cannot_fit_are_located():
+    # x has a length-1 last axis (part of its type), w's rows are known not to be 1
+    with pytest.raises(s2sad.TypeMismatch) as info:
+        s2sad.grad(column_times_matrix)(np.ones((3, 1)), np.ones((3, 3)))
+    line, col = _line_of(column_times_matrix, "x @ w")
+    assert str(info.value).startswith(f"{HERE}:{line}:{col}: TypeMismatch:")
+    assert "float64[n,1] and a float64[n,n]" in str(info.value)
+    s2sad.check_grads(column_times_matrix, np.ones((3, 2)), np.ones((2, 3)))
+    with pytest.raises(s2sad.TypeMismatch, match="division by zero"):
+        s2sad.grad(divides_constants)(1.0)

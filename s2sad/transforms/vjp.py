@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..analyses import Tapes, active, list_objects
-from ..errors import TypeMismatch
+from ..errors import TypeMismatch, UnsupportedSyntax
 from ..ir import (
     UNDEF,
     Array,
@@ -425,13 +425,19 @@ def _loop(stmt: ForRange | While, b: Builder, bar: dict[int, Atom], plan: _Plan)
 
 def _no_list_changed_by(stmt: ForRange | While, saved: tuple[Var, ...], plan: _Plan) -> None:
     """A list on a loop's tape is a reference: right for a list made in each trip, wrong for
-    one the loop grows (every trip would save the same, final list).  The rules never need
-    the latter; this checks it."""
+    one the loop grows or rebuilds (the versions of one list to the analysis: every trip would
+    save the same, final list), which is refused at the loop."""
     objects = plan.objects
     grown = {objects[c.id] for c in stmt.carried if c.id in objects}
     for v in saved:
         if isinstance(v.type, ListOf) and objects.get(v.id) in grown:
-            raise AssertionError(f"reverse mode would save {v!r}, a list this loop grows")
+            name = f"`{v.hint}`" if v.hint else "a list"
+            raise UnsupportedSyntax(
+                f"reverse mode through a loop whose trips read {name}, a list grown at run "
+                "time that the loop also rebuilds or grows: its backward sweep would need "
+                "the list as each trip saw it", stmt.loc,
+                "use forward mode (s2sad.jvp, s2sad.jacobian(mode=\"forward\")), or keep the "
+                "items in an array the loop updates (hs = hs * 2.0)")
 
 
 # -------------------------------------------------------------------------------- forward
