@@ -312,3 +312,32 @@ def test_writing_into_an_array_a_container_sees_is_refused():
     with pytest.raises(s2sad.UnsupportedSyntax) as info:
         s2sad.grad(container_of_a_view)(np.ones(3))
     assert "writing into an array that `t` also holds (or a view of it)" in str(info.value)
+
+
+def rebinds_a_sliced_argument(x):
+    x = (x[0, 1] * np.ones((3, 1))).T
+    return np.sum(np.sum(x) * np.ones((2, 2)) @ np.ones((2, 3))) + np.sum(x ** 2)
+
+
+def rebinds_a_sliced_argument_tuple(x):
+    x = (x[0, 1] * np.ones((3, 1))).T
+    return x ** 2, np.dot(np.sum(x) * np.ones((2, 2)), np.linspace(-1.0, 1.0, 6).reshape((2, 3)))
+
+
+def test_a_written_array_is_not_named_like_a_value_its_write_still_reads():
+    # The adjoint of x[0, 1] is printed `x_bar = np.zeros_like(x); x_bar[0, 1] = <value>`;
+    # the value read the adjoint of the rebound x, also `x_bar`, after the first line had
+    # replaced it: the gradient was silently zero (issue #12, fuzz seed 135).
+    x = np.array([[0.1, 0.2, 0.3]])
+    s2sad.check_grads(rebinds_a_sliced_argument, x)
+    s2sad.check_grads(rebinds_a_sliced_argument_tuple, x)
+    g = s2sad.grad(rebinds_a_sliced_argument)(x)
+    want = np.zeros_like(x)
+    want[0, 1] = 3 * 6 * 2 + 2 * 3 * x[0, 1]  # d/da of 6 * 2 * 3a + 3 a^2
+    np.testing.assert_allclose(g, want, rtol=1e-12)
+    _, back = s2sad.vjp(rebinds_a_sliced_argument_tuple, x)
+    (g,) = back((np.ones((1, 3)), np.zeros((2, 3))))
+    want[0, 1] = 6 * x[0, 1]  # d/da of sum(x ** 2) = 3 a^2
+    np.testing.assert_allclose(g, want, rtol=1e-12)
+    src = s2sad.emit(rebinds_a_sliced_argument, x)
+    assert "x_bar_1 = np.zeros_like(x)" in src and "x_bar_1[0, 1] = np.sum(x_bar.T" in src
