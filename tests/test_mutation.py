@@ -339,5 +339,9 @@ def test_a_written_array_is_not_named_like_a_value_its_write_still_reads():
     (g,) = back((np.ones((1, 3)), np.zeros((2, 3))))
     want[0, 1] = 6 * x[0, 1]  # d/da of sum(x ** 2) = 3 a^2
     np.testing.assert_allclose(g, want, rtol=1e-12)
+    def rebinds_and_indexes(x):  # F7 of issue #12: both adjoints are element writes
+        x = x[1] * np.ones(3)
+        return x[2]
+    np.testing.assert_array_equal(s2sad.grad(rebinds_and_indexes)(np.ones(3)), [0.0, 1.0, 0.0])
     src = s2sad.emit(rebinds_a_sliced_argument, x)
     assert "x_bar_1 = np.zeros_like(x)" in src and "x_bar_1[0, 1] = np.sum(x_bar.T" in src
