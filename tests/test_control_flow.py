@@ -366,3 +366,21 @@ def test_a_gradient_with_a_tape_in_a_branch_called_inside_differentiated_code():
     for fn, args in ((outer, (0.7, y)), (outer2, (_Y,)), (outer2, (-_Y,))):
         s2sad.check_grads(fn, *args, order=2)
         test_reverse_against_finite_differences(fn, args)
+
+
+def test_an_argument_a_loop_replaces_gets_a_gradient_of_its_shape():
+    # the loop widens v (x on entry, a fresh array after a trip): the adjoint of x it gives
+    # back went through the run-time `unbroadcast`, which returned a number for an array
+    # typed as x's shape; the gradient had shape () (fuzz seed 230)
+    def replaced(x, y):
+        v = x
+        for k in range(1):
+            v = np.zeros((3, 1))[::2] + y[k]
+        return np.where(x > -0.4, np.mean(v), y)
+    x, y = np.array([[0.3], [-0.7]]), np.array([0.5, -1.0, 2.0])
+    _, back = s2sad.vjp(replaced, x, y)
+    x_bar, y_bar = back(np.ones((2, 3)))
+    assert x_bar.shape == (2, 1) and not np.any(x_bar)
+    x_bar[0, 0] = 1.0  # a gradient the caller may write into
+    s2sad.check_grads(replaced, x, y)
+    s2sad.check_grads(replaced, np.array([[-0.3], [-0.7]]), y)
