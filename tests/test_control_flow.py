@@ -384,3 +384,45 @@ def test_an_argument_a_loop_replaces_gets_a_gradient_of_its_shape():
     x_bar[0, 0] = 1.0  # a gradient the caller may write into
     s2sad.check_grads(replaced, x, y)
     s2sad.check_grads(replaced, np.array([[-0.3], [-0.7]]), y)
+
+
+def writes_in_a_loop_in_a_branch(x, y):
+    v1 = x * 1.0
+    if y < -0.3:
+        for j in range(2):
+            v1[1:] = np.mean(v1) * v1[1:]
+    return np.sum(v1)
+
+
+def test_second_order_of_element_writes_in_a_loop_in_a_branch():
+    # hvp crashed: the tape of the differentiated backward sweep lost slots on one side
+    # (issue #12, F10, F3's cause at second order)
+    for y in (-1.0, 0.5):
+        s2sad.check_grads(writes_in_a_loop_in_a_branch, np.array([0.5, 1.0, 2.0]), y, order=2)
+
+
+def replaced_by_a_slice(x, y, n):
+    for k in range(n):
+        y = x[1:] * 2.0
+    return np.sum(y)
+
+
+def replaced_in_a_while(x, y):
+    k = 0
+    while k < 2 and np.sum(x) > 10.0:
+        y = x[1:] * 2.0
+        k += 1
+    return np.sum(y)
+
+
+def test_an_argument_a_loop_carries_gets_a_gradient_of_its_shape():
+    # the gradient of y was the number 1.0 or 0.0 (issue #12, F13)
+    x, y = np.ones(3), np.ones(2)
+    for n, want in ((0, np.ones(2)), (2, np.zeros(2))):
+        gx, gy = s2sad.grad(replaced_by_a_slice, wrt=(0, 1))(x, y, n)
+        assert gx.shape == (3,) and gy.shape == (2,)
+        np.testing.assert_array_equal(gy, want)
+    gx, gy = s2sad.grad(replaced_in_a_while, wrt=(0, 1))(x, y)
+    assert gy.shape == (2,)
+    np.testing.assert_array_equal(gy, np.ones(2))
+    np.testing.assert_array_equal(s2sad.grad(replaced_in_a_while, wrt=1)(5 * x, y), np.zeros(2))
