@@ -41,29 +41,42 @@ class Tapes:
 
     @classmethod
     def of(cls, fn: Function) -> Tapes:
-        """The tapes of `fn`, with each tape that a pop hands back known as the tape pushed in
-        its place (the tapes of inner loops travel on their outer loop's tape); this holds
-        after `fn` is spliced into other code, where its mirror pairs are not carried."""
+        """The tapes of `fn`, with each tape variable known as the tape it holds at run time:
+        a tape that a pop hands back is the tape pushed in its place (the tapes of inner loops
+        travel on their outer loop's tape), and a tape an `if` yields is the one its branch
+        made (a loop inside a branch).  This holds after `fn` is spliced into other code, where
+        its mirror pairs are not carried."""
         tapes = cls(fn.mirrors)
         pushed: dict[tuple[int, int], int] = {}
-        for _ in range(2):  # pushes of the outer tapes come first; twice settles the nesting
+        while True:  # a pop may come before its push in walk order: repeat until settled
+            before = (len(tapes.alias), len(pushed))
             for st in walk(fn.body):
+                if isinstance(st, If):
+                    for o, a, b in zip(st.outs, st.then_results, st.else_results):
+                        made = {x.id for x in (a, b) if isinstance(x, Var) and _is_tape(x)}
+                        if _is_tape(o) and len(made) == 1 and o.id not in made:
+                            tapes.alias.setdefault(o.id, made.pop())
                 if not (isinstance(st, Eqn) and st.prim in ("push", "pop")):
                     continue
                 key = tapes.key(st.args[0])
                 if st.prim == "push":
                     pushed.update({(key, k): a.id for k, a in enumerate(st.args[1:])
-                                   if isinstance(a, Var) and a.type == Opaque("tape")})
+                                   if isinstance(a, Var) and _is_tape(a)})
                 else:
                     tapes.alias.update({v.id: pushed[(key, k)] for k, v in enumerate(st.outs)
                                         if (key, k) in pushed and v.id != pushed[(key, k)]})
-        return tapes
+            if (len(tapes.alias), len(pushed)) == before:
+                return tapes
 
     def key(self, tape: Atom) -> int:
         k = tape.id if isinstance(tape, Var) else -1
         while k in self.alias:
             k = self.alias[k]
         return k
+
+
+def _is_tape(v: Atom) -> bool:
+    return v.type == Opaque("tape")
 
 
 def _varied_block(block: Block, out: set[int], tapes: Tapes | None = None) -> None:

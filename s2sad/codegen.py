@@ -304,7 +304,10 @@ class _Printer:
                 p = self.end[path[common]]
             self.last_use[var_id] = max(self.last_use.get(var_id, -1), p)
 
-    def _bind(self, v: Var, index: int) -> str:
+    def _bind(self, v: Var, index: int, busy: frozenset[int] = frozenset()) -> str:
+        """Choose `v`'s name at statement `index`: a name whose value is dead by then, and
+        not one held by a variable in `busy` (read after `v` is assigned, in a later part of
+        the same printed statement)."""
         mirror = self.mirror.get(v.id)
         base = self.names.get(mirror) if mirror is not None else None
         base = base or v.hint or self.result_hint.get(v.id)
@@ -318,7 +321,8 @@ class _Printer:
         cand, k = base, 0
         while True:
             held = self.holder.get(cand)
-            if cand not in self.reserved and (held is None or self.last_use.get(held, -1) <= index):
+            if cand not in self.reserved and (held is None or held not in busy and
+                                              self.last_use.get(held, -1) <= index):
                 break
             k += 1
             cand = f"{base}_{k}"
@@ -552,11 +556,27 @@ class _Printer:
             self.holder[name] = e.out.id
             return bound + [gast.Assign([gast.Subscript(target, idx, gast.Store())], value,
                                         None)]
-        name = self._bind(e.out, index)
+        # ``out = x.copy(); out[idx] = v``: v and idx are read after out is assigned (x in
+        # them reads the copy, still equal to x)
+        name = self._bind(e.out, index, self._reads_after(e.args[1:]) - {x.id})
         copy = gast.Call(gast.Attribute(target, "copy", gast.Load()), [], [])
         return [gast.Assign([gast.Name(name, gast.Store(), None, None)], copy, None),
                 gast.Assign([gast.Subscript(gast.Name(name, gast.Load(), None, None), idx,
                                             gast.Store())], value, None)]
+
+    def _reads_after(self, atoms: tuple[Atom, ...]) -> frozenset[int]:
+        """The variables whose names printing `atoms` reads, folded expressions included."""
+        out: set[int] = set()
+        todo = [a for a in atoms if isinstance(a, Var)]
+        while todo:
+            a = todo.pop()
+            if a.id in out:
+                continue
+            out.add(a.id)
+            st = self.producer.get(a.id)
+            if a.id in self.folded and isinstance(st, Eqn):
+                todo.extend(b for b in st.atoms() if isinstance(b, Var))
+        return frozenset(out)
 
     def list_in_place(self, e: Eqn, index: int) -> list[Any]:
         """``xs.append(x)``, ``t = xs.pop()``, ``xs[i] = xs[i] + v``: the list's next version
@@ -720,7 +740,8 @@ class _Printer:
     def scatter(self, e: Eqn, index: int) -> list[Any]:
         """``out = np.zeros_like(like); out[idx] = v`` (np.add.at for array indices)."""
         v, like, *dyn = [self.atom(a) for a in e.args]
-        name = self._bind(e.out, index)
+        # ``out = np.zeros_like(like); out[idx] = v``: v and idx are read after out is assigned
+        name = self._bind(e.out, index, self._reads_after(e.args[:1] + e.args[2:]))
         zeros = gast.Assign([gast.Name(name, gast.Store(), None, None)],
                             _call("np.zeros_like", [like]), None)
         idx = self.index(e.param("spec"), dyn)

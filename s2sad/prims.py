@@ -371,10 +371,26 @@ def _prod_lin(g: Sym, ans: Sym, x: Sym, axis: Any = None, keepdims: bool = False
               forward: bool = False) -> Sym:
     if not x.is_array:
         return g
-    a = _regrow(ans, x, axis, keepdims)
+    others = _prod_of_others(ans, x, axis, keepdims)
     if forward:
-        return sum_(g * a / x, axis=axis, keepdims=keepdims)
-    return _regrow(g, x, axis, keepdims) * a / x
+        return sum_(g * others, axis=axis, keepdims=keepdims)
+    return _regrow(g, x, axis, keepdims) * others
+
+
+def _prod_of_others(ans: Sym, x: Sym, axis: Any, keepdims: bool) -> Sym:
+    """For each entry of `x`, the product of the other entries of its reduced slice: ``ans /
+    x`` where x is not 0 (alone it gives nan at zeros).  At a 0, the product `rest` of the
+    slice's other entries: 0 unless it is the slice's only 0; with two, 0 written as the other
+    0 times `rest`, so that second derivatives are exact too (third ones with three zeros in a
+    slice are not)."""
+    zero = apply("eq", x, 0.0)
+    safe = where(zero, 1.0, x)
+    rest = apply("prod", safe, axis=axis, keepdims=True)
+    count = sum_(zero, axis=axis, keepdims=True)
+    other = sum_(where(zero, x, 0.0), axis=axis, keepdims=True) - x
+    rest = where(apply("eq", count, 1), rest,
+                 where(apply("eq", count, 2), other * rest, 0.0))
+    return where(zero, rest, _regrow(ans, x, axis, keepdims) / safe)
 
 
 def _extreme_lin(g: Sym, ans: Sym, x: Sym, axis: Any = None, keepdims: bool = False,

@@ -25,6 +25,7 @@ from .ir import Array, Const, Opaque, Scalar, Ty
 from .prims import (
     _extreme_lin,
     _nonzero,
+    _prod_of_others,
     _reduce_float_type,
     _reduce_type,
     _reduction,
@@ -1185,17 +1186,21 @@ for _name in ("nanmax", "nanmin"):
             vjp=[_extreme_lin], lazy_ok=True)
 
 
+def _nan_others(ans: Sym, x: Sym, axis: Any, keepdims: bool) -> Sym:
+    nan = _isnan(x)
+    return where(nan, 0.0, _prod_of_others(ans, where(nan, 1.0, x), axis, keepdims))
+
+
 def _nanprod_jvp(g: Sym, ans: Sym, x: Sym, axis: Any = None, keepdims: bool = False) -> Sym:
-    return sum_(where(_isnan(x), 0.0, g * _regrow(ans, x, axis, keepdims) / x), axis=axis,
+    return sum_(where(_isnan(x), 0.0, g) * _nan_others(ans, x, axis, keepdims), axis=axis,
                 keepdims=keepdims)
 
 
 def _nanprod_vjp(g: Sym, ans: Sym, x: Sym, axis: Any = None, keepdims: bool = False) -> Sym:
-    return where(_isnan(x), 0.0, _regrow(g, x, axis, keepdims) * _regrow(ans, x, axis, keepdims)
-                 / x)
+    return _regrow(g, x, axis, keepdims) * _nan_others(ans, x, axis, keepdims)
 
 
-# NaN counts as 1 (np.nanprod); as for np.prod, no zeros in x.
+# NaN counts as 1 (np.nanprod); zeros in x as for np.prod.
 defprim("nanprod", np.nanprod, params=(("axis", None), ("keepdims", False)), infer=_reduce_type,
         jvp=[_nanprod_jvp], vjp=[_nanprod_vjp])
 

@@ -34,7 +34,9 @@ __all__ = [
 def unbroadcast(g: Any, like: Any) -> Any:
     """Sum `g` over the axes along which `like` was broadcast.
 
-    The result broadcasts to `like`'s shape (it may keep length 1 where `like` is longer).
+    The result has `like`'s shape, as the type s2sad gives it says: a `g` lazily broadcast
+    (a number, or length 1 where `like` is longer) is broadcast up into a new array (it may
+    be a function's result: a gradient the caller can write into).
     """
     shape, gshape = np.shape(like), np.shape(g)
     if gshape == shape:
@@ -46,7 +48,7 @@ def unbroadcast(g: Any, like: Any) -> Any:
     out = np.sum(g, axis=axes, keepdims=True) if axes else g
     if lead > 0:
         out = out.reshape(np.shape(out)[lead:])
-    return out
+    return out if np.shape(out) == shape else np.array(np.broadcast_to(out, shape))
 
 
 def check_broadcast(*xs: Any) -> None:

@@ -696,3 +696,36 @@ def test_random_aliasing_programs_match_python(seed, tmp_path):
     assert value == pytest.approx(want, rel=1e-10) and out == pytest.approx(want, rel=1e-10)
     assert out_dot == pytest.approx(numeric, rel=1e-5, abs=1e-6)
     assert np.sum(gx) + np.sum(gy) == pytest.approx(out_dot, rel=1e-8, abs=1e-8)
+
+
+def rebinds_a_sliced_argument(x):
+    x = (x[0, 1] * np.ones((3, 1))).T
+    return np.sum(np.sum(x) * np.ones((2, 2)) @ np.ones((2, 3))) + np.sum(x ** 2)
+
+
+def rebinds_a_sliced_argument_tuple(x):
+    x = (x[0, 1] * np.ones((3, 1))).T
+    return x ** 2, np.dot(np.sum(x) * np.ones((2, 2)), np.linspace(-1.0, 1.0, 6).reshape((2, 3)))
+
+
+def test_a_written_array_is_not_named_like_a_value_its_write_still_reads():
+    # The adjoint of x[0, 1] is printed `x_bar = np.zeros_like(x); x_bar[0, 1] = <value>`;
+    # the value read the adjoint of the rebound x, also `x_bar`, after the first line had
+    # replaced it: the gradient was silently zero (issue #12, fuzz seed 135).
+    x = np.array([[0.1, 0.2, 0.3]])
+    s2sad.check_grads(rebinds_a_sliced_argument, x)
+    s2sad.check_grads(rebinds_a_sliced_argument_tuple, x)
+    g = s2sad.grad(rebinds_a_sliced_argument)(x)
+    want = np.zeros_like(x)
+    want[0, 1] = 3 * 6 * 2 + 2 * 3 * x[0, 1]  # d/da of 6 * 2 * 3a + 3 a^2
+    np.testing.assert_allclose(g, want, rtol=1e-12)
+    _, back = s2sad.vjp(rebinds_a_sliced_argument_tuple, x)
+    (g,) = back((np.ones((1, 3)), np.zeros((2, 3))))
+    want[0, 1] = 6 * x[0, 1]  # d/da of sum(x ** 2) = 3 a^2
+    np.testing.assert_allclose(g, want, rtol=1e-12)
+    def rebinds_and_indexes(x):  # F7 of issue #12: both adjoints are element writes
+        x = x[1] * np.ones(3)
+        return x[2]
+    np.testing.assert_array_equal(s2sad.grad(rebinds_and_indexes)(np.ones(3)), [0.0, 1.0, 0.0])
+    src = s2sad.emit(rebinds_a_sliced_argument, x)
+    assert "x_bar_1 = np.zeros_like(x)" in src and "x_bar_1[0, 1] = np.sum(x_bar.T" in src

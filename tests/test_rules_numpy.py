@@ -230,3 +230,62 @@ def test_sinc_derivative_at_zero() -> None:
     assert out_dot[0] == 0.0 and not np.any(np.isnan(out_dot))
     assert out_dot[1] == pytest.approx((np.sinc(2e-3) - np.sinc(0.0)) / 2e-3, abs=1e-6)
 
+
+
+def _others(x: np.ndarray, axis: int | None) -> np.ndarray:
+    """The product of the other entries of each slice, by brute force."""
+    out = np.empty_like(x)
+    for idx in np.ndindex(x.shape):
+        y = x.copy()
+        y[idx] = 1.0
+        out[idx] = np.prod(y) if axis is None else np.prod(y, axis=axis)[
+            idx[:axis] + idx[axis + 1:]]
+    return out
+
+
+_C = np.array([0.3, -1.2, 0.7])
+
+
+def _prod_all(x):
+    return np.prod(x)
+
+
+def _prod_method(x):
+    return x.prod()
+
+
+def _prod_rows(x):
+    return np.sum(np.prod(x, axis=1) * _C)
+
+
+def _prod_columns_kept(x):
+    return np.sum(np.prod(x, axis=0, keepdims=True) * _C)
+
+
+def _nanprod_rows(x):
+    return np.sum(np.nanprod(x, axis=1) * _C)
+
+
+def test_products_with_zeros_have_exact_derivatives() -> None:
+    # np.prod's derivative was ans / x: nan at a 0 (issue #12, F8 and fuzz seed 210)
+    import s2sad
+    x = np.array([[0.0, 2.0, 3.0], [1.0, 0.0, 0.0], [0.5, 1.5, 2.0]])
+    cases = [(_prod_all, None), (_prod_method, None), (_prod_rows, 1),
+             (_prod_columns_kept, 0), (_nanprod_rows, 1)]
+    for fn, axis in cases:
+        want = _others(x, axis) * (1.0 if axis is None else np.expand_dims(_C, axis))
+        np.testing.assert_allclose(s2sad.grad(fn)(x), want, rtol=1e-12)
+        t = np.random.default_rng(1).standard_normal(x.shape)
+        np.testing.assert_allclose(s2sad.jvp(fn, (x,), (t,))[1], np.sum(want * t), rtol=1e-12)
+    nan = x.copy()
+    nan[2, 0] = np.nan  # np.nanprod counts it as 1, and gives it no derivative
+    g = s2sad.grad(_nanprod_rows)(nan)
+    want = _others(np.where(np.isnan(nan), 1.0, nan), 1) * np.expand_dims(_C, 1)
+    want[2, 0] = 0.0
+    np.testing.assert_allclose(g, want, rtol=1e-12)
+    # second derivatives at one and at two zeros: d2 prod / dxi dxj is the product of the rest
+    for y in (np.array([0.0, 2.0, 3.0, 0.5]), np.array([0.0, 0.0, 3.0, 0.5])):
+        h = s2sad.hessian(_prod_all)(y)
+        want = np.array([[0.0 if i == j else np.prod(np.delete(y, [i, j])) for j in range(4)]
+                         for i in range(4)])
+        np.testing.assert_allclose(h, want, rtol=1e-12)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..analyses import Tapes
 from ..ir import (
     Array,
     Atom,
@@ -30,6 +31,7 @@ from ..ir import (
     ForRange,
     Function,
     If,
+    Opaque,
     Stmt,
     Var,
     While,
@@ -47,25 +49,35 @@ def dce(fn: Function) -> Function:
     while True:
         live = {r.id for r in fn.results if isinstance(r, Var)}
         fn = fn.replace(body=Block(_block(fn.body.stmts, live, (defs, fn.checked), top=True)))
-        slots = _unread_slots(fn)
+        tapes, slots = _unread_slots(fn)
         if not slots:
             return fn
-        fn = fn.replace(body=_drop_slots(fn.body, slots))
+        fn = fn.replace(body=_drop_slots(fn.body, tapes, slots))
 
 
-def _unread_slots(fn: Function) -> dict[int, set[int]]:
-    """tape id -> the slots no pop of it has a reader for (tapes read only by push/pop)."""
+def _unread_slots(fn: Function) -> tuple[Tapes, dict[int, set[int]]]:
+    """The tapes of `fn`, and tape key -> the slots no pop of it has a reader for (for tapes
+    read only by pushes and pops).  A tape is known by its key (:class:`Tapes`): a loop's
+    pushes and the pops of its backward sweep may name it by different variables, as when an
+    `if` yields the tape of a loop in its branch, or an outer loop's tape carries it."""
+    tapes = Tapes.of(fn)
     read = {r.id for r in fn.results if isinstance(r, Var)}
-    other: set[int] = set()  # tapes read by anything but push and pop
+    # tapes read by anything but pushes and pops (a tape pushed on a tape is the one popped
+    # in its place: the same key), or flowing into a variable that is another tape's key
+    other: set[int] = {tapes.key(r) for r in fn.results if _is_tape(r)}
     pops: dict[int, list[Eqn]] = {}
     for s in walk(fn.body):
         atoms = list(stmt_atoms(s)) + [a for _, res, _ in sub_blocks(s) for a in res]
         read.update(a.id for a in atoms if isinstance(a, Var))  # (a tape popped from a tape
         if isinstance(s, Eqn) and s.prim in ("push", "pop"):   # is read by its own pops)
-            if s.prim == "pop" and isinstance(s.args[0], Var):
-                pops.setdefault(s.args[0].id, []).append(s)
-            atoms = list(s.args[1:])
-        other.update(a.id for a in atoms if isinstance(a, Var))
+            if s.prim == "pop":
+                pops.setdefault(tapes.key(s.args[0]), []).append(s)
+        elif isinstance(s, Eqn):
+            other.update(tapes.key(a) for a in atoms if _is_tape(a))
+        else:  # a region's values flow on: the same tape, or one dce must leave alone
+            for o, r in _flows(s):
+                if _is_tape(r) and tapes.key(o) != tapes.key(r):
+                    other.update((tapes.key(o), tapes.key(r)))
     out: dict[int, set[int]] = {}
     for tape, eqns in pops.items():
         if tape in other:
@@ -74,15 +86,29 @@ def _unread_slots(fn: Function) -> dict[int, set[int]]:
                   if not any(k < len(e.outs) and e.outs[k].id in read for e in eqns)}
         if unread:
             out[tape] = unread
-    return out
+    return tapes, out
 
 
-def _drop_slots(block: Block, slots: dict[int, set[int]]) -> Block:
+def _is_tape(a: Atom) -> bool:
+    return a.type == Opaque("tape")
+
+
+def _flows(s: Stmt) -> list[tuple[Atom, Atom]]:
+    """(variable, atom that flows into it) for the values a region yields or carries."""
+    if isinstance(s, If):
+        return [(o, r) for o, a, b in zip(s.outs, s.then_results, s.else_results)
+                for r in (a, b) if isinstance(r, Var)]
+    assert isinstance(s, (ForRange, While))
+    return [(c, r) for c, i, r in zip(s.carried, s.inits, s.body_results) for r in (i, r)] + \
+        list(zip(s.outs, s.carried))
+
+
+def _drop_slots(block: Block, tapes: Tapes, slots: dict[int, set[int]]) -> Block:
     kept: list[Stmt] = []
     for s in block.stmts:
-        if isinstance(s, Eqn) and s.prim in ("push", "pop") and isinstance(s.args[0], Var) and \
-                s.args[0].id in slots:
-            drop = slots[s.args[0].id]
+        if isinstance(s, Eqn) and s.prim in ("push", "pop") and \
+                tapes.key(s.args[0]) in slots:
+            drop = slots[tapes.key(s.args[0])]
             if s.prim == "push":
                 s = replace(s, args=s.args[:1] + tuple(a for k, a in enumerate(s.args[1:])
                                                        if k not in drop))
@@ -93,11 +119,13 @@ def _drop_slots(block: Block, slots: dict[int, set[int]]) -> Block:
                 if not s.outs:
                     continue
         elif isinstance(s, If):
-            s = replace(s, then=_drop_slots(s.then, slots), orelse=_drop_slots(s.orelse, slots))
+            s = replace(s, then=_drop_slots(s.then, tapes, slots),
+                        orelse=_drop_slots(s.orelse, tapes, slots))
         elif isinstance(s, ForRange):
-            s = replace(s, body=_drop_slots(s.body, slots))
+            s = replace(s, body=_drop_slots(s.body, tapes, slots))
         elif isinstance(s, While):
-            s = replace(s, cond=_drop_slots(s.cond, slots), body=_drop_slots(s.body, slots))
+            s = replace(s, cond=_drop_slots(s.cond, tapes, slots),
+                        body=_drop_slots(s.body, tapes, slots))
         kept.append(s)
     return Block(tuple(kept))
 
