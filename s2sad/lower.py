@@ -2313,7 +2313,7 @@ class Lowering:
         """`fn`'s body lowered here, with the call's arguments for its parameters; a recursive
         call unrolled while its depth is known now, else a call at run time (recursion.py)."""
         code = fn.__code__
-        level = _ACTIVE.count(code)
+        level = sum(c is code for c in _ACTIVE)  # by identity: equal code may be another module's
         if level >= _UNROLL:
             raise _TooDeep(code)
         _ACTIVE.append(code)

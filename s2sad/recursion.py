@@ -34,14 +34,14 @@ PREFIX = "recursive:"  # registry names of the calls
 
 _ONE_RESULT = ("{} recurses to a depth known only at run time, which s2sad supports for "
                "functions returning one number or array")
-_TYPES: dict[Any, Ty] = {}  # (code, argument types) -> the type assumed while lowering
+_TYPES: dict[Any, Ty] = {}  # (function, argument types) -> the type assumed while lowering
 
 
 def result_type(fn: Any, types: Sequence[Ty]) -> Ty:
     """The type of ``fn(*args)`` for arguments of `types`: lower `fn` for them, assuming a
     type for the recursive calls inside, until the assumption is what comes out."""
     from .lower import lower
-    key = (fn.__code__, tuple(types))
+    key = (fn, tuple(types))  # the function, not its code: equal code may read other globals
     if key in _TYPES:
         return _TYPES[key]
     guess: Ty = Scalar("float64")  # the least type: the branches widen it as needed
