@@ -73,7 +73,14 @@ def derive(fn: Callable[..., Any], mode: str, wrt: tuple[int, ...], specs: Seque
     name = _generated_name(fn.__name__, mode) if not chain else \
         "_".join([fn.__name__ if fn.__name__.isidentifier() else "f"] +
                  [m.removesuffix("_aux") for m, _ in chain + ((mode, wrt),)])
-    return ir, generate(ir, name, returns=returns)
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+
+    def itself(other: Any) -> bool:  # s2sad's derivative this code is (a recursion's)
+        d = getattr(other, "__s2sad_dispatcher__", None)
+        return d is not None and d.fn is fn and d.chain == chain and \
+            (d.ir_mode, d.wrt) == (mode, wrt)
+    return ir, generate(ir, name, returns=returns,
+                        cells={n: _contents(c) for n, c in cells.items()}, itself=itself)
 
 
 def _transform(ir: Function, mode: str, wrt: tuple[int, ...], nested: bool = False) -> Function:
@@ -259,7 +266,8 @@ def resolve_wrt(fn: Any, wrt: int | str | Sequence[int | str]) -> tuple[tuple[in
 @dataclass
 class _Entry:
     compiled: Callable[..., Any]
-    guards: tuple[tuple[str, Any], ...]  # module globals the code reads, and their kinds
+    # globals and cells the code reads live, and their kinds: (globals or cell, name, kind)
+    guards: tuple[tuple[Any, str, Any], ...]
     baked: tuple[tuple[Callable[[str], Any], str, Any], ...]  # free names fixed in the code
     ir: Function
     generated: Generated
@@ -275,6 +283,27 @@ def _guard_key(value: Any) -> Any:
     return _spec_key(arg_spec(value))
 
 
+def _contents(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # not filled yet
+        return None
+
+
+def _where(origin: Any) -> Any:
+    """Where a value the code reads live is looked up: a module's globals, or a cell."""
+    return origin.__dict__ if isinstance(origin, types.ModuleType) else origin
+
+
+def _read(where: Any, name: str) -> Any:
+    if isinstance(where, dict):
+        return where.get(name)
+    try:
+        return where.cell_contents
+    except ValueError:  # emptied
+        return None
+
+
 def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
             optimize: bool = True, returns: Any = None, specs: tuple[Any, ...] | None = None
             ) -> _Entry:
@@ -288,8 +317,8 @@ def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
     key = (ident, chain, mode, wrt, tuple(_spec_key(s) for s in specs), optimize, returns,
            VERSION)
     entry = _CACHE.get(key)
-    if entry is not None and all(_guard_key(target.__globals__.get(n)) == k
-                                 for n, k in entry.guards) and \
+    if entry is not None and all(_guard_key(_read(where, n)) == k
+                                 for where, n, k in entry.guards) and \
             all(baked_key(get(n)) == k for get, n, k in entry.baked):
         _CACHE.move_to_end(key)
         return entry
@@ -301,8 +330,10 @@ def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
         del BAKED[mark:]
     stats["compiles"] += 1
     compiled = compile_generated(gen, target)
-    guards = tuple((n, _guard_key(v)) for n, v in gen.constants
-                   if target.__globals__.get(n, _MISSING) is v)
+    glb = target.__globals__
+    guards = tuple((glb, n, _guard_key(v)) for n, v in gen.constants
+                   if glb.get(n, _MISSING) is v and not isinstance(v, types.ModuleType)) + \
+        tuple((_where(origin), n, _guard_key(v)) for origin, n, v in gen.reads)
     entry = _Entry(compiled, guards, baked, ir, gen, specs, alive)
     _CACHE[key] = entry
     _CACHE.move_to_end(key)
@@ -1113,7 +1144,9 @@ def emit(fn: Callable[..., Any], *args: Any, mode: str = "reverse", wrt: Any = 0
 def source_map(fn: Callable[..., Any], *args: Any, mode: str = "reverse",
                wrt: Any = 0) -> dict[int, int]:
     """Line numbers of the code `emit` prints (1-based) -> the user's source lines they
-    compute (the lines tracebacks and pdb show, less the two-line factory header)."""
+    compute (the lines tracebacks and pdb show, less the two-line factory header).  Code
+    inlined from a function of another file is not mapped: its comments name that file
+    (``# helpers.py:4: return x * K``)."""
     return emit(fn, *args, mode=mode, wrt=wrt).source_map()
 
 

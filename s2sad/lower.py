@@ -17,6 +17,7 @@ import inspect
 import operator
 import os
 import site
+import sys
 import sysconfig
 import weakref
 from collections.abc import Callable, Sequence
@@ -296,6 +297,10 @@ def _constant_maker(obj: Any) -> bool:
         getattr(obj, "__module__", None) == "math"
 
 
+def _attribute(obj: Any, name: str) -> Any:
+    return getattr(obj, name, MISSING)
+
+
 def baked_key(value: Any) -> Any:
     """A scalar by value; a container by identity and length (cheap to check on every call;
     rebinding the name is seen, changing a list's items in place is not)."""
@@ -307,6 +312,9 @@ def baked_key(value: Any) -> Any:
 
 _UNROLL = 6  # levels of a recursive call unrolled before calling it at run time instead
 _ACTIVE: list[Any] = []  # code objects of the functions being lowered, outermost first
+# The name resolver of the function whose code is being made (the outermost one lowered): the
+# generated code runs with its globals and cells, so only those are read by their bare names.
+_HOME: list[Callable[[str], Any]] = []
 
 
 class _TooDeep(Exception):
@@ -333,10 +341,12 @@ def lower(fn: Any, args: Sequence[Any]) -> Function:
     node = parse_function(src)
     outer = _ACTIVE[:]  # lowering may start inside another (recursion.result_type)
     _ACTIVE[:] = [unwrap(fn).__code__]
-    try:
+    _HOME.append(_HOME[0] if _HOME else src.lookup)  # (a lowering inside another is
+    try:                                             #  inlined into the outer code)
         return Lowering(src).function(node, args)
     finally:
         _ACTIVE[:] = outer
+        _HOME.pop()
 
 
 class Lowering:
@@ -1804,12 +1814,34 @@ class Lowering:
             raise NoRuleError(f"name {node.id!r} is not defined", loc_of(node, self.src),
                               "define it before the function is differentiated")
         if isinstance(obj, (float, int, np.ndarray, np.generic)) and not isinstance(obj, bool):
-            return Sym(Const(obj, type_of_value(obj), node.id))
+            return Sym(self.free_const(node.id, obj))
         if isinstance(obj, _BAKED_KINDS) or callable(obj) and \
                 getattr(builtins, node.id, None) is not obj:  # a flag, an option, a helper
             BAKED.append((self.src.lookup, node.id, baked_key(obj)))  # decided now: the code
             #                                                           is kept while it holds
         return Static(obj)
+
+    def free_const(self, name: str, obj: Any) -> Const:
+        """The number or array a free `name` of this function holds, read live by the
+        generated code: by its bare name when it is a global or cell of the function the code
+        is made for (which the code runs with); else from where this function reads it, a
+        global of another module as ``module.name``, a cell of a closure the function calls
+        as that cell (named apart from the user's names where they clash)."""
+        lookup, home = self.src.lookup, _HOME[0] if _HOME else self.src.lookup
+        ty = type_of_value(obj)
+        cells, home_cells = lookup.cells, home.cells  # type: ignore[attr-defined]
+        if name in cells:
+            if home_cells.get(name) is cells[name]:
+                return Const(obj, ty, name)
+            return Const(obj, ty, name, cells[name])
+        glb = lookup.module_globals  # type: ignore[attr-defined]
+        if glb is home.module_globals and name not in home_cells:  # type: ignore[attr-defined]
+            return Const(obj, ty, name)
+        module = sys.modules.get(glb.get("__name__", ""))
+        if module is not None and module.__dict__ is glb:
+            return Const(obj, ty, f"{module.__name__}.{name}", module)
+        BAKED.append((lookup, name, baked_key(obj)))  # globals of no module: fixed in the
+        return Const(obj, ty)                         # code, which is remade when they change
 
     def expr_Tuple(self, node: Any) -> Value:
         items = tuple(self.expr(e) for e in node.elts)
@@ -2040,6 +2072,13 @@ class Lowering:
                                   loc_of(node, self.src)) from None
             if isinstance(obj, (float, int, np.ndarray)) and not isinstance(obj, bool) and \
                     not (_library_module(base.value) and not isinstance(obj, np.ndarray)):
+                if isinstance(base.value, ModuleType) and not _library_module(base.value) and \
+                        base.value.__dict__.get(node.attr, MISSING) is obj:  # read live
+                    return Sym(Const(obj, type_of_value(obj),
+                                     f"{base.value.__name__}.{node.attr}", base.value))
+                if not isinstance(base.value, ModuleType):  # an object's field: fixed in the
+                    BAKED.append((partial(_attribute, base.value), node.attr,  # code, remade when
+                                  baked_key(obj)))                         # it changes
                 return Sym(Const(obj, type_of_value(obj), _dotted(node)))
             return Static(obj)  # NumPy's and math's numbers (np.pi, -np.inf) are constants
         self.no_list(base, node, f"the attribute `.{node.attr}` of")
@@ -2518,7 +2557,8 @@ def _copies(eqn: Eqn) -> bool:
 
 def _same_atom(a: Any, b: Any) -> bool:
     return a is b or isinstance(a, Const) and isinstance(b, Const) and \
-        a.type == b.type and a.name == b.name and _same_static(a.value, b.value)
+        a.type == b.type and a.name == b.name and a.origin is b.origin and \
+        _same_static(a.value, b.value)
 
 
 def _same_steps(a: tuple[Eqn, ...], b: tuple[Eqn, ...]) -> bool:
