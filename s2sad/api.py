@@ -23,7 +23,17 @@ from .compile import compile_entry, compile_generated, runtime_cells, swap_code
 from .display import Source
 from .errors import NotDifferentiable, TypeMismatch, UnsupportedSyntax
 from .ir import Array, Function, Scalar, format_wengert, is_float
-from .lower import BAKED, KeyedTree, Static, Tree, baked_key, lower, param_locs, tree_spec
+from .lower import (
+    BAKED,
+    KeyedTree,
+    Static,
+    Tree,
+    baked_key,
+    code_for,
+    lower,
+    param_locs,
+    tree_spec,
+)
 from .parse import parse_function
 from .rules import type_of_value
 from .source import get_source, unwrap
@@ -58,11 +68,20 @@ MODES = ("grad", "value_and_grad", "grad_aux", "value_and_grad_aux", "vjp", "jvp
 
 def derive(fn: Callable[..., Any], mode: str, wrt: tuple[int, ...], specs: Sequence[Any],
            optimize: bool = True, returns: Any = None,
-           chain: tuple[tuple[str, tuple[int, ...]], ...] = ()) -> tuple[Function, Generated]:
+           chain: tuple[tuple[str, tuple[int, ...]], ...] = (), inlined: bool = False
+           ) -> tuple[Function, Generated]:
     """source -> parse -> lower -> transforms -> simplify/dce -> codegen, for one signature.
 
     `chain` lists transforms applied before `mode` (grad of grad, jvp of grad, ...).
+    `inlined`: the IR is inlined into code being made for another function.
     """
+    with code_for(None if inlined else fn):
+        return _derive(fn, mode, wrt, specs, optimize, returns, chain)
+
+
+def _derive(fn: Callable[..., Any], mode: str, wrt: tuple[int, ...], specs: Sequence[Any],
+            optimize: bool, returns: Any, chain: tuple[tuple[str, tuple[int, ...]], ...]
+            ) -> tuple[Function, Generated]:
     for _, w in chain + ((mode, wrt),):
         _check_wrt(fn, w, specs)
     ir = _check(lower(fn, specs), "lower")
@@ -534,7 +553,8 @@ class _Dispatcher:
         if self.has_aux or any(isinstance(s, Tree) for s in specs):
             raise TypeMismatch("calling a gradient with has_aux or container arguments inside "
                                "differentiated code is not supported yet")
-        ir, _ = derive(self.fn, self.ir_mode, self.wrt, specs, True, self.returns, self.chain)
+        ir, _ = derive(self.fn, self.ir_mode, self.wrt, specs, True, self.returns, self.chain,
+                       inlined=True)
         return ir, self.returns
 
     def _entry_spec(self, guards: tuple[tuple[str, str], ...]) -> Entry:
@@ -645,7 +665,8 @@ class _Composable:
             raise TypeMismatch(f"calling a {self.ir_mode} with container arguments inside "
                                "differentiated code is not supported yet")
         specs = specs[:len(specs) - self.extra]
-        ir, _ = derive(self.fn, self.ir_mode, self.wrt, specs, True, None, self.chain)
+        ir, _ = derive(self.fn, self.ir_mode, self.wrt, specs, True, None, self.chain,
+                       inlined=True)
         count = iter(range(len(ir.results)))
 
         def number(tree: Any) -> Any:

@@ -11,6 +11,7 @@ are inlined; anything else without a rule raises :class:`NoRuleError` at the cal
 from __future__ import annotations
 
 import builtins
+import contextlib
 import copy
 import dataclasses
 import inspect
@@ -20,7 +21,7 @@ import site
 import sys
 import sysconfig
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from types import ModuleType
@@ -64,7 +65,7 @@ from .rules import (
     type_of_value,
 )
 from .runtime import Dyn, grad_of
-from .source import MISSING, Source, get_source, unwrap
+from .source import MISSING, Source, get_source, make_lookup, unwrap
 
 
 @dataclass(frozen=True)
@@ -312,9 +313,23 @@ def baked_key(value: Any) -> Any:
 
 _UNROLL = 6  # levels of a recursive call unrolled before calling it at run time instead
 _ACTIVE: list[Any] = []  # code objects of the functions being lowered, outermost first
-# The name resolver of the function whose code is being made (the outermost one lowered): the
-# generated code runs with its globals and cells, so only those are read by their bare names.
+# The name resolvers of the functions whose code is being made, innermost last (see code_for):
+# the generated code runs with their globals and cells, so only those are read by bare names.
 _HOME: list[Callable[[str], Any]] = []
+
+
+@contextlib.contextmanager
+def code_for(fn: Any) -> Iterator[None]:
+    """While the code that runs as `fn` is made (lowered, differentiated, printed), only
+    `fn`'s own globals and cells are read by their bare names (:meth:`Lowering.free_const`).
+    `fn` None: the code made is inlined into the code being made around it."""
+    if fn is not None:
+        _HOME.append(make_lookup(unwrap(fn)))
+    try:
+        yield
+    finally:
+        if fn is not None:
+            _HOME.pop()
 
 
 class _TooDeep(Exception):
@@ -341,8 +356,8 @@ def lower(fn: Any, args: Sequence[Any]) -> Function:
     node = parse_function(src)
     outer = _ACTIVE[:]  # lowering may start inside another (recursion.result_type)
     _ACTIVE[:] = [unwrap(fn).__code__]
-    _HOME.append(_HOME[0] if _HOME else src.lookup)  # (a lowering inside another is
-    try:                                             #  inlined into the outer code)
+    _HOME.append(_HOME[-1] if _HOME else src.lookup)  # (one lowered inside another is
+    try:                                              #  part of the code made, or a type)
         return Lowering(src).function(node, args)
     finally:
         _ACTIVE[:] = outer
@@ -1827,7 +1842,7 @@ class Lowering:
         is made for (which the code runs with); else from where this function reads it, a
         global of another module as ``module.name``, a cell of a closure the function calls
         as that cell (named apart from the user's names where they clash)."""
-        lookup, home = self.src.lookup, _HOME[0] if _HOME else self.src.lookup
+        lookup, home = self.src.lookup, _HOME[-1] if _HOME else self.src.lookup
         ty = type_of_value(obj)
         cells, home_cells = lookup.cells, home.cells  # type: ignore[attr-defined]
         if name in cells:
