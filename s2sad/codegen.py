@@ -400,8 +400,7 @@ class _Printer:
     def _read_name(self, c: Const) -> str:
         name = self.read_names.get(id(c.origin))
         if name is None:
-            base = c.origin.__name__.rsplit(".", 1)[-1] if isinstance(c.origin, ModuleType) \
-                else c.name
+            base = c.name.rsplit(".", 1)[0] if isinstance(c.origin, ModuleType) else c.name
             name = self.read_names[id(c.origin)] = self._fresh(base, c.origin)
         return name
 

@@ -298,6 +298,15 @@ def _constant_maker(obj: Any) -> bool:
         getattr(obj, "__module__", None) == "math"
 
 
+def _module_name(module: ModuleType, home: Callable[[str], Any]) -> str:
+    """The name the user's module knows `module` by (``import helpers as hp``: hp), else
+    its own last name: generated code prints its globals as ``hp.K``."""
+    for name, value in home.module_globals.items():  # type: ignore[attr-defined]
+        if value is module and name.isidentifier() and not name.startswith("__"):
+            return name
+    return module.__name__.rsplit(".", 1)[-1]
+
+
 def _attribute(obj: Any, name: str) -> Any:
     return getattr(obj, name, MISSING)
 
@@ -1854,7 +1863,7 @@ class Lowering:
             return Const(obj, ty, name)
         module = sys.modules.get(glb.get("__name__", ""))
         if module is not None and module.__dict__ is glb:
-            return Const(obj, ty, f"{module.__name__}.{name}", module)
+            return Const(obj, ty, f"{_module_name(module, home)}.{name}", module)
         BAKED.append((lookup, name, baked_key(obj)))  # globals of no module: fixed in the
         return Const(obj, ty)                         # code, which is remade when they change
 
@@ -2089,8 +2098,10 @@ class Lowering:
                     not (_library_module(base.value) and not isinstance(obj, np.ndarray)):
                 if isinstance(base.value, ModuleType) and not _library_module(base.value) and \
                         base.value.__dict__.get(node.attr, MISSING) is obj:  # read live
+                    home = _HOME[-1] if _HOME else self.src.lookup
                     return Sym(Const(obj, type_of_value(obj),
-                                     f"{base.value.__name__}.{node.attr}", base.value))
+                                     f"{_module_name(base.value, home)}.{node.attr}",
+                                     base.value))
                 if not isinstance(base.value, ModuleType):  # an object's field: fixed in the
                     BAKED.append((partial(_attribute, base.value), node.attr,  # code, remade when
                                   baked_key(obj)))                         # it changes

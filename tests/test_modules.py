@@ -89,12 +89,18 @@ def test_globals_of_a_helper_module_do_not_clash_with_the_users(modules):
 
 
 def test_a_helper_module_imported_under_another_name(modules):
-    (_, user) = modules(
-        gm_alias_helpers="K = 3.0\n\n\ndef h(x):\n    return x * K\n",
+    (deep, _, user) = modules(
+        gm_alias_deep="K = 7.0\n\n\ndef k(x):\n    return x * K\n",
+        gm_alias_helpers="import gm_alias_deep\nK = 3.0\n\n\n"
+                         "def h(x):\n    return gm_alias_deep.k(x) * K\n",
         gm_alias_user="import gm_alias_helpers as hp\nK = 2.0\n\n\n"
                       "def f(x):\n    return hp.h(x) * x * K\n")
-    _every_way(user.f, 1.25, 2 * 1.25 * 3.0 * 2.0, 2 * 3.0 * 2.0)
-    assert "gm_alias_helpers.K" in s2sad.emit(user.f, 1.25)
+    _every_way(user.f, 1.25, 2 * 1.25 * 7.0 * 3.0 * 2.0, 2 * 7.0 * 3.0 * 2.0)
+    text = s2sad.emit(user.f, 1.25)  # by the user's name for it, else by its own
+    assert "hp.K" in text and "gm_alias_deep.K" in text
+    g = s2sad.grad(user.f)
+    deep.K = 5.0  # a module the user's does not import: read live all the same
+    assert g(1.25) == pytest.approx(2 * 1.25 * 5.0 * 3.0 * 2.0)
 
 
 def test_a_local_of_a_helper_does_not_take_the_name_of_a_global(modules):
