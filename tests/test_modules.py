@@ -146,6 +146,24 @@ def test_globals_of_a_helper_module_are_read_live(modules):
     assert g(1.5) == pytest.approx(2 * 1.5 * 5.0 * 2.0 * (1.0 + 7.0))
 
 
+def test_globals_of_a_namespace_that_is_no_module_are_checked_on_each_call(tmp_path):
+    path = tmp_path / "gm_namespace.py"
+    path.write_text("def h(x):\n    return x * x * K\n")
+    namespace = {"K": 3.0}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)  # noqa: S102
+    h = namespace["h"]
+
+    def f(x):
+        return h(x) + x
+    g = s2sad.grad(f)
+    assert g(2.0) == 13.0
+    namespace["K"] = 5.0  # fixed in the code, which is remade
+    assert g(2.0) == 21.0
+    assert s2sad.jvp(f, (2.0,), (1.0,)) == (22.0, 21.0)
+    namespace["K"] = np.array([1.0, 2.0])
+    assert s2sad.grad(lambda x: np.sum(f(x)))(2.0) == pytest.approx(2 * 2.0 * 3.0 + 2.0)
+
+
 def test_module_attributes_the_user_writes_are_read_live(modules):
     (helpers, user) = modules(
         gm_attr_helpers="K = 3.0\n",
@@ -283,6 +301,9 @@ def test_code_inlined_from_another_file_names_it(modules):
     assert [n for n, t in enumerate(forward, 1) if n in mapping] == \
         [n for n, t in enumerate(forward, 1) if forward.index("    # L6: return y * y") < n - 1]
     assert "gm_file_helpers.py:6: return math.log(x) * K" in s2sad.wengert(user.f, 1.0)
+    traces = str(s2sad.explain(user.f)(2.0))
+    assert "# gm_file_helpers.py:6: return math.log(x) * K" in traces
+    assert "# L6: return y * y" in traces  # and the user's own lines as before
     with pytest.raises(ValueError) as info:  # math.log(0.0): the traceback shows the code
         s2sad.grad(user.f)(0.0)
     generated = info.traceback[-1].frame.code.raw.co_filename
