@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from types import ModuleType
+from types import CellType, ModuleType
 from typing import Any
 
 import gast
@@ -325,6 +325,7 @@ _ACTIVE: list[Any] = []  # code objects of the functions being lowered, outermos
 # The name resolvers of the functions whose code is being made, innermost last (see code_for):
 # the generated code runs with their globals and cells, so only those are read by bare names.
 _HOME: list[Callable[[str], Any]] = []
+_NAMESPACE_CELLS: dict[tuple[int, str], tuple[dict[str, Any], Any]] = {}  # see free_const
 
 
 @contextlib.contextmanager
@@ -1864,8 +1865,13 @@ class Lowering:
         module = sys.modules.get(glb.get("__name__", ""))
         if module is not None and module.__dict__ is glb:
             return Const(obj, ty, f"{_module_name(module, home)}.{name}", module)
-        BAKED.append((lookup, name, baked_key(obj)))  # globals of no module: fixed in the
-        return Const(obj, ty)                         # code, which is remade when they change
+        # globals of no module (exec'd into a dict): the value as it is now, in a cell (so an
+        # array changed in place is seen), and the code is remade when the name is rebound
+        BAKED.append((lookup, name, baked_key(obj)))
+        held = _NAMESPACE_CELLS.get((id(glb), name))
+        if held is None or held[0] is not glb or held[1].cell_contents is not obj:
+            held = _NAMESPACE_CELLS[(id(glb), name)] = (glb, CellType(obj))
+        return Const(obj, ty, name, held[1])
 
     def expr_Tuple(self, node: Any) -> Value:
         items = tuple(self.expr(e) for e in node.elts)

@@ -161,7 +161,11 @@ def test_globals_of_a_namespace_that_is_no_module_are_checked_on_each_call(tmp_p
     assert g(2.0) == 21.0
     assert s2sad.jvp(f, (2.0,), (1.0,)) == (22.0, 21.0)
     namespace["K"] = np.array([1.0, 2.0])
-    assert s2sad.grad(lambda x: np.sum(f(x)))(2.0) == pytest.approx(2 * 2.0 * 3.0 + 2.0)
+    gs = s2sad.grad(lambda x: np.sum(f(x) * 2.0))
+    assert gs(2.0) == pytest.approx(2 * (2 * 2.0 * 3.0 + 2.0))
+    namespace["K"][1] = 4.0  # changed in place: the same array, seen
+    assert gs(2.0) == pytest.approx(2 * (2 * 2.0 * 5.0 + 2.0))
+    assert "* K" in s2sad.emit(f, 2.0, mode="forward")  # by its name, not folded in
 
 
 def test_module_attributes_the_user_writes_are_read_live(modules):
