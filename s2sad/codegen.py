@@ -373,9 +373,9 @@ class _Printer:
     def _name_reads(self) -> None:
         """Name what the code reads by name before any local is named (locals never take
         these names): the user's own globals and cells keep theirs; another module is read
-        under its (last) name, a closure cell of a function the user's calls under the
-        cell's, a function called by name (custom rules, recursion) under its own, each with
-        a suffix where two different things would share a name."""
+        under the name the lowering chose (the user's for it), a closure cell of a function
+        the user's calls under the cell's, a function called by name (custom rules,
+        recursion) under its own, each with a suffix where two things would share a name."""
         consts: list[Const] = []
         calls: list[Any] = []
         for st in walk(self.fn.body):
