@@ -23,7 +23,17 @@ from .compile import compile_entry, compile_generated, runtime_cells, swap_code
 from .display import Source
 from .errors import NotDifferentiable, TypeMismatch, UnsupportedSyntax
 from .ir import Array, Function, Scalar, format_wengert, is_float
-from .lower import BAKED, KeyedTree, Static, Tree, baked_key, lower, param_locs, tree_spec
+from .lower import (
+    BAKED,
+    KeyedTree,
+    Static,
+    Tree,
+    baked_key,
+    code_for,
+    lower,
+    param_locs,
+    tree_spec,
+)
 from .parse import parse_function
 from .rules import type_of_value
 from .source import get_source, unwrap
@@ -58,11 +68,20 @@ MODES = ("grad", "value_and_grad", "grad_aux", "value_and_grad_aux", "vjp", "jvp
 
 def derive(fn: Callable[..., Any], mode: str, wrt: tuple[int, ...], specs: Sequence[Any],
            optimize: bool = True, returns: Any = None,
-           chain: tuple[tuple[str, tuple[int, ...]], ...] = ()) -> tuple[Function, Generated]:
+           chain: tuple[tuple[str, tuple[int, ...]], ...] = (), inlined: bool = False
+           ) -> tuple[Function, Generated]:
     """source -> parse -> lower -> transforms -> simplify/dce -> codegen, for one signature.
 
     `chain` lists transforms applied before `mode` (grad of grad, jvp of grad, ...).
+    `inlined`: the IR is inlined into code being made for another function.
     """
+    with code_for(None if inlined else fn):
+        return _derive(fn, mode, wrt, specs, optimize, returns, chain)
+
+
+def _derive(fn: Callable[..., Any], mode: str, wrt: tuple[int, ...], specs: Sequence[Any],
+            optimize: bool, returns: Any, chain: tuple[tuple[str, tuple[int, ...]], ...]
+            ) -> tuple[Function, Generated]:
     for _, w in chain + ((mode, wrt),):
         _check_wrt(fn, w, specs)
     ir = user_operations(_check(lower(fn, specs), "lower"))
@@ -73,7 +92,14 @@ def derive(fn: Callable[..., Any], mode: str, wrt: tuple[int, ...], specs: Seque
     name = _generated_name(fn.__name__, mode) if not chain else \
         "_".join([fn.__name__ if fn.__name__.isidentifier() else "f"] +
                  [m.removesuffix("_aux") for m, _ in chain + ((mode, wrt),)])
-    return ir, generate(ir, name, returns=returns)
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+
+    def itself(other: Any) -> bool:  # s2sad's derivative this code is (a recursion's)
+        d = getattr(other, "__s2sad_dispatcher__", None)
+        return d is not None and d.fn is fn and d.chain == chain and \
+            (d.ir_mode, d.wrt) == (mode, wrt)
+    return ir, generate(ir, name, returns=returns,
+                        cells={n: _contents(c) for n, c in cells.items()}, itself=itself)
 
 
 def _transform(ir: Function, mode: str, wrt: tuple[int, ...], nested: bool = False) -> Function:
@@ -259,7 +285,8 @@ def resolve_wrt(fn: Any, wrt: int | str | Sequence[int | str]) -> tuple[tuple[in
 @dataclass
 class _Entry:
     compiled: Callable[..., Any]
-    guards: tuple[tuple[str, Any], ...]  # module globals the code reads, and their kinds
+    # globals and cells the code reads live, and their kinds: (globals or cell, name, kind)
+    guards: tuple[tuple[Any, str, Any], ...]
     baked: tuple[tuple[Callable[[str], Any], str, Any], ...]  # free names fixed in the code
     ir: Function
     generated: Generated
@@ -275,6 +302,27 @@ def _guard_key(value: Any) -> Any:
     return _spec_key(arg_spec(value))
 
 
+def _contents(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # not filled yet
+        return None
+
+
+def _where(origin: Any) -> Any:
+    """Where a value the code reads live is looked up: a module's globals, or a cell."""
+    return origin.__dict__ if isinstance(origin, types.ModuleType) else origin
+
+
+def _read(where: Any, name: str) -> Any:
+    if isinstance(where, dict):
+        return where.get(name)
+    try:
+        return where.cell_contents
+    except ValueError:  # emptied
+        return None
+
+
 def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
             optimize: bool = True, returns: Any = None, specs: tuple[Any, ...] | None = None
             ) -> _Entry:
@@ -288,8 +336,8 @@ def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
     key = (ident, chain, mode, wrt, tuple(_spec_key(s) for s in specs), optimize, returns,
            VERSION)
     entry = _CACHE.get(key)
-    if entry is not None and all(_guard_key(target.__globals__.get(n)) == k
-                                 for n, k in entry.guards) and \
+    if entry is not None and all(_guard_key(_read(where, n)) == k
+                                 for where, n, k in entry.guards) and \
             all(baked_key(get(n)) == k for get, n, k in entry.baked):
         _CACHE.move_to_end(key)
         return entry
@@ -301,8 +349,10 @@ def _lookup(fn: Any, mode: str, wrt: tuple[int, ...], args: Sequence[Any],
         del BAKED[mark:]
     stats["compiles"] += 1
     compiled = compile_generated(gen, target)
-    guards = tuple((n, _guard_key(v)) for n, v in gen.constants
-                   if target.__globals__.get(n, _MISSING) is v)
+    glb = target.__globals__
+    guards = tuple((glb, n, _guard_key(v)) for n, v in gen.constants
+                   if glb.get(n, _MISSING) is v and not isinstance(v, types.ModuleType)) + \
+        tuple((_where(origin), n, _guard_key(v)) for origin, n, v in gen.reads)
     entry = _Entry(compiled, guards, baked, ir, gen, specs, alive)
     _CACHE[key] = entry
     _CACHE.move_to_end(key)
@@ -503,7 +553,8 @@ class _Dispatcher:
         if self.has_aux or any(isinstance(s, Tree) for s in specs):
             raise TypeMismatch("calling a gradient with has_aux or container arguments inside "
                                "differentiated code is not supported yet")
-        ir, _ = derive(self.fn, self.ir_mode, self.wrt, specs, True, self.returns, self.chain)
+        ir, _ = derive(self.fn, self.ir_mode, self.wrt, specs, True, self.returns, self.chain,
+                       inlined=True)
         return ir, self.returns
 
     def _entry_spec(self, guards: tuple[tuple[str, str], ...]) -> Entry:
@@ -614,7 +665,8 @@ class _Composable:
             raise TypeMismatch(f"calling a {self.ir_mode} with container arguments inside "
                                "differentiated code is not supported yet")
         specs = specs[:len(specs) - self.extra]
-        ir, _ = derive(self.fn, self.ir_mode, self.wrt, specs, True, None, self.chain)
+        ir, _ = derive(self.fn, self.ir_mode, self.wrt, specs, True, None, self.chain,
+                       inlined=True)
         count = iter(range(len(ir.results)))
 
         def number(tree: Any) -> Any:
@@ -1113,7 +1165,9 @@ def emit(fn: Callable[..., Any], *args: Any, mode: str = "reverse", wrt: Any = 0
 def source_map(fn: Callable[..., Any], *args: Any, mode: str = "reverse",
                wrt: Any = 0) -> dict[int, int]:
     """Line numbers of the code `emit` prints (1-based) -> the user's source lines they
-    compute (the lines tracebacks and pdb show, less the two-line factory header)."""
+    compute (the lines tracebacks and pdb show, less the two-line factory header).  Code
+    inlined from a function of another file is not mapped: its comments name that file
+    (``# helpers.py:4: return x * K``)."""
     return emit(fn, *args, mode=mode, wrt=wrt).source_map()
 
 

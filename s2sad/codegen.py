@@ -15,6 +15,7 @@ import itertools
 import keyword
 import re
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import astor
@@ -35,6 +36,7 @@ from .ir import (
     Stmt,
     Var,
     While,
+    line_label,
     stmt_atoms,
     sub_blocks,
     walk,
@@ -66,6 +68,9 @@ class Generated:
     source: str
     name: str
     constants: tuple[tuple[str, Any], ...]  # names bound to values the code reads
+    # what it reads live besides the user's globals and cells: (module, attribute, value)
+    # for another module's global, (cell, name, value) for a closure cell of a helper
+    reads: tuple[tuple[Any, str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,12 +93,16 @@ class Entry:
 
 
 def generate(fn: Function, name: str | None = None, doc: str = "", returns: Any = None,
-             entry: Entry | None = None) -> Generated:
+             entry: Entry | None = None, cells: dict[str, Any] | None = None,
+             itself: Any = None) -> Generated:
     """Python source for `fn`.
 
     `returns` nests the results: an index, or a tuple of such (default: all, flat).
+    `cells` are the closure cells of the user's function by name and what each holds: the
+    code reads them under those names, so nothing else may take one.  `itself(f)` is true of
+    a function the code may call by its own name (s2sad's derivative it is, in a recursion).
     """
-    return _Printer(fn, name or fn.name, doc, returns, entry).run()
+    return _Printer(fn, name or fn.name, doc, returns, entry, cells or {}, itself).run()
 
 
 def trampoline(name: str, params: tuple[str, ...], entry: Entry) -> str:
@@ -119,8 +128,13 @@ def _to_source(fdef: Any) -> str:
 
 class _Printer:
     def __init__(self, fn: Function, name: str, doc: str, returns: Any,
-                 entry: Entry | None) -> None:
+                 entry: Entry | None, cells: dict[str, Any], itself: Any = None) -> None:
         self.fn = fn
+        self.cells = cells
+        self.itself = itself
+        self.own: set[str] = set()           # the user's globals and cells read by name
+        self.read_names: dict[int, str] = {}  # id(module, cell or function) -> its name
+        self.reads: dict[tuple[int, str], tuple[Any, str, Any]] = {}
         self.name = name
         self.doc = doc
         self.returns = returns
@@ -345,14 +359,75 @@ class _Printer:
         return self.const(a)
 
     def const(self, c: Const) -> Any:
+        if c.name and c.origin is not None:
+            name = self._read_name(c)
+            if isinstance(c.origin, ModuleType):
+                attr = c.name.rsplit(".", 1)[1]
+                self.reads.setdefault((id(c.origin), attr), (c.origin, attr, c.value))
+                return _dotted(f"{name}.{attr}")
+            self.reads.setdefault((id(c.origin), name), (c.origin, name, c.value))
+            return gast.Name(name, gast.Load(), None, None)
         if c.name:
-            root = c.name.split(".")[0]
-            if "." not in c.name and root not in self.reserved:
-                self.constants[c.name] = c.value
+            if c.name in self.own:
                 return gast.Name(c.name, gast.Load(), None, None)
-            if root in ("np", "math"):
+            if c.name.split(".")[0] in ("np", "math"):
                 return _dotted(c.name)
         return self.value(c.value)
+
+    def _name_reads(self) -> None:
+        """Name what the code reads by name before any local is named (locals never take
+        these names): the user's own globals and cells keep theirs; another module is read
+        under the name the lowering chose (the user's for it), a closure cell of a function
+        the user's calls under the cell's, a function called by name (custom rules,
+        recursion) under its own, each with a suffix where two things would share a name."""
+        consts: list[Const] = []
+        calls: list[Any] = []
+        for st in walk(self.fn.body):
+            atoms = list(stmt_atoms(st))
+            for _, results, _ in sub_blocks(st):
+                atoms += results
+            consts += [a for a in atoms if isinstance(a, Const) and a.name]
+            if isinstance(st, Eqn) and REGISTRY[st.prim].emit.kind == "custom":
+                calls.append(st.prim)
+        consts += [r for r in self.fn.results if isinstance(r, Const) and r.name]
+        for c in consts:
+            if c.origin is None and "." not in c.name and c.name not in self.reserved:
+                self.own.add(c.name)
+                self.constants[c.name] = c.value
+        for c in consts:
+            if c.origin is not None:
+                self._read_name(c)
+        for prim in calls:
+            self._call_name(REGISTRY[prim].emit.op, REGISTRY[prim].impl)
+        self.reserved |= set(self.constants)
+
+    def _read_name(self, c: Const) -> str:
+        name = self.read_names.get(id(c.origin))
+        if name is None:
+            base = c.name.rsplit(".", 1)[0] if isinstance(c.origin, ModuleType) else c.name
+            name = self.read_names[id(c.origin)] = self._fresh(base, c.origin)
+        return name
+
+    def _call_name(self, base: str, fn: Any) -> str:
+        name = self.read_names.get(id(fn))
+        if name is None and base == self.name and self.itself is not None and self.itself(fn):
+            name = self.read_names[id(fn)] = base  # the code itself: a call of the same code
+            self.constants[base] = fn
+        if name is None:
+            name = self.read_names[id(fn)] = self._fresh(base, fn)
+        return name
+
+    def _fresh(self, base: str, obj: Any) -> str:
+        """`base`, or `base_2`, ...: the first name no other value holds in the code."""
+        cand, k = base, 1
+        while cand in self.own or self.constants.get(cand, obj) is not obj or \
+                self.cells.get(cand, obj) is not obj or \
+                cand in self.reserved and cand not in self.constants:
+            k += 1
+            cand = f"{base}_{k}"
+        self.constants[cand] = obj
+        self.reserved.add(cand)
+        return cand
 
     def value(self, v: Any) -> Any:
         if isinstance(v, float) and not np.isfinite(v):
@@ -381,6 +456,7 @@ class _Printer:
     # ---------------------------------------------------------------------- statements
 
     def run(self) -> Generated:
+        self._name_reads()
         self._plan()
         for p in self.fn.params:
             self._bind(p, -1)
@@ -406,9 +482,10 @@ class _Printer:
         text = _to_source(gast.FunctionDef(self.name, args, body, [], None, None))
         text = re.sub(r"^(\s*)" + _COMMENT + r"(\d+)__$",
                       lambda m: f"{m.group(1)}# {self.comments[int(m.group(2))]}", text, flags=re.MULTILINE)
-        return Generated(text, self.name, tuple(sorted(self.constants.items())))
+        return Generated(text, self.name, tuple(sorted(self.constants.items())),
+                         tuple(self.reads.values()))
 
-    def block(self, stmts: tuple[Stmt, ...], line: int | None) -> list[Any]:
+    def block(self, stmts: tuple[Stmt, ...], line: tuple[str, int] | None) -> list[Any]:
         """The statements of a block, each run of one source line headed by its comment."""
         body: list[Any] = []
         last_line = line
@@ -424,9 +501,10 @@ class _Printer:
                     self.names[stmt.outs[1].id] = name
                     self.holder[name] = stmt.outs[1].id
                 continue
-            if stmt.loc is not None and stmt.loc.line != last_line:
-                body.append(self._comment(f"L{stmt.loc.line}: {stmt.loc.text.strip()}"))
-                last_line = stmt.loc.line
+            if stmt.loc is not None and (stmt.loc.file, stmt.loc.line) != last_line:
+                body.append(self._comment(f"{line_label(stmt.loc, self.fn.loc)}: "
+                                          f"{stmt.loc.text.strip()}"))
+                last_line = (stmt.loc.file, stmt.loc.line)
             if isinstance(stmt, Eqn):
                 body.extend(self.eqn(stmt, self.pos[id(stmt)]))
             else:
@@ -452,7 +530,7 @@ class _Printer:
                                         gast.Store())],
                             gast.Tuple([v for _, v in pairs], gast.Load()), None)]
 
-    def region(self, s: Stmt, line: int | None) -> list[Any]:
+    def region(self, s: Stmt, line: tuple[str, int] | None) -> list[Any]:
         p, e = self.pos[id(s)], self.end[id(s)]
         if isinstance(s, If):
             test = self.atom(s.cond)
@@ -646,9 +724,8 @@ class _Printer:
         if kind == "hook":  # only without simplify: the identity
             return args[0]
         if kind == "custom":  # a user function with custom rules: called by its own name
-            fn = REGISTRY[e.prim].impl
-            self.constants.setdefault(emit.op, fn)
-            return gast.Call(gast.Name(emit.op, gast.Load(), None, None), args, [])
+            name = self._call_name(emit.op, REGISTRY[e.prim].impl)
+            return gast.Call(gast.Name(name, gast.Load(), None, None), args, [])
         if kind in ("sequence", "runtime"):  # (apply dropped the parameters at defaults)
             kws = [gast.keyword(k, self.atom(v)) for k, v in e.params]
             if kind == "runtime":

@@ -1,7 +1,10 @@
 """Compile generated source into a function, with a `linecache` entry for tracebacks and pdb.
 
 The generated function runs with the user's own module globals, so module-level values it
-reads (weights, constants) are looked up live, as in the user's code.  The names s2sad
+reads (weights, constants) are looked up live, as in the user's code.  Another module's
+globals (read by a helper defined there) are read as its attributes, ``helpers.K``, the
+module bound by its name (live from the user's globals when they hold it by that name), and a
+helper's closure cells are that very cell.  The names s2sad
 provides (``np``, ``math``, runtime helpers, and ``scipy`` when s2sad registered SciPy's
 special functions) and the user's closure cells reach it as closure variables: the source is
 compiled inside a factory function whose parameters are those names.
@@ -55,6 +58,9 @@ def compile_generated(gen: Generated, user_fn: Any | None) -> Any:
               if n not in user_cells or n not in optional_modules()}
     for name, value in gen.constants:
         if name in user_cells:
+            continue
+        if isinstance(value, types.CellType):  # a closure cell of a helper: read live
+            user_cells = {**user_cells, name: value}
             continue
         if user_globals.get(name, _MISSING) is value:
             continue  # read live from the user's module

@@ -26,7 +26,18 @@ from .errors import NoRuleError
 from .ir import Array, Scalar, Ty
 from .lower import Lowering, Static, TupleVal
 from .parse import loc_of, parse_function
-from .rules import REGISTRY, Emit, RuleError, Sym, apply, bind, current, defprim, type_of_value
+from .rules import (
+    REGISTRY,
+    Emit,
+    RuleError,
+    Sym,
+    apply,
+    bind,
+    current,
+    defprim,
+    owned_name,
+    type_of_value,
+)
 from .source import get_source
 
 # id(function) -> its rules ("jvp", "vjp") and the function itself ("fn")
@@ -80,7 +91,7 @@ def _register(fn: Callable[..., Any], kind: str, rules: tuple[Any, ...]) -> None
         get_source(r)  # rules are lowered from their source: it must be readable
     entry = USER_RULES.setdefault(id(fn), {"fn": (fn,)})
     entry[kind] = rules
-    name = f"{USER_PREFIX}{fn.__module__}.{fn.__qualname__}"
+    name = owned_name(f"{USER_PREFIX}{fn.__module__}.{fn.__qualname__}", fn)
     REGISTRY.pop(name, None)
     jvp = tuple(_lowered(r) for r in entry["jvp"]) if "jvp" in entry else \
         tuple(_missing(fn, "tangent", "custom_tangent") for _ in range(arity))

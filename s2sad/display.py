@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 _LINE = re.compile(r"^\s*# L(\d+): ")
+_OTHER_FILE = re.compile(r"^\s*# [^:]+:\d+: ")  # code inlined from another file
 
 
 class Source(str):
@@ -31,6 +32,8 @@ def source_map_of(text: str) -> dict[int, int]:
         m = _LINE.match(line)
         if m:
             current = int(m.group(1))
+        elif _OTHER_FILE.match(line):
+            current = None  # not a line of the user's file
         elif line.strip() == "# backward sweep" or line.startswith("def "):
             current = None
         elif current is not None and line.strip() and not line.lstrip().startswith("#"):

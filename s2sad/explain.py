@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import inspect
 import math
+import os
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -62,6 +63,12 @@ class Row:
     var: str
     line: int | None = None
     source: str = ""
+    file: str | None = None  # the file of `line` when not the user's function's (a helper's)
+
+    @property
+    def label(self) -> str:
+        """``L12``, or ``helpers.py:12`` for a line of another file."""
+        return f"L{self.line}" if self.file is None else f"{self.file}:{self.line}"
 
     @property
     def text(self) -> str:
@@ -315,17 +322,19 @@ class _Tracer:
     def name(self, a: Atom) -> _E:
         return _E(self.names[a.id]) if isinstance(a, Var) else _const(a)
 
-    def _src(self, eqn_or_param: Any) -> tuple[int | None, str]:
+    def _src(self, eqn_or_param: Any) -> tuple[int | None, str, str | None]:
         loc = eqn_or_param.loc if isinstance(eqn_or_param, Eqn) else eqn_or_param
         if loc is None:
-            return None, ""
-        return loc.line, loc.text.strip()
+            return None, "", None
+        home = self.ir.loc
+        other = home is not None and loc.file != home.file  # a helper's line, of its file
+        return loc.line, loc.text.strip(), os.path.basename(loc.file) if other else None
 
-    def _param_src(self, k: int) -> tuple[int | None, str]:
+    def _param_src(self, k: int) -> tuple[int | None, str, str | None]:
         hint = self.ir.params[k].hint
         if hint in self.ir.param_names and self.ir.param_locs:
             return self._src(self.ir.param_locs[self.ir.param_names.index(hint)])
-        return None, ""
+        return None, "", None
 
     # ------------------------------------------------------------------------- primal
 
@@ -642,9 +651,9 @@ def _text_table(title: str, rows: list[Row]) -> str:
     last = None
     for r in rows:
         line = f"  {_pad(r.name, w_name)} = {_pad(r.expr, w_expr)} = {_pad(r.text, w_value)}"
-        if r.line is not None and r.line != last:
-            line += f"  # L{r.line}: {r.source}"
-        last = r.line
+        if r.line is not None and (r.file, r.line) != last:
+            line += f"  # {r.label}: {r.source}"
+        last = (r.file, r.line)
         lines.append(line.rstrip())
     return "\n".join(lines)
 
@@ -653,7 +662,7 @@ def _html_table(title: str, rows: list[Row]) -> str:
     e = html.escape
     body = "".join(
         f"<tr><td>{e(r.name)}</td><td>{e(r.expr)}</td><td>{e(r.text)}</td>"
-        f"<td>{'' if r.line is None else e(f'L{r.line}: {r.source}')}</td></tr>"
+        f"<td>{'' if r.line is None else e(f'{r.label}: {r.source}')}</td></tr>"
         for r in rows)
     return (f"<table><caption>{e(title)}</caption><thead><tr><th>variable</th>"
             f"<th>operation</th><th>value</th><th>source</th></tr></thead>"

@@ -16,6 +16,7 @@ This module is a leaf: it imports only :mod:`s2sad.errors`.
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,11 +146,15 @@ def name_var(v: Var, hint: str) -> None:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Const:
-    """A compile-time constant.  `name` is set when it is a user global (printed by name)."""
+    """A compile-time constant.  `name` is set when it is read by name (printed so): a
+    global or closure cell of the user's function when `origin` is None; else `origin` is
+    where the generated code reads it live, a module (`name` is ``module.attr``) or a
+    closure cell of a function the user's function calls (`name` is the cell's)."""
 
     value: Any
     type: Ty
     name: str | None = None
+    origin: Any = None
 
     def __repr__(self) -> str:
         return self.name or repr(self.value)
@@ -339,6 +344,14 @@ def free_vars(fn: Function) -> list[Var]:
 # ------------------------------------------------------------------------------------- printing
 
 
+def line_label(loc: Loc, home: Loc | None) -> str:
+    """How a comment names the source line `loc`: ``L12`` in the file of `home` (the user's
+    function), ``helpers.py:12`` in another file (code inlined from a function there)."""
+    if home is None or loc.file == home.file:
+        return f"L{loc.line}"
+    return f"{os.path.basename(loc.file)}:{loc.line}"
+
+
 def format_wengert(fn: Function) -> str:
     """Print `fn` as the evaluation trace of AD courses.
 
@@ -371,9 +384,9 @@ def format_wengert(fn: Function) -> str:
             lhs = ", ".join(names[v.id] for v in stmt.outs)
             loc = stmt.loc
             comment = ""
-            if loc is not None and loc.line != last_line:
-                comment = f"L{loc.line}: {loc.text.strip()}"
-                last_line = loc.line
+            if loc is not None and (loc.file, loc.line) != last_line:
+                comment = f"{line_label(loc, fn.loc)}: {loc.text.strip()}"
+                last_line = (loc.file, loc.line)
             if isinstance(stmt, Eqn):
                 args = [atom(a) for a in stmt.args]
                 args += [f"{k}={atom(v)}" for k, v in stmt.params]

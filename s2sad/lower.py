@@ -11,18 +11,20 @@ are inlined; anything else without a rule raises :class:`NoRuleError` at the cal
 from __future__ import annotations
 
 import builtins
+import contextlib
 import copy
 import dataclasses
 import inspect
 import operator
 import os
 import site
+import sys
 import sysconfig
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from types import ModuleType
+from types import CellType, ModuleType
 from typing import Any
 
 import gast
@@ -64,7 +66,7 @@ from .rules import (
     type_of_value,
 )
 from .runtime import Dyn, grad_of
-from .source import MISSING, Source, get_source, unwrap
+from .source import MISSING, Source, get_source, make_lookup, unwrap
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,19 @@ def _constant_maker(obj: Any) -> bool:
         getattr(obj, "__module__", None) == "math"
 
 
+def _module_name(module: ModuleType, home: Callable[[str], Any]) -> str:
+    """The name the user's module knows `module` by (``import helpers as hp``: hp), else
+    its own last name: generated code prints its globals as ``hp.K``."""
+    for name, value in home.module_globals.items():  # type: ignore[attr-defined]
+        if value is module and name.isidentifier() and not name.startswith("__"):
+            return name
+    return module.__name__.rsplit(".", 1)[-1]
+
+
+def _attribute(obj: Any, name: str) -> Any:
+    return getattr(obj, name, MISSING)
+
+
 def baked_key(value: Any) -> Any:
     """A scalar by value; a container by identity and length (cheap to check on every call;
     rebinding the name is seen, changing a list's items in place is not)."""
@@ -312,6 +327,24 @@ def baked_key(value: Any) -> Any:
 
 _UNROLL = 6  # levels of a recursive call unrolled before calling it at run time instead
 _ACTIVE: list[Any] = []  # code objects of the functions being lowered, outermost first
+# The name resolvers of the functions whose code is being made, innermost last (see code_for):
+# the generated code runs with their globals and cells, so only those are read by bare names.
+_HOME: list[Callable[[str], Any]] = []
+_NAMESPACE_CELLS: dict[tuple[int, str], tuple[dict[str, Any], Any]] = {}  # see free_const
+
+
+@contextlib.contextmanager
+def code_for(fn: Any) -> Iterator[None]:
+    """While the code that runs as `fn` is made (lowered, differentiated, printed), only
+    `fn`'s own globals and cells are read by their bare names (:meth:`Lowering.free_const`).
+    `fn` None: the code made is inlined into the code being made around it."""
+    if fn is not None:
+        _HOME.append(make_lookup(unwrap(fn)))
+    try:
+        yield
+    finally:
+        if fn is not None:
+            _HOME.pop()
 
 
 class _TooDeep(Exception):
@@ -338,10 +371,12 @@ def lower(fn: Any, args: Sequence[Any]) -> Function:
     node = parse_function(src)
     outer = _ACTIVE[:]  # lowering may start inside another (recursion.result_type)
     _ACTIVE[:] = [unwrap(fn).__code__]
-    try:
+    _HOME.append(_HOME[-1] if _HOME else src.lookup)  # (one lowered inside another is
+    try:                                              #  part of the code made, or a type)
         return Lowering(src).function(node, args)
     finally:
         _ACTIVE[:] = outer
+        _HOME.pop()
 
 
 class Lowering:
@@ -1823,12 +1858,39 @@ class Lowering:
             raise NoRuleError(f"name {node.id!r} is not defined", loc_of(node, self.src),
                               "define it before the function is differentiated")
         if isinstance(obj, (float, int, np.ndarray, np.generic)) and not isinstance(obj, bool):
-            return Sym(Const(obj, type_of_value(obj), node.id))
+            return Sym(self.free_const(node.id, obj))
         if isinstance(obj, _BAKED_KINDS) or callable(obj) and \
                 getattr(builtins, node.id, None) is not obj:  # a flag, an option, a helper
             BAKED.append((self.src.lookup, node.id, baked_key(obj)))  # decided now: the code
             #                                                           is kept while it holds
         return Static(obj)
+
+    def free_const(self, name: str, obj: Any) -> Const:
+        """The number or array a free `name` of this function holds, read live by the
+        generated code: by its bare name when it is a global or cell of the function the code
+        is made for (which the code runs with); else from where this function reads it, a
+        global of another module as ``module.name``, a cell of a closure the function calls
+        as that cell (named apart from the user's names where they clash)."""
+        lookup, home = self.src.lookup, _HOME[-1] if _HOME else self.src.lookup
+        ty = type_of_value(obj)
+        cells, home_cells = lookup.cells, home.cells  # type: ignore[attr-defined]
+        if name in cells:
+            if home_cells.get(name) is cells[name]:
+                return Const(obj, ty, name)
+            return Const(obj, ty, name, cells[name])
+        glb = lookup.module_globals  # type: ignore[attr-defined]
+        if glb is home.module_globals and name not in home_cells:  # type: ignore[attr-defined]
+            return Const(obj, ty, name)
+        module = sys.modules.get(glb.get("__name__", ""))
+        if module is not None and module.__dict__ is glb:
+            return Const(obj, ty, f"{_module_name(module, home)}.{name}", module)
+        # globals of no module (exec'd into a dict): the value as it is now, in a cell (so an
+        # array changed in place is seen), and the code is remade when the name is rebound
+        BAKED.append((lookup, name, baked_key(obj)))
+        held = _NAMESPACE_CELLS.get((id(glb), name))
+        if held is None or held[0] is not glb or held[1].cell_contents is not obj:
+            held = _NAMESPACE_CELLS[(id(glb), name)] = (glb, CellType(obj))
+        return Const(obj, ty, name, held[1])
 
     def expr_Tuple(self, node: Any) -> Value:
         items = tuple(self.expr(e) for e in node.elts)
@@ -2069,6 +2131,15 @@ class Lowering:
                                   loc_of(node, self.src)) from None
             if isinstance(obj, (float, int, np.ndarray)) and not isinstance(obj, bool) and \
                     not (_library_module(base.value) and not isinstance(obj, np.ndarray)):
+                if isinstance(base.value, ModuleType) and not _library_module(base.value) and \
+                        base.value.__dict__.get(node.attr, MISSING) is obj:  # read live
+                    home = _HOME[-1] if _HOME else self.src.lookup
+                    return Sym(Const(obj, type_of_value(obj),
+                                     f"{_module_name(base.value, home)}.{node.attr}",
+                                     base.value))
+                if not isinstance(base.value, ModuleType):  # an object's field: fixed in the
+                    BAKED.append((partial(_attribute, base.value), node.attr,  # code, remade when
+                                  baked_key(obj)))                         # it changes
                 return Sym(Const(obj, type_of_value(obj), _dotted(node)))
             return Static(obj)  # NumPy's and math's numbers (np.pi, -np.inf) are constants
         self.no_list(base, node, f"the attribute `.{node.attr}` of")
@@ -2373,7 +2444,7 @@ class Lowering:
         """`fn`'s body lowered here, with the call's arguments for its parameters; a recursive
         call unrolled while its depth is known now, else a call at run time (recursion.py)."""
         code = fn.__code__
-        level = _ACTIVE.count(code)
+        level = sum(c is code for c in _ACTIVE)  # by identity: equal code may be another module's
         if level >= _UNROLL:
             raise _TooDeep(code)
         _ACTIVE.append(code)
@@ -2578,7 +2649,8 @@ def _copies(eqn: Eqn) -> bool:
 
 def _same_atom(a: Any, b: Any) -> bool:
     return a is b or isinstance(a, Const) and isinstance(b, Const) and \
-        a.type == b.type and a.name == b.name and _same_static(a.value, b.value)
+        a.type == b.type and a.name == b.name and a.origin is b.origin and \
+        _same_static(a.value, b.value)
 
 
 def _same_steps(a: tuple[Eqn, ...], b: tuple[Eqn, ...]) -> bool:

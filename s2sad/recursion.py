@@ -28,20 +28,20 @@ from typing import Any
 
 from .errors import S2SADError, TypeMismatch
 from .ir import Array, Scalar, Ty, is_float
-from .rules import REGISTRY, Emit, Sym, apply, defprim, no_derivative
+from .rules import REGISTRY, Emit, Sym, apply, defprim, no_derivative, owned_name
 
 PREFIX = "recursive:"  # registry names of the calls
 
 _ONE_RESULT = ("{} recurses to a depth known only at run time, which s2sad supports for "
                "functions returning one number or array")
-_TYPES: dict[Any, Ty] = {}  # (code, argument types) -> the type assumed while lowering
+_TYPES: dict[Any, Ty] = {}  # (function, argument types) -> the type assumed while lowering
 
 
 def result_type(fn: Any, types: Sequence[Ty]) -> Ty:
     """The type of ``fn(*args)`` for arguments of `types`: lower `fn` for them, assuming a
     type for the recursive calls inside, until the assumption is what comes out."""
     from .lower import lower
-    key = (fn.__code__, tuple(types))
+    key = (fn, tuple(types))  # the function, not its code: equal code may read other globals
     if key in _TYPES:
         return _TYPES[key]
     guess: Ty = Scalar("float64")  # the least type: the branches widen it as needed
@@ -73,8 +73,8 @@ def call(fn: Any, args: Sequence[Sym], out: Ty | None = None, label: str | None 
     recursive function, or (with its result type `out` and printed name `label`) a gradient
     s2sad made of it, which is how second derivatives go through the recursion."""
     label = label or fn.__name__
-    name = f"{PREFIX}{fn.__module__}.{label}"
-    if name not in REGISTRY or REGISTRY[name].impl is not fn:
+    name = owned_name(f"{PREFIX}{fn.__module__}.{label}", fn)  # by identity: two functions
+    if name not in REGISTRY or REGISTRY[name].impl is not fn:   # of one name are two calls
         REGISTRY.pop(name, None)
         n = len(args)
         several = sum(1 for a in args if is_float(a.type)) > 1
@@ -82,8 +82,8 @@ def call(fn: Any, args: Sequence[Sym], out: Ty | None = None, label: str | None 
                 infer=(lambda ts, ps: out) if out is not None else
                 (lambda ts, ps: result_type(fn, ts)),
                 emit=Emit("custom", label), foldable=False,
-                jvp=[_rule(fn, label, "jvp", i, n, several) for i in range(n)],
-                vjp=[_rule(fn, label, "vjp", i, n, several) for i in range(n)],
+                jvp=[_rule(fn, name, label, "jvp", i, n, several) for i in range(n)],
+                vjp=[_rule(fn, name, label, "vjp", i, n, several) for i in range(n)],
                 doc=f"a call to {label}, which recurses")
     return apply(name, *args)
 
@@ -91,7 +91,8 @@ def call(fn: Any, args: Sequence[Sym], out: Ty | None = None, label: str | None 
 _GRADIENTS: dict[Any, Any] = {}  # (function, argument, label) -> its gradient, made once
 
 
-def _rule(fn: Any, label: str, mode: str, argnum: int, n: int, several: bool) -> Any:
+def _rule(fn: Any, base: str, label: str, mode: str, argnum: int, n: int,
+          several: bool) -> Any:
     """The tangent or adjoint rule of argument `argnum`.  For a function returning a number
     both are a call to s2sad's gradient of `fn` (itself differentiable, so derivatives of
     any order compose, vector mode included) times g; otherwise they call a helper that runs
@@ -99,7 +100,7 @@ def _rule(fn: Any, label: str, mode: str, argnum: int, n: int, several: bool) ->
     import inspect
     params = list(inspect.signature(fn).parameters)
     suffix = f"_{params[argnum]}" if several and argnum < len(params) else ""
-    name = f"{PREFIX}{fn.__module__}.{label}.{mode}{argnum}"
+    name = f"{base}.{mode}{argnum}"  # (`base`: the call's registry name)
     helper = _helper(fn, mode, argnum, n)
     helper.__name__ = helper.__qualname__ = f"{label}_{mode}{suffix}"
     if name in REGISTRY:
@@ -111,7 +112,7 @@ def _rule(fn: Any, label: str, mode: str, argnum: int, n: int, several: bool) ->
                            "only at run time are not supported; unroll it or use a loop")
     defprim(name, helper, arity=n + 1,
             infer=(lambda ts, ps: ts[argnum]) if mode == "vjp" else
-            (lambda ts, ps: REGISTRY[f"{PREFIX}{fn.__module__}.{label}"].infer(ts[:n], ps)),
+            (lambda ts, ps: REGISTRY[base].infer(ts[:n], ps)),
             emit=Emit("custom", helper.__name__), foldable=False,
             jvp=[second] * (n + 1), vjp=[second] * (n + 1),
             doc=f"the {mode} of {label} (which recurses) for argument {argnum}")

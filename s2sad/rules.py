@@ -418,6 +418,19 @@ class Prim:
 
 
 REGISTRY: dict[str, Prim] = {}
+_OWNERS: dict[str, Any] = {}  # registry names made for user functions -> the function
+
+
+def owned_name(base: str, fn: Any) -> str:
+    """`base` (``custom:module.qualname``), or ``base#2``, ...: a registry name that belongs
+    to the function `fn` alone.  Two functions of one module and qualified name (a notebook
+    cell run again, two closures one factory made) never share a primitive or its rules."""
+    name, k = base, 1
+    while _OWNERS.get(name, fn) is not fn:
+        k += 1
+        name = f"{base}#{k}"
+    _OWNERS[name] = fn
+    return name
 
 
 class RuleError(S2SADError):

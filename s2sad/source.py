@@ -91,24 +91,25 @@ def get_source(fn: Any) -> Source:
 
 
 def make_lookup(fn: Any) -> Callable[[str], Any]:
-    """Resolver for the free names of `fn`: closure cells, then globals, then builtins."""
-    cells: dict[str, Any] = {}
-    if fn.__closure__:
-        for name, cell in zip(fn.__code__.co_freevars, fn.__closure__):
-            try:
-                cells[name] = cell.cell_contents
-            except ValueError:  # an empty cell: the name is not bound yet
-                pass
+    """Resolver for the free names of `fn`: closure cells, then globals, then builtins.
+
+    Cells are read when asked (a flag fixed in the code is checked again on each call, and
+    must see the cell as it is then); `cells` names them, for code that reads them live."""
+    cells: dict[str, Any] = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
     glb = fn.__globals__
 
     def lookup(name: str) -> Any:
         if name in cells:
-            return cells[name]
+            try:
+                return cells[name].cell_contents
+            except ValueError:  # an empty cell: the name is not bound yet
+                return _MISSING
         if name in glb:
             return glb[name]
         return getattr(builtins, name, _MISSING)
     lookup.module_globals = glb  # type: ignore[attr-defined]  # (api.py: fast-path checks)
     lookup.cell_names = frozenset(cells)  # type: ignore[attr-defined]
+    lookup.cells = cells  # type: ignore[attr-defined]
     return lookup
 
 

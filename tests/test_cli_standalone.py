@@ -139,3 +139,25 @@ def test_standalone_module_imports_only_what_the_code_reads(tmp_path):
     assert "RATE = 0.5\nSHIFT = -1\n" in text
     assert "# not defined here (define before calling): MISSING" in text
     assert text.endswith(code)
+
+
+def test_written_module_reads_a_helper_modules_globals(tmp_path, monkeypatch):
+    (tmp_path / "gm_cli_helpers.py").write_text("K = 3.0\n\n\ndef h(x):\n    return x * x * K\n")
+    path = tmp_path / "gm_cli_model.py"
+    path.write_text("import gm_cli_helpers as hp\nK = 2.0\n\n\n"
+                    "def f(x):\n    return hp.h(x) * K\n")
+    out = tmp_path / "gm_cli_grads.py"
+    res = subprocess.run([sys.executable, "-m", "s2sad", "emit", str(path), "-o", str(out)],
+                         capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    text = out.read_text()
+    assert "import gm_cli_helpers as hp\n" in text and "hp.K" in text
+    assert "# gm_cli_helpers.py:5: return x * x * K" in text
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        mod = load(out, "gm_cli_grads")
+        assert mod.f_grad(1.5) == pytest.approx(2 * 1.5 * 3.0 * 2.0, rel=1e-14)
+        sys.modules["gm_cli_helpers"].K = 4.0  # read live there too
+        assert mod.f_grad(1.5) == pytest.approx(2 * 1.5 * 4.0 * 2.0, rel=1e-14)
+    finally:
+        sys.modules.pop("gm_cli_helpers", None)

@@ -38,7 +38,8 @@ def _key(atom: Atom) -> Any:
         hash(value)
     except TypeError:
         return ("id", id(value))  # arrays and other unhashable constants: only themselves
-    return ("c", type(value).__name__, value, getattr(atom, "name", None))
+    return ("c", type(value).__name__, value, getattr(atom, "name", None),
+            id(getattr(atom, "origin", None)))  # two modules' K, two closures' cells: not one
 
 
 def _block(stmts: tuple[Stmt, ...], seen: dict[Any, Var],

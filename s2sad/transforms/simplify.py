@@ -102,7 +102,7 @@ def _same_atom(a: Atom, b: Atom) -> bool:
     if isinstance(a, Var) or isinstance(b, Var):
         return a is b
     return isinstance(a.value, (bool, int, float)) and type(a.value) is type(b.value) and \
-        a.value == b.value and a.type == b.type and a.name == b.name
+        a.value == b.value and a.type == b.type and a.name == b.name and a.origin is b.origin
 
 
 def _def(a: Atom, defs: dict[int, Eqn]) -> Eqn | None:
