@@ -316,14 +316,29 @@ def _attribute(obj: Any, name: str) -> Any:
     return getattr(obj, name, MISSING)
 
 
+class _Same:
+    """An object compared by identity, and kept alive while a key holds it (so that no other
+    object can take its id: a rebound global's old value may be freed)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+
 def baked_key(value: Any) -> Any:
-    """A scalar by value; a container by identity and length (cheap to check on every call;
-    rebinding the name is seen, changing a list's items in place is not)."""
+    """A scalar by value; anything else by identity (a function, a class, an object whose
+    fields the code reads), a container by identity and length (cheap to check on every
+    call; rebinding the name is seen, changing a list's items in place is not)."""
     if isinstance(value, _BAKED_KINDS[:4]):
         return type(value), value
-    if callable(value):  # a function or class: itself (compared by identity, kept alive)
-        return type(value), value
-    return type(value), id(value), len(value) if hasattr(value, "__len__") else None
+    return type(value), _Same(value), len(value) if isinstance(value, _BAKED_KINDS) else None
 
 _UNROLL = 6  # levels of a recursive call unrolled before calling it at run time instead
 _ACTIVE: list[Any] = []  # code objects of the functions being lowered, outermost first
@@ -1859,8 +1874,8 @@ class Lowering:
                               "define it before the function is differentiated")
         if isinstance(obj, (float, int, np.ndarray, np.generic)) and not isinstance(obj, bool):
             return Sym(self.free_const(node.id, obj))
-        if isinstance(obj, _BAKED_KINDS) or callable(obj) and \
-                getattr(builtins, node.id, None) is not obj:  # a flag, an option, a helper
+        if not isinstance(obj, ModuleType) and getattr(builtins, node.id, None) is not obj:
+            # a flag, an option, a helper, an object whose fields the code reads
             BAKED.append((self.src.lookup, node.id, baked_key(obj)))  # decided now: the code
             #                                                           is kept while it holds
         return Static(obj)

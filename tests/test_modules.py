@@ -405,3 +405,47 @@ def test_run_time_recursions_of_equal_code_have_their_own_result_types(modules):
         assert s2sad.grad(outer.r)(1.0, n) == pytest.approx(want)
         assert s2sad.jvp(outer.r, (1.0, n), (1.0, None))[1] == pytest.approx(want)
         assert _fd(lambda x: outer.r(x, n), 1.0) == pytest.approx(want, rel=1e-6)
+
+
+class _Config:
+    def __init__(self, scale):
+        self.scale = scale
+
+
+CFG = _Config(2.0)
+WEIGHTS = [1.0, 2.0]
+
+
+def _scaled(x):
+    return x * CFG.scale
+
+
+def _weighted(x):
+    return x * WEIGHTS[0] + WEIGHTS[1]
+
+
+def test_a_global_object_rebound_remakes_the_code():
+    global CFG
+    g, old = s2sad.grad(_scaled), CFG
+    assert g(1.0) == 2.0
+    try:
+        CFG = _Config(5.0)  # another object: its field is not the one the code was made for
+        assert g(1.0) == 5.0
+        CFG.scale = 7.0
+        assert g(1.0) == 7.0
+        CFG.scale = np.array([1.0, -2.0])  # the field changes kind: the code is remade
+        out, out_dot = s2sad.jvp(_scaled, (3.0,), (1.0,))
+        np.testing.assert_array_equal(out_dot, [1.0, -2.0])
+    finally:
+        CFG = old
+
+
+def test_a_global_list_rebound_remakes_the_code_even_where_its_id_is_reused():
+    global WEIGHTS
+    g, old = s2sad.value_and_grad(_weighted), WEIGHTS
+    try:
+        for k in range(30):  # each old list is freed: a new one may take its id
+            WEIGHTS = [float(k), 1.0]
+            assert g(2.0) == (2.0 * k + 1.0, float(k))
+    finally:
+        WEIGHTS = old
