@@ -354,8 +354,8 @@ def _squeeze(c: Call) -> Result:
         if ones is None or None in ones:  # which axes go is only known at run time
             return apply(_helper("squeeze", _squeeze_batch), c.args[0])
         new = tuple(i + 1 for i, o in enumerate(ones) if o)
-    else:
-        new = shift(axis)
+    else:  # an int or a tuple, as the user gave it (negative axes stay negative)
+        new = shift(tuple(axis) if isinstance(axis, (tuple, list)) else (axis,))
     if not new:
         return c.args[0]
     return apply("squeeze", c.args[0], axis=new[0] if len(new) == 1 else new)

@@ -1669,7 +1669,8 @@ class Lowering:
         if step.prim == "transpose":
             axes = step.param("axes")
             return apply("transpose", value,
-                         axes=None if axes is None else tuple(int(i) for i in np.argsort(axes)))
+                         axes=None if axes is None else
+                         tuple(int(i) for i in np.argsort([int(a) % len(axes) for a in axes])))
         if step.prim == "swapaxes":
             return apply("swapaxes", value, axis1=step.param("axis1", 0),
                          axis2=step.param("axis2", 1))

@@ -213,6 +213,50 @@ def test_vector_jacobian_matches_differences_and_reverse_mode(fn, args, wrt):
     check(fn, *args, wrt=wrt)
 
 
+def directions(f, x, k=3):
+    """`jvp(batched=True)` of k random directions equals the k one-direction jvps."""
+    V = rng.standard_normal((k,) + np.shape(x))
+    out, T = s2sad.jvp(f, (x,), (V,), batched=True)
+    np.testing.assert_allclose(out, f(x))
+    ones = np.stack([np.asarray(s2sad.jvp(f, (x,), (V[j],))[1]) for j in range(k)])
+    assert np.shape(T) == np.shape(ones)
+    np.testing.assert_allclose(T, ones, rtol=1e-10, atol=1e-12)
+
+
+# an axis as an int, a tuple, negative, None, with keepdims: each batch rule shifts it
+AXES = [
+    ("np.squeeze(x, axis=0) * 2.0", (1, 3)), ("np.squeeze(x, 0)", (1, 1, 3)),
+    ("np.squeeze(x, axis=-2)", (2, 1, 3)), ("x.squeeze(1)", (2, 1, 3)),
+    ("np.squeeze(x, (0, 2))", (1, 3, 1)), ("np.squeeze(x, axis=(-1,))", (3, 1)),
+    ("np.squeeze(x, axis=None)", (2, 1, 3)), ("np.squeeze(x, 0)", (1,)),
+    ("np.sum(x, axis=-1)", (2, 1, 3)), ("np.sum(x, axis=(0, -1), keepdims=True)", (2, 1, 3)),
+    ("np.mean(x, 1, keepdims=True)", (2, 3)), ("np.max(x, axis=None, keepdims=True)", (2, 3)),
+    ("np.prod(x, axis=(-2,))", (2, 3)), ("np.var(x, axis=0, ddof=1)", (2, 3)),
+    ("x.std(axis=-1, keepdims=True)", (2, 3)), ("np.linalg.norm(x, axis=-1, keepdims=True)", (2, 3)),
+    ("np.cumsum(x, axis=-1)", (2, 3)), ("np.cumprod(x, axis=None)", (2, 3)),
+    ("np.expand_dims(x, -1)", (2, 3)), ("np.expand_dims(x, (0, -1))", (2, 3)),
+    ("np.transpose(x, (-1, 0, 1))", (2, 1, 3)), ("np.swapaxes(x, 0, -1)", (2, 1, 3)),
+    ("np.moveaxis(x, -1, 0)", (2, 1, 3)), ("np.flip(x, (0, -1))", (2, 3)),
+    ("np.roll(x, -1, -1)", (2, 3)), ("np.roll(x, 1, axis=None)", (2, 3)),
+    ("np.repeat(x, 2, axis=-1)", (2, 3)), ("np.take(x, [1, 0], axis=-2)", (2, 3)),
+    ("np.concatenate([x, x * 2.0], axis=-1)", (2, 3)), ("np.append(x, np.ones((2, 3)))", (2, 3)),
+    ("np.stack([x, np.ones((2, 3))], axis=-1)", (2, 3)), ("np.diagonal(x, 0, -1, 0)", (2, 3, 2)),
+]
+
+
+@pytest.mark.parametrize("src,shape", AXES, ids=[a[0] for a in AXES])
+def test_batch_rules_take_every_form_of_an_axis(src, shape, tmp_path, monkeypatch):
+    (tmp_path / "axis_case.py").write_text(f"import numpy as np\n\ndef f(x):\n    return {src}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+    import sys
+    sys.modules.pop("axis_case", None)
+    f = importlib.import_module("axis_case").f
+    x = rng.standard_normal(shape) + 2.0
+    check(f, x)
+    directions(f, x)
+
+
 def test_auto_mode_uses_vector_mode_for_few_inputs():
     x = rng.standard_normal(3)
     before = api.vector_stats["fallbacks"]

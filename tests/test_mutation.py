@@ -244,6 +244,13 @@ def write_into_a_transposed_view(x):
     return np.sum(t * np.outer(x, x[::-1])) + np.sum(v)
 
 
+def write_into_a_view_with_negative_axes(x):
+    t = x * 1.0
+    v = np.transpose(t, (-1, 0, 1))  # undone by the axes (1, 2, 0), never (0, 1, 2)
+    v[0] = x[0] ** 2
+    return np.sum(t * x)
+
+
 def out_arguments(x, b):
     a = np.outer(x, b)
     c = a
@@ -331,6 +338,7 @@ IN_PLACE = [
     (element_ops_through_aliases, (rng.standard_normal(3),)),
     (write_into_a_view, (rng.standard_normal((3, 3)),)),
     (write_into_a_transposed_view, (rng.standard_normal(3),)),
+    (write_into_a_view_with_negative_axes, (rng.standard_normal((2, 2, 2)),)),
     (out_arguments, (rng.standard_normal(2), rng.standard_normal(3))),
     (asarray_is_an_alias, (rng.standard_normal(3),)),
     (in_place_in_loops_and_branches, (np.array([0.8, -0.3]), rng.standard_normal(3))),
