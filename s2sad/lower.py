@@ -32,7 +32,14 @@ from . import (
     prims,  # registers the primitives and surface bindings
     recursion,
 )
-from .errors import NoRuleError, S2SADError, TypeMismatch, UnsupportedSyntax, plain
+from .errors import (
+    NoRuleError,
+    NotDifferentiable,
+    S2SADError,
+    TypeMismatch,
+    UnsupportedSyntax,
+    plain,
+)
 from .ir import (
     Array,
     Block,
@@ -2347,15 +2354,26 @@ class Lowering:
     def splice(self, made: Any, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
         """A call to a function s2sad made (``gf = s2sad.grad(f)``): its derivative IR, with
         the call's arguments for its parameters, becomes part of this function."""
-        if kwargs or any(isinstance(a, (TupleVal, Record)) for a in args):
-            raise unsupported(node, self.src, "keyword or container arguments to a function "
-                              "s2sad made", "pass numbers and arrays positionally")
+        args = self.bind_made(made, args, kwargs, node)
+        if any(isinstance(a, (TupleVal, Record)) for a in args):
+            raise unsupported(node, self.src, "container arguments to a function s2sad made",
+                              "pass numbers and arrays")
         specs = [a if isinstance(a, Static) else a.type for a in args]
+        here = loc_of(node, self.src)
         try:
             ir, returns = made.derivative_ir(specs)
         except TypeError as exc:
             raise TypeMismatch(f"bad call to a function s2sad made: {plain(str(exc))}",
-                               loc_of(node, self.src)) from None
+                               here) from None
+        except (TypeMismatch, NotDifferentiable) as exc:  # about this call: the kinds it gives
+            where = f"{made.fn.__name__} is defined at {exc.loc}" if exc.loc else None
+            raise type(exc)(exc.message, here, "; ".join(filter(None, [exc.hint, where]))) \
+                from None
+        except S2SADError as exc:  # in the function's own code: located there
+            if exc.loc is None or exc.loc == here:
+                raise
+            raise type(exc)(exc.message, exc.loc, "; ".join(
+                filter(None, [exc.hint, f"called at {here}"]))) from None
         atoms = [self.operand(a, node).atom for a in args if not isinstance(a, Static)]
         mapping = {p.id: a for p, a in zip(ir.params, atoms)}
         body = [s for s in ir.body.stmts if not (isinstance(s, Eqn) and s.prim == "comment")]
@@ -2369,6 +2387,35 @@ class Lowering:
             return TupleVal(tuple(nest(t) for t in tree))
         return nest(returns) if returns is not None else \
             (results[0] if len(results) == 1 else TupleVal(tuple(results)))
+
+    def bind_made(self, made: Any, args: list[Value], kwargs: dict[str, Value],
+                  node: Any) -> list[Value]:
+        """The arguments of a call to a function s2sad made, in the order of the parameters
+        of the user's function behind it (keywords placed, defaults filled in as Python
+        would), then the arguments that come after them (the direction `v` of an hvp)."""
+        extra = getattr(made, "extra", 0)
+        if len(args) < extra:
+            raise TypeMismatch(f"an hvp of {made.fn.__name__} takes the direction v last, "
+                               "after the function's arguments", loc_of(node, self.src))
+        own, tail = args[:len(args) - extra], args[len(args) - extra:]
+        sig = inspect.signature(made.fn, follow_wrapped=False)
+        try:
+            bound = sig.bind(*own, **kwargs)
+        except TypeError as exc:
+            raise TypeMismatch(f"bad call to a derivative of {made.fn.__name__}: "
+                               f"{plain(str(exc))}", loc_of(node, self.src),
+                               f"it takes the arguments of {made.fn.__name__}"
+                               f"{sig.replace(return_annotation=inspect.Signature.empty)}") \
+                from None
+        out: list[Value] = []
+        for i, (name, p) in enumerate(sig.parameters.items()):
+            if name in bound.arguments:
+                out.append(bound.arguments[name])
+            elif i in made.wrt:  # differentiated at its default: a number, not a constant
+                out.append(self.operand(Static(p.default), node))
+            else:
+                out.append(Static(p.default))
+        return out + list(tail)
 
     def inline(self, fn: Any, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
         """`fn`'s body lowered here, with the call's arguments for its parameters; a recursive
