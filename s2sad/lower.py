@@ -2573,12 +2573,13 @@ def _assigned_names(stmts: list[Any]) -> set[str]:
 _CONTAINER_BUILTINS = (len, zip, enumerate, tuple, list, sum, max, min)
 # Primitives whose result may share memory with an operand (writing into it would write there).
 _VIEWS = frozenset({"getitem", "transpose", "reshape", "ravel", "expand_dims", "swapaxes",
-                    "broadcast_to", "squeeze", "diagonal", "flip", "moveaxis", "atleast",
+                    "broadcast_to", "broadcast_to_shape", "squeeze", "diagonal", "flip", "moveaxis", "atleast",
                     "stop_gradient", "pop", "astype", "list_getitem"})
 # Of those, the ones NumPy makes as views of their first operand (getitem: with basic indices
 # only), and those it makes as views only when the memory layout allows (else a copy).
 _EXACT_VIEWS = frozenset({"getitem", "transpose", "swapaxes", "expand_dims", "squeeze",
-                          "diagonal", "flip", "broadcast_to", "stop_gradient"})
+                          "diagonal", "flip", "broadcast_to", "broadcast_to_shape",
+                          "stop_gradient"})
 _MAYBE_VIEWS = frozenset({"reshape", "ravel"})
 # Of the exact views, those a write goes through to the array viewed (see write_back); NumPy
 # makes diagonals and broadcasts read-only.

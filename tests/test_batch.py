@@ -257,6 +257,47 @@ def test_batch_rules_take_every_form_of_an_axis(src, shape, tmp_path, monkeypatc
     directions(f, x)
 
 
+def write_into_number_plus_zeros(x):
+    v = x[0] + np.zeros(3)      # a tangent broadcast lazily, then written into
+    v[1] = 1.0
+    return v
+
+
+def write_into_sum_plus_zeros(x):
+    v = np.sum(x) + np.zeros((2, 3))
+    v[1] = x[2] ** 2
+    return v * x[0]
+
+
+def write_into_broadcast_rows(x):
+    v = np.ones((2, 1)) * x
+    v[..., 0] = x[1] * 3.0
+    v[-1] *= x[0]
+    return v
+
+
+def write_into_a_broadcast_copy(x):
+    v = np.broadcast_to(x, (2, 3)) * 1.0
+    v[1] = 1.0
+    return v * x[2]
+
+
+def writes_in_a_loop_into_full(x):
+    v = np.full(3, x[0])
+    for i in range(2):
+        v[i] = v[i] * x[i + 1]
+    return v
+
+
+@pytest.mark.parametrize("fn", [write_into_number_plus_zeros, write_into_sum_plus_zeros,
+                                write_into_broadcast_rows, write_into_a_broadcast_copy,
+                                writes_in_a_loop_into_full])
+def test_writes_into_broadcast_values(fn):
+    x = rng.standard_normal(3) + 0.5
+    check(fn, x)
+    directions(fn, x)
+
+
 def test_auto_mode_uses_vector_mode_for_few_inputs():
     x = rng.standard_normal(3)
     before = api.vector_stats["fallbacks"]
