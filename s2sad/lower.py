@@ -397,7 +397,7 @@ class Lowering:
             result = self.body(node)
         for r in _flatten_result(result):
             if _is_list(r):
-                at = next((n for n in gast.walk(node) if isinstance(n, gast.Return)), node)
+                at = next(iter(r for s in node.body for r in _returns_in(s)), node)
                 raise unsupported(at, self.src, "returning a list grown at run time",
                                   "return np.stack(xs) or np.array(xs)")
         results = tuple(self.atom(r, node) for r in _flatten_result(result))
@@ -2768,8 +2768,18 @@ def _unset(t: Any) -> Const:
     return Const(None, t)
 
 
+def _returns_in(node: Any) -> list[Any]:
+    """The `return` statements in `node` that return from the function it is in: not those
+    of the functions defined inside it."""
+    if isinstance(node, gast.Return):
+        return [node]
+    if isinstance(node, (gast.FunctionDef, gast.Lambda)):
+        return []
+    return [r for child in gast.iter_child_nodes(node) for r in _returns_in(child)]
+
+
 def _may_return(stmts: list[Any]) -> bool:
-    return any(isinstance(n, gast.Return) for s in stmts for n in gast.walk(s))
+    return any(_returns_in(s) for s in stmts)
 
 
 def _always_returns(stmts: list[Any]) -> bool:

@@ -136,6 +136,31 @@ def array_branch(x, w):
     return np.sum(out)
 
 
+def def_in_a_branch_in_a_loop(x, w):
+    y = x * 2.0
+    for i in range(2):
+        if np.sum(x) > 0.0:
+            y = y + w
+        else:
+            def g(t):  # its `return` is g's, not a `return` of this function
+                return t * 3.0
+            y = g(y) * w
+    return np.sum(y * y)
+
+
+def def_with_branches_in_a_loop_that_returns(x, w):
+    y = x * w
+    for i in range(3):
+        def g(t):
+            if t[0] > 0.5:
+                return t * 0.5
+            return t + 1.0
+        y = g(y)
+        if i == 1:
+            return np.sum(y * x)
+    return np.sum(y * y)
+
+
 CASES = [
     (piecewise, (1.5, 0.7)), (piecewise, (0.5, 0.7)), (piecewise, (-0.5, 0.7)),
     (early_return, (1.5, 0.7)), (early_return, (-1.5, 0.7)), (early_return, (0.2, 0.7)),
@@ -153,6 +178,10 @@ CASES = [
     (accumulate_array, (rng.standard_normal(4), rng.standard_normal(3))),
     (array_branch, (rng.uniform(0.1, 1, 3), rng.uniform(0.1, 1, 3))),
     (array_branch, (-rng.uniform(0.1, 1, 3), rng.uniform(0.1, 1, 3))),
+    (def_in_a_branch_in_a_loop, (rng.standard_normal(3) + 2.0, 0.7)),
+    (def_in_a_branch_in_a_loop, (rng.standard_normal(3) - 2.0, 0.7)),
+    (def_with_branches_in_a_loop_that_returns, (np.array([0.8, 0.2, -0.3]), 1.2)),
+    (def_with_branches_in_a_loop_that_returns, (np.array([0.3, 0.2, -0.3]), 1.2)),
 ]
 IDS = [f"{f.__name__}-{i}" for i, (f, _) in enumerate(CASES)]
 
