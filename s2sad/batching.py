@@ -551,6 +551,14 @@ def _append(c: Call) -> Result:
     return apply(c.prim, *parts, axis=shift(axis))
 
 
+@batch_rule("split", "array_split")
+def _split(c: Call) -> Result:
+    """The same pieces of each direction: the axis is one further along."""
+    c.only(0)
+    parts = apply(c.prim, c.args[0], sections=c.param("sections"), axis=shift(c.param("axis")))
+    return [(p, True) for p in parts]  # type: ignore[attr-defined]
+
+
 @batch_rule("stack")
 def _stack_batched(c: Call) -> Result:
     """Every part batched (the others repeated), stacked after the batch axis."""
@@ -851,7 +859,8 @@ def generic(c: Call, aligned: bool = False) -> Sym:
                 doc=f"{e.prim} applied to each direction of a batch, results stacked")
         _GENERIC[key] = name
     dyn_args = [c.params[k] for k in dynamic]
-    return apply(_prim_name(name), *c.args, *dyn_args)
+    # the helper serves results of any rank (its type rule gives the first one's): this one's
+    return typed(apply(_prim_name(name), *c.args, *dyn_args), batched_type(e.out.type))
 
 
 def _typer(t: Ty) -> Callable[[Any, Any], Ty]:
