@@ -529,6 +529,14 @@ class Lowering:
             if isinstance(a, Static) and isinstance(b, Static) and _same_static(a.value, b.value):
                 self.env[n] = a
                 continue
+            if isinstance(a, LocalFunction) or isinstance(b, LocalFunction):
+                if _same_function(a, b):  # one `def` run on both paths (a loop's trips)
+                    self.env[n] = a
+                    continue
+                raise unsupported(node, self.src, f"`{n}`, a function defined differently on "
+                                  "the two paths of this `if`",
+                                  "define one function before the `if`, or give the two "
+                                  "different names")
             if _is_list(a) and _known_list(b) or _is_list(b) and _known_list(a):
                 k = 0 if _known_list(a) else 1  # a list the other path grew at run time
                 with building(lowered[k][1]):
@@ -2766,6 +2774,15 @@ def _unset(t: Any) -> Const:
     if isinstance(t, Scalar):
         return Const(False if t.dtype == "bool" else 0 if "int" in t.dtype else 0.0, t)
     return Const(None, t)
+
+
+def _same_function(a: Any, b: Any) -> bool:
+    """`a` and `b` are the same nested function: one `def` or `lambda`, the same defaults
+    (its body reads the enclosing names as they are when it is called)."""
+    return isinstance(a, LocalFunction) and isinstance(b, LocalFunction) and \
+        a.node is b.node and len(a.defaults) == len(b.defaults) and \
+        all(x is y or isinstance(x, Static) and isinstance(y, Static) and
+            _same_static(x.value, y.value) for x, y in zip(a.defaults, b.defaults))
 
 
 def _returns_in(node: Any) -> list[Any]:

@@ -161,6 +161,16 @@ def def_with_branches_in_a_loop_that_returns(x, w):
     return np.sum(y * y)
 
 
+def def_in_a_loop_over_a_tuple_with_break(x, w):
+    for t in (x * 2.0, x * w):
+        def g(u, s=1.5):  # the same function on every trip: it reads t as it is at the call
+            return u * t * s
+        if w > 0.5:
+            x = g(x)
+            break
+    return np.sum(g(x))
+
+
 CASES = [
     (piecewise, (1.5, 0.7)), (piecewise, (0.5, 0.7)), (piecewise, (-0.5, 0.7)),
     (early_return, (1.5, 0.7)), (early_return, (-1.5, 0.7)), (early_return, (0.2, 0.7)),
@@ -178,6 +188,8 @@ CASES = [
     (accumulate_array, (rng.standard_normal(4), rng.standard_normal(3))),
     (array_branch, (rng.uniform(0.1, 1, 3), rng.uniform(0.1, 1, 3))),
     (array_branch, (-rng.uniform(0.1, 1, 3), rng.uniform(0.1, 1, 3))),
+    (def_in_a_loop_over_a_tuple_with_break, (rng.standard_normal(3), 0.7)),
+    (def_in_a_loop_over_a_tuple_with_break, (rng.standard_normal(3), 0.3)),
     (def_in_a_branch_in_a_loop, (rng.standard_normal(3) + 2.0, 0.7)),
     (def_in_a_branch_in_a_loop, (rng.standard_normal(3) - 2.0, 0.7)),
     (def_with_branches_in_a_loop_that_returns, (np.array([0.8, 0.2, -0.3]), 1.2)),
@@ -269,3 +281,21 @@ def test_a_tape_nothing_reads_is_not_kept():
     s2sad.check_grads(count_positive, x, 1.0)
     src = s2sad.emit(count_positive, x, 1.0)
     assert "tape" not in src and "pop" not in src
+
+
+def two_defs_of_one_name(x, w):
+    if w > 0.5:
+        def g(u):
+            return u * 2.0
+    else:
+        def g(u):
+            return u * 3.0
+    return np.sum(g(x))
+
+
+def test_a_name_bound_to_two_functions_by_an_if_is_refused():
+    with pytest.raises(s2sad.UnsupportedSyntax) as info:
+        s2sad.grad(two_defs_of_one_name)(np.ones(3), 0.7)
+    msg = str(info.value)
+    assert "`g`, a function defined differently on the two paths of this `if`" in msg
+    assert f"test_control_flow.py:{two_defs_of_one_name.__code__.co_firstlineno + 1}:" in msg
