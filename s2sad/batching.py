@@ -354,8 +354,8 @@ def _squeeze(c: Call) -> Result:
         if ones is None or None in ones:  # which axes go is only known at run time
             return apply(_helper("squeeze", _squeeze_batch), c.args[0])
         new = tuple(i + 1 for i, o in enumerate(ones) if o)
-    else:
-        new = shift(axis)
+    else:  # an int or a tuple, as the user gave it (negative axes stay negative)
+        new = shift(tuple(axis) if isinstance(axis, (tuple, list)) else (axis,))
     if not new:
         return c.args[0]
     return apply("squeeze", c.args[0], axis=new[0] if len(new) == 1 else new)
@@ -549,6 +549,14 @@ def _append(c: Call) -> Result:
         parts = [apply("reshape", x, shape=(c.k, -1)) for x in parts]
         return apply(c.prim, *parts, axis=1)
     return apply(c.prim, *parts, axis=shift(axis))
+
+
+@batch_rule("split", "array_split")
+def _split(c: Call) -> Result:
+    """The same pieces of each direction: the axis is one further along."""
+    c.only(0)
+    parts = apply(c.prim, c.args[0], sections=c.param("sections"), axis=shift(c.param("axis")))
+    return [(p, True) for p in parts]  # type: ignore[attr-defined]
 
 
 @batch_rule("stack")
@@ -851,7 +859,8 @@ def generic(c: Call, aligned: bool = False) -> Sym:
                 doc=f"{e.prim} applied to each direction of a batch, results stacked")
         _GENERIC[key] = name
     dyn_args = [c.params[k] for k in dynamic]
-    return apply(_prim_name(name), *c.args, *dyn_args)
+    # the helper serves results of any rank (its type rule gives the first one's): this one's
+    return typed(apply(_prim_name(name), *c.args, *dyn_args), batched_type(e.out.type))
 
 
 def _typer(t: Ty) -> Callable[[Any, Any], Ty]:

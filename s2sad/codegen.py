@@ -53,7 +53,8 @@ _STATEMENT_KINDS = ("scatter", "comment", "tape", "push", "pop", "setitem", "lis
 _SHAPE_ONLY = frozenset({"zeros_like", "ones_like", "shape", "size", "len"})
 # Results that may share memory with an operand or a caller's array: never written in place.
 _MAY_SHARE = frozenset({"getitem", "transpose", "reshape", "ravel", "expand_dims", "swapaxes",
-                        "broadcast_to", "squeeze", "diagonal", "flip", "moveaxis", "atleast",
+                        "broadcast_to", "broadcast_to_shape", "squeeze", "diagonal", "flip",
+                        "moveaxis", "atleast",
                         "stop_gradient", "pop", "astype", "fill", "unbroadcast", "tuple",
                         "list_getitem", "list_pop",
                         "construct_like"})  # primitives printed as statements, never folded

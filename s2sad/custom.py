@@ -127,8 +127,11 @@ def _infer(fn: Callable[..., Any]) -> Callable[..., Ty]:
 
 def _missing(fn: Callable[..., Any], what: str, decorator: str) -> Callable[..., Any]:
     def rule(g: Any, ans: Any, *args: Any) -> Any:
-        raise NoRuleError(f"{fn.__qualname__} has a custom rule but no {what} rule",
-                          current().loc, f"add one with @s2sad.{decorator}({fn.__name__})")
+        mode = "forward" if what == "tangent" else "reverse"
+        raise NoRuleError(f"{fn.__qualname__} has a custom rule but no {what} rule, which "
+                          f"{mode} mode needs (its source is not differentiated in place of "
+                          "a rule)", current().loc,
+                          f"add one with @s2sad.{decorator}({fn.__name__})")
     return rule
 
 

@@ -34,7 +34,14 @@ from . import (
     prims,  # registers the primitives and surface bindings
     recursion,
 )
-from .errors import NoRuleError, S2SADError, TypeMismatch, UnsupportedSyntax, plain
+from .errors import (
+    NoRuleError,
+    NotDifferentiable,
+    S2SADError,
+    TypeMismatch,
+    UnsupportedSyntax,
+    plain,
+)
 from .ir import (
     Array,
     Block,
@@ -440,7 +447,7 @@ class Lowering:
             result = self.body(node)
         for r in _flatten_result(result):
             if _is_list(r):
-                at = next((n for n in gast.walk(node) if isinstance(n, gast.Return)), node)
+                at = next(iter(r for s in node.body for r in _returns_in(s)), node)
                 raise unsupported(at, self.src, "returning a list grown at run time",
                                   "return np.stack(xs) or np.array(xs)")
         results = tuple(self.atom(r, node) for r in _flatten_result(result))
@@ -572,6 +579,14 @@ class Lowering:
             if isinstance(a, Static) and isinstance(b, Static) and _same_static(a.value, b.value):
                 self.env[n] = a
                 continue
+            if isinstance(a, LocalFunction) or isinstance(b, LocalFunction):
+                if _same_function(a, b):  # one `def` run on both paths (a loop's trips)
+                    self.env[n] = a
+                    continue
+                raise unsupported(node, self.src, f"`{n}`, a function defined differently on "
+                                  "the two paths of this `if`",
+                                  "define one function before the `if`, or give the two "
+                                  "different names")
             if _is_list(a) and _known_list(b) or _is_list(b) and _known_list(a):
                 k = 0 if _known_list(a) else 1  # a list the other path grew at run time
                 with building(lowered[k][1]):
@@ -1719,7 +1734,8 @@ class Lowering:
         if step.prim == "transpose":
             axes = step.param("axes")
             return apply("transpose", value,
-                         axes=None if axes is None else tuple(int(i) for i in np.argsort(axes)))
+                         axes=None if axes is None else
+                         tuple(int(i) for i in np.argsort([int(a) % len(axes) for a in axes])))
         if step.prim == "swapaxes":
             return apply("swapaxes", value, axis1=step.param("axis1", 0),
                          axis2=step.param("axis2", 1))
@@ -2432,15 +2448,26 @@ class Lowering:
     def splice(self, made: Any, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
         """A call to a function s2sad made (``gf = s2sad.grad(f)``): its derivative IR, with
         the call's arguments for its parameters, becomes part of this function."""
-        if kwargs or any(isinstance(a, (TupleVal, Record)) for a in args):
-            raise unsupported(node, self.src, "keyword or container arguments to a function "
-                              "s2sad made", "pass numbers and arrays positionally")
+        args = self.bind_made(made, args, kwargs, node)
+        if any(isinstance(a, (TupleVal, Record)) for a in args):
+            raise unsupported(node, self.src, "container arguments to a function s2sad made",
+                              "pass numbers and arrays")
         specs = [a if isinstance(a, Static) else a.type for a in args]
+        here = loc_of(node, self.src)
         try:
             ir, returns = made.derivative_ir(specs)
         except TypeError as exc:
             raise TypeMismatch(f"bad call to a function s2sad made: {plain(str(exc))}",
-                               loc_of(node, self.src)) from None
+                               here) from None
+        except (TypeMismatch, NotDifferentiable) as exc:  # about this call: the kinds it gives
+            where = f"{made.fn.__name__} is defined at {exc.loc}" if exc.loc else None
+            raise type(exc)(exc.message, here, "; ".join(filter(None, [exc.hint, where]))) \
+                from None
+        except S2SADError as exc:  # in the function's own code: located there
+            if exc.loc is None or exc.loc == here:
+                raise
+            raise type(exc)(exc.message, exc.loc, "; ".join(
+                filter(None, [exc.hint, f"called at {here}"]))) from None
         atoms = [self.operand(a, node).atom for a in args if not isinstance(a, Static)]
         mapping = {p.id: a for p, a in zip(ir.params, atoms)}
         body = [s for s in ir.body.stmts if not (isinstance(s, Eqn) and s.prim == "comment")]
@@ -2454,6 +2481,35 @@ class Lowering:
             return TupleVal(tuple(nest(t) for t in tree))
         return nest(returns) if returns is not None else \
             (results[0] if len(results) == 1 else TupleVal(tuple(results)))
+
+    def bind_made(self, made: Any, args: list[Value], kwargs: dict[str, Value],
+                  node: Any) -> list[Value]:
+        """The arguments of a call to a function s2sad made, in the order of the parameters
+        of the user's function behind it (keywords placed, defaults filled in as Python
+        would), then the arguments that come after them (the direction `v` of an hvp)."""
+        extra = getattr(made, "extra", 0)
+        if len(args) < extra:
+            raise TypeMismatch(f"an hvp of {made.fn.__name__} takes the direction v last, "
+                               "after the function's arguments", loc_of(node, self.src))
+        own, tail = args[:len(args) - extra], args[len(args) - extra:]
+        sig = inspect.signature(made.fn, follow_wrapped=False)
+        try:
+            bound = sig.bind(*own, **kwargs)
+        except TypeError as exc:
+            raise TypeMismatch(f"bad call to a derivative of {made.fn.__name__}: "
+                               f"{plain(str(exc))}", loc_of(node, self.src),
+                               f"it takes the arguments of {made.fn.__name__}"
+                               f"{sig.replace(return_annotation=inspect.Signature.empty)}") \
+                from None
+        out: list[Value] = []
+        for i, (name, p) in enumerate(sig.parameters.items()):
+            if name in bound.arguments:
+                out.append(bound.arguments[name])
+            elif i in made.wrt:  # differentiated at its default: a number, not a constant
+                out.append(self.operand(Static(p.default), node))
+            else:
+                out.append(Static(p.default))
+        return out + list(tail)
 
     def inline(self, fn: Any, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
         """`fn`'s body lowered here, with the call's arguments for its parameters; a recursive
@@ -2611,12 +2667,13 @@ def _assigned_names(stmts: list[Any]) -> set[str]:
 _CONTAINER_BUILTINS = (len, zip, enumerate, tuple, list, sum, max, min)
 # Primitives whose result may share memory with an operand (writing into it would write there).
 _VIEWS = frozenset({"getitem", "transpose", "reshape", "ravel", "expand_dims", "swapaxes",
-                    "broadcast_to", "squeeze", "diagonal", "flip", "moveaxis", "atleast",
+                    "broadcast_to", "broadcast_to_shape", "squeeze", "diagonal", "flip", "moveaxis", "atleast",
                     "stop_gradient", "pop", "astype", "list_getitem"})
 # Of those, the ones NumPy makes as views of their first operand (getitem: with basic indices
 # only), and those it makes as views only when the memory layout allows (else a copy).
 _EXACT_VIEWS = frozenset({"getitem", "transpose", "swapaxes", "expand_dims", "squeeze",
-                          "diagonal", "flip", "broadcast_to", "stop_gradient"})
+                          "diagonal", "flip", "broadcast_to", "broadcast_to_shape",
+                          "stop_gradient"})
 _MAYBE_VIEWS = frozenset({"reshape", "ravel"})
 # Of the exact views, those a write goes through to the array viewed (see write_back); NumPy
 # makes diagonals and broadcasts read-only.
@@ -2806,8 +2863,27 @@ def _unset(t: Any) -> Const:
     return Const(None, t)
 
 
+def _same_function(a: Any, b: Any) -> bool:
+    """`a` and `b` are the same nested function: one `def` or `lambda`, the same defaults
+    (its body reads the enclosing names as they are when it is called)."""
+    return isinstance(a, LocalFunction) and isinstance(b, LocalFunction) and \
+        a.node is b.node and len(a.defaults) == len(b.defaults) and \
+        all(x is y or isinstance(x, Static) and isinstance(y, Static) and
+            _same_static(x.value, y.value) for x, y in zip(a.defaults, b.defaults))
+
+
+def _returns_in(node: Any) -> list[Any]:
+    """The `return` statements in `node` that return from the function it is in: not those
+    of the functions defined inside it."""
+    if isinstance(node, gast.Return):
+        return [node]
+    if isinstance(node, (gast.FunctionDef, gast.Lambda)):
+        return []
+    return [r for child in gast.iter_child_nodes(node) for r in _returns_in(child)]
+
+
 def _may_return(stmts: list[Any]) -> bool:
-    return any(isinstance(n, gast.Return) for s in stmts for n in gast.walk(s))
+    return any(_returns_in(s) for s in stmts)
 
 
 def _always_returns(stmts: list[Any]) -> bool:

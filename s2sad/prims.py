@@ -472,7 +472,10 @@ defprim("outer", np.outer, arity=2, infer=_outer_type,
 
 
 def _inverse_axes(axes: Any) -> Any:
-    return None if axes is None else tuple(int(i) for i in np.argsort(axes))
+    """The permutation undoing ``np.transpose(x, axes)``; an axis may count from the end."""
+    if axes is None:
+        return None
+    return tuple(int(i) for i in np.argsort([int(a) % len(axes) for a in axes]))
 
 
 defprim("transpose", np.transpose, params=(("axes", None),), infer=_transpose_type,

@@ -213,6 +213,93 @@ def test_vector_jacobian_matches_differences_and_reverse_mode(fn, args, wrt):
     check(fn, *args, wrt=wrt)
 
 
+def directions(f, x, k=3):
+    """`jvp(batched=True)` of k random directions equals the k one-direction jvps."""
+    V = rng.standard_normal((k,) + np.shape(x))
+    out, T = s2sad.jvp(f, (x,), (V,), batched=True)
+    np.testing.assert_allclose(out, f(x))
+    ones = np.stack([np.asarray(s2sad.jvp(f, (x,), (V[j],))[1]) for j in range(k)])
+    assert np.shape(T) == np.shape(ones)
+    np.testing.assert_allclose(T, ones, rtol=1e-10, atol=1e-12)
+
+
+# an axis as an int, a tuple, negative, None, with keepdims: each batch rule shifts it
+AXES = [
+    ("np.squeeze(x, axis=0) * 2.0", (1, 3)), ("np.squeeze(x, 0)", (1, 1, 3)),
+    ("np.squeeze(x, axis=-2)", (2, 1, 3)), ("x.squeeze(1)", (2, 1, 3)),
+    ("np.squeeze(x, (0, 2))", (1, 3, 1)), ("np.squeeze(x, axis=(-1,))", (3, 1)),
+    ("np.squeeze(x, axis=None)", (2, 1, 3)), ("np.squeeze(x, 0)", (1,)),
+    ("np.sum(x, axis=-1)", (2, 1, 3)), ("np.sum(x, axis=(0, -1), keepdims=True)", (2, 1, 3)),
+    ("np.mean(x, 1, keepdims=True)", (2, 3)), ("np.max(x, axis=None, keepdims=True)", (2, 3)),
+    ("np.prod(x, axis=(-2,))", (2, 3)), ("np.var(x, axis=0, ddof=1)", (2, 3)),
+    ("x.std(axis=-1, keepdims=True)", (2, 3)), ("np.linalg.norm(x, axis=-1, keepdims=True)", (2, 3)),
+    ("np.cumsum(x, axis=-1)", (2, 3)), ("np.cumprod(x, axis=None)", (2, 3)),
+    ("np.expand_dims(x, -1)", (2, 3)), ("np.expand_dims(x, (0, -1))", (2, 3)),
+    ("np.transpose(x, (-1, 0, 1))", (2, 1, 3)), ("np.swapaxes(x, 0, -1)", (2, 1, 3)),
+    ("np.moveaxis(x, -1, 0)", (2, 1, 3)), ("np.flip(x, (0, -1))", (2, 3)),
+    ("np.roll(x, -1, -1)", (2, 3)), ("np.roll(x, 1, axis=None)", (2, 3)),
+    ("np.repeat(x, 2, axis=-1)", (2, 3)), ("np.take(x, [1, 0], axis=-2)", (2, 3)),
+    ("np.concatenate([x, x * 2.0], axis=-1)", (2, 3)), ("np.append(x, np.ones((2, 3)))", (2, 3)),
+    ("np.stack([x, np.ones((2, 3))], axis=-1)", (2, 3)), ("np.diagonal(x, 0, -1, 0)", (2, 3, 2)),
+    ("np.split(x, 3, axis=-1)[1] * np.split(x, 3, axis=1)[2]", (2, 3)),
+    ("np.array_split(x, [1], axis=0)[1]", (3, 2)), ("np.hsplit(x, 3)[2]", (2, 3)),
+]
+
+
+@pytest.mark.parametrize("src,shape", AXES, ids=[a[0] for a in AXES])
+def test_batch_rules_take_every_form_of_an_axis(src, shape, tmp_path, monkeypatch):
+    (tmp_path / "axis_case.py").write_text(f"import numpy as np\n\ndef f(x):\n    return {src}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+    import sys
+    sys.modules.pop("axis_case", None)
+    f = importlib.import_module("axis_case").f
+    x = rng.standard_normal(shape) + 2.0
+    check(f, x)
+    directions(f, x)
+
+
+def write_into_number_plus_zeros(x):
+    v = x[0] + np.zeros(3)      # a tangent broadcast lazily, then written into
+    v[1] = 1.0
+    return v
+
+
+def write_into_sum_plus_zeros(x):
+    v = np.sum(x) + np.zeros((2, 3))
+    v[1] = x[2] ** 2
+    return v * x[0]
+
+
+def write_into_broadcast_rows(x):
+    v = np.ones((2, 1)) * x
+    v[..., 0] = x[1] * 3.0
+    v[-1] *= x[0]
+    return v
+
+
+def write_into_a_broadcast_copy(x):
+    v = np.broadcast_to(x, (2, 3)) * 1.0
+    v[1] = 1.0
+    return v * x[2]
+
+
+def writes_in_a_loop_into_full(x):
+    v = np.full(3, x[0])
+    for i in range(2):
+        v[i] = v[i] * x[i + 1]
+    return v
+
+
+@pytest.mark.parametrize("fn", [write_into_number_plus_zeros, write_into_sum_plus_zeros,
+                                write_into_broadcast_rows, write_into_a_broadcast_copy,
+                                writes_in_a_loop_into_full])
+def test_writes_into_broadcast_values(fn):
+    x = rng.standard_normal(3) + 0.5
+    check(fn, x)
+    directions(fn, x)
+
+
 def test_auto_mode_uses_vector_mode_for_few_inputs():
     x = rng.standard_normal(3)
     before = api.vector_stats["fallbacks"]
@@ -285,6 +372,25 @@ def test_primitive_without_batch_rule_runs_per_direction():
     check(f, x)
     src = s2sad.emit(f, x, mode="vector")
     assert "batched_kron(" in src and "batched_diag(" in src
+
+
+def kron_of_a_vector(x):
+    return np.sum(np.sin(np.kron(x, np.array([1.0, 2.0]))) ** 2)
+
+
+def kron_of_a_matrix(x):
+    return np.sum(np.sin(np.kron(x.reshape(2, 2), np.eye(2))) ** 2)
+
+
+def test_a_per_direction_helper_serves_results_of_any_rank():
+    # one helper, batched_kron (in the Hessian's code), for both: each result has its own rank
+    for fn in (kron_of_a_vector, kron_of_a_matrix):
+        x = rng.standard_normal(4)
+        before = api.vector_stats["fallbacks"]
+        H = s2sad.jacobian(s2sad.grad(fn))(x)
+        assert api.vector_stats["fallbacks"] == before, "vector mode fell back to columns"
+        np.testing.assert_allclose(H, numeric_jacobian(s2sad.grad(fn), (x,), 0), rtol=1e-6,
+                                   atol=1e-7)
 
 
 def test_fallback_to_columns_when_vector_mode_is_unavailable(monkeypatch):

@@ -136,6 +136,41 @@ def array_branch(x, w):
     return np.sum(out)
 
 
+def def_in_a_branch_in_a_loop(x, w):
+    y = x * 2.0
+    for i in range(2):
+        if np.sum(x) > 0.0:
+            y = y + w
+        else:
+            def g(t):  # its `return` is g's, not a `return` of this function
+                return t * 3.0
+            y = g(y) * w
+    return np.sum(y * y)
+
+
+def def_with_branches_in_a_loop_that_returns(x, w):
+    y = x * w
+    for i in range(3):
+        def g(t):
+            if t[0] > 0.5:
+                return t * 0.5
+            return t + 1.0
+        y = g(y)
+        if i == 1:
+            return np.sum(y * x)
+    return np.sum(y * y)
+
+
+def def_in_a_loop_over_a_tuple_with_break(x, w):
+    for t in (x * 2.0, x * w):
+        def g(u, s=1.5):  # the same function on every trip: it reads t as it is at the call
+            return u * t * s
+        if w > 0.5:
+            x = g(x)
+            break
+    return np.sum(g(x))
+
+
 CASES = [
     (piecewise, (1.5, 0.7)), (piecewise, (0.5, 0.7)), (piecewise, (-0.5, 0.7)),
     (early_return, (1.5, 0.7)), (early_return, (-1.5, 0.7)), (early_return, (0.2, 0.7)),
@@ -153,6 +188,12 @@ CASES = [
     (accumulate_array, (rng.standard_normal(4), rng.standard_normal(3))),
     (array_branch, (rng.uniform(0.1, 1, 3), rng.uniform(0.1, 1, 3))),
     (array_branch, (-rng.uniform(0.1, 1, 3), rng.uniform(0.1, 1, 3))),
+    (def_in_a_loop_over_a_tuple_with_break, (rng.standard_normal(3), 0.7)),
+    (def_in_a_loop_over_a_tuple_with_break, (rng.standard_normal(3), 0.3)),
+    (def_in_a_branch_in_a_loop, (rng.standard_normal(3) + 2.0, 0.7)),
+    (def_in_a_branch_in_a_loop, (rng.standard_normal(3) - 2.0, 0.7)),
+    (def_with_branches_in_a_loop_that_returns, (np.array([0.8, 0.2, -0.3]), 1.2)),
+    (def_with_branches_in_a_loop_that_returns, (np.array([0.3, 0.2, -0.3]), 1.2)),
 ]
 IDS = [f"{f.__name__}-{i}" for i, (f, _) in enumerate(CASES)]
 
@@ -426,3 +467,21 @@ def test_an_argument_a_loop_carries_gets_a_gradient_of_its_shape():
     assert gy.shape == (2,)
     np.testing.assert_array_equal(gy, np.ones(2))
     np.testing.assert_array_equal(s2sad.grad(replaced_in_a_while, wrt=1)(5 * x, y), np.zeros(2))
+
+
+def two_defs_of_one_name(x, w):
+    if w > 0.5:
+        def g(u):
+            return u * 2.0
+    else:
+        def g(u):
+            return u * 3.0
+    return np.sum(g(x))
+
+
+def test_a_name_bound_to_two_functions_by_an_if_is_refused():
+    with pytest.raises(s2sad.UnsupportedSyntax) as info:
+        s2sad.grad(two_defs_of_one_name)(np.ones(3), 0.7)
+    msg = str(info.value)
+    assert "`g`, a function defined differently on the two paths of this `if`" in msg
+    assert f"test_control_flow.py:{two_defs_of_one_name.__code__.co_firstlineno + 1}:" in msg

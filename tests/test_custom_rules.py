@@ -86,6 +86,7 @@ def test_missing_tangent_rule_is_a_located_error():
     with pytest.raises(s2sad.NoRuleError, match="no tangent rule") as info:
         s2sad.jvp(calls_only_adjoint, (2.0,), (1.0,))
     assert "custom_tangent(only_adjoint)" in str(info.value) and __file__ in str(info.value)
+    assert "which forward mode needs" in str(info.value)
 
 
 def test_bad_registrations():

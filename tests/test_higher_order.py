@@ -442,6 +442,86 @@ def test_derivatives_made_inside_differentiated_code():
     assert "return s2sad.grad(sin_sq, wrt=3)(x)" in msg
 
 
+def scaled_sq(a, s=0.75):
+    return np.sum(np.sin(a) ** 2 * s)
+
+
+def scaled_map(a, s=2.0, shift=0.0):
+    return np.tanh(a * s + shift)
+
+
+def with_defaults(x):  # derivatives made inline take defaults and keywords as Python does
+    return np.sum(s2sad.grad(scaled_sq)(x) ** 2) + np.sum(s2sad.grad(scaled_sq)(x, s=x[0]) * x) \
+        + np.sum(s2sad.grad(scaled_sq)(s=0.5, a=x) * x) + s2sad.grad(scaled_sq, wrt="s")(x) \
+        + np.sum(s2sad.jacobian(scaled_map)(x, shift=0.3)) + np.sum(s2sad.hessian(scaled_sq)(x)) \
+        + np.sum(s2sad.hvp(scaled_sq)(x, x) * x) + np.sum(s2sad.hvp(scaled_sq)(x, x, s=1.5))
+
+
+def with_defaults_by_hand(x):
+    def g(a, s):  # d/da of sum(sin(a)^2 s)
+        return 2.0 * np.sin(a) * np.cos(a) * s
+
+    def h(a, s, v):  # its Hessian (diagonal) times v
+        return 2.0 * np.cos(2.0 * a) * s * v
+    j = (1.0 - np.tanh(x * 2.0 + 0.3) ** 2) * 2.0  # the diagonal Jacobian of scaled_map
+    return np.sum(g(x, 0.75) ** 2) + np.sum(g(x, x[0]) * x) + np.sum(g(x, 0.5) * x) \
+        + np.sum(np.sin(x) ** 2) + np.sum(j) + np.sum(2.0 * np.cos(2.0 * x) * 0.75) \
+        + np.sum(h(x, 0.75, x) * x) + np.sum(h(x, 1.5, x))
+
+
+def test_derivatives_made_inline_honour_defaults_and_keywords():
+    x = rng.standard_normal(3)
+    assert with_defaults(x) == pytest.approx(with_defaults_by_hand(x), rel=1e-12)
+    s2sad.check_grads(with_defaults, x)
+    np.testing.assert_allclose(s2sad.grad(with_defaults)(x), s2sad.grad(with_defaults_by_hand)(x),
+                               rtol=1e-10)
+
+
+def missing_argument(x):
+    return np.sum(s2sad.grad(scaled_sq)(s=x[0]))
+
+
+def unknown_keyword(x):
+    return np.sum(s2sad.grad(scaled_sq)(x, scale=2.0))
+
+
+def grad_of_a_map(x):
+    return np.sum(s2sad.grad(scaled_map)(x))
+
+
+@pytest.mark.parametrize("fn,words", [
+    (missing_argument, "missing a required argument: 'a'"),
+    (unknown_keyword, "unexpected keyword argument 'scale'"),
+    (grad_of_a_map, "grad needs a function with one float scalar result")])
+def test_a_bad_call_of_a_derivative_made_inline_points_at_the_call(fn, words):
+    with pytest.raises(s2sad.TypeMismatch) as info:
+        s2sad.grad(fn)(rng.standard_normal(3))
+    msg = str(info.value)
+    assert words in msg
+    line = fn.__code__.co_firstlineno + 1  # the call, in the user's function
+    assert f"test_higher_order.py:{line}:" in msg and "s2sad.grad(scaled_" in msg
+
+
+def with_a_try(a, s=1.0):
+    try:
+        return np.sum(a * s)
+    except ValueError:
+        return 0.0
+
+
+def calls_with_a_try(x):
+    return np.sum(s2sad.grad(with_a_try)(x))
+
+
+def test_an_error_in_the_code_of_a_derivative_made_inline_points_there_and_at_the_call():
+    with pytest.raises(s2sad.UnsupportedSyntax) as info:
+        s2sad.grad(calls_with_a_try)(np.ones(3))
+    msg = str(info.value)
+    assert f"test_higher_order.py:{with_a_try.__code__.co_firstlineno + 1}:" in msg
+    assert "`try` statements" in msg
+    assert f"called at {__file__}:{calls_with_a_try.__code__.co_firstlineno + 1}:" in msg
+
+
 def with_dict_aux(x):
     loss = np.sum(x ** 2)
     return loss, {"norm": np.sqrt(loss), "scaled": x * 2.0}

@@ -244,6 +244,26 @@ def write_into_a_transposed_view(x):
     return np.sum(t * np.outer(x, x[::-1])) + np.sum(v)
 
 
+def write_into_a_view_with_negative_axes(x):
+    t = x * 1.0
+    v = np.transpose(t, (-1, 0, 1))  # undone by the axes (1, 2, 0), never (0, 1, 2)
+    v[0] = x[0] ** 2
+    return np.sum(t * x)
+
+
+def a_broadcast_sees_a_write(x):
+    a = x * 2.0
+    b = np.broadcast_to(a, (2, 3))   # a view of a: the write shows in it
+    a[0] = x[1] ** 2
+    return np.sum(b * x)
+
+
+def write_into_a_broadcast_times_one(x):
+    b = np.broadcast_to(x[0], (3,)) * 1.0   # a new array (`* 1.0` is not dropped for it)
+    b[0] = x[2] * 5.0
+    return np.sum(b * x)
+
+
 def out_arguments(x, b):
     a = np.outer(x, b)
     c = a
@@ -331,6 +351,9 @@ IN_PLACE = [
     (element_ops_through_aliases, (rng.standard_normal(3),)),
     (write_into_a_view, (rng.standard_normal((3, 3)),)),
     (write_into_a_transposed_view, (rng.standard_normal(3),)),
+    (write_into_a_view_with_negative_axes, (rng.standard_normal((2, 2, 2)),)),
+    (a_broadcast_sees_a_write, (rng.standard_normal(3),)),
+    (write_into_a_broadcast_times_one, (rng.standard_normal(3),)),
     (out_arguments, (rng.standard_normal(2), rng.standard_normal(3))),
     (asarray_is_an_alias, (rng.standard_normal(3),)),
     (in_place_in_loops_and_branches, (np.array([0.8, -0.3]), rng.standard_normal(3))),
@@ -407,6 +430,12 @@ def out_argument(x):
     return np.sum(x)
 
 
+def writes_broadcast(x):
+    y = np.broadcast_to(x[0], (2, 3))  # NumPy makes it read-only
+    y[0] = 1.0
+    return np.sum(y)
+
+
 def writes_reshaped(x):
     y = x * 1.0
     z = y.reshape(9)           # a view or a copy, as the memory layout has it
@@ -418,7 +447,8 @@ def writes_reshaped(x):
                                      (iadd_argument, "writing into `a`"),
                                      (iadd_view_of_argument, "writing into `v`"),
                                      (out_argument, "writing into `x`"),
-                                     (writes_reshaped, "writing into `z`")])
+                                     (writes_reshaped, "writing into `z`"),
+                                     (writes_broadcast, "writing into `y`")])
 def test_unfollowable_writes_are_refused(fn, what):
     with pytest.raises(s2sad.UnsupportedSyntax) as info:
         s2sad.grad(fn)(np.ones((3, 3)))
