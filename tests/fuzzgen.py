@@ -27,7 +27,8 @@ FEATURES = (
     "slice", "fancy", "where", "ifexp", "reshape", "stack", "for", "for_rows", "for_tuple",
     "while", "if", "break", "return_early", "helper", "defaults", "tuple_ret", "closure",
     "lambda", "inplace", "alias", "view", "setitem", "buffer", "append", "copy", "swap",
-    "container_arg", "container_out", "int_arg", "npscalar_arg",
+    "container_arg", "container_out", "int_arg", "npscalar_arg", "npfun", "globals",
+    "builtin_minmax", "loop_else", "star_call", "namedtuple", "nested_grad",
 )
 
 Shape = tuple  # () is a scalar
@@ -77,6 +78,8 @@ class Gen:
         self.n = 0
         self.helpers: list[str] = []
         self.n_helpers = 0
+        self.globals: list[tuple[str, Shape]] = []
+        self.uses_s2sad = False
         self.helper_sigs: list[tuple[str, list[tuple[str, Shape, str | None]], tuple]] = []
         self.in_helper = 0
         self.lines: list[str] = []
@@ -192,6 +195,15 @@ class Gen:
             kinds.append("stack")
         if self.has("helper") and self.in_helper < 2:
             kinds.append("call")
+        if self.has("npfun"):
+            kinds += ["npfun"] * 2
+        if self.has("builtin_minmax") and self.has("kink") and s == ():
+            kinds.append("minmax")
+        if self.has("nested_grad") and self.has("helper") and self.in_helper == 0 and s and \
+                self.p(0.3):
+            kinds.append("nested_grad")
+        if self.globals and self.p(0.3):
+            kinds.append("glob")
         if sc.vars.get("__lambdas__") is not None:
             pass
         calls = [n for n, v in sc.vars.items() if v.kind == "fn" and v.shape == s]
@@ -373,6 +385,86 @@ class Gen:
                     f"{self.expr(sc, (k - a,) + rest, d)}])")
         return f"np.stack([{', '.join(self.expr(sc, rest, d) for _ in range(k))}])"
 
+    def e_npfun(self, sc: Scope, s: Shape, d: int) -> str | None:
+        """Other NumPy functions with their shapes: outer, cumsum, clip, flip, roll, ..."""
+        r = self.r
+        opts: list[str] = []
+        if len(s) == 2:
+            opts += ["outer", "tile", "concat1", "einsum_ij", "swap", "diag2"]
+        if len(s) == 1:
+            opts += ["einsum_i", "diag1", "hypot"]
+        if s == ():
+            opts += ["norm", "trace", "var", "logsumexp", "einsum_s"]
+        if s:
+            opts += ["cumsum", "clip", "flip", "roll", "squeeze"]
+        k = r.choice(opts)
+        e = lambda sh: self.expr(sc, sh, d)  # noqa: E731
+        if k == "outer":
+            return f"np.outer({e((s[0],))}, {e((s[1],))})"
+        if k == "tile" and s[0] % 2 == 0:
+            return f"np.tile({e((s[0] // 2, s[1]))}, (2, 1))"
+        if k == "concat1" and s[1] >= 2:
+            a = r.randint(1, s[1] - 1)
+            return f"np.concatenate([{e((s[0], a))}, {e((s[0], s[1] - a))}], axis=1)"
+        if k == "einsum_ij":
+            m = r.choice([2, 3])
+            return f"np.einsum('ik,kj->ij', {e((s[0], m))}, {e((m, s[1]))})"
+        if k == "swap":
+            return f"np.swapaxes({e((s[1], s[0]))}, 0, 1)"
+        if k == "diag2" and s[0] == s[1]:
+            return f"np.diag({e((s[0],))})"
+        if k == "einsum_i":
+            m = r.choice([2, 3])
+            return f"np.einsum('ij,j->i', {e((s[0], m))}, {e((m,))})"
+        if k == "diag1":
+            return f"np.diag({e((s[0], s[0]))})"
+        if k == "hypot":
+            return f"np.hypot({e(s)}, 1.0 + {e(self.sub_shape(s))} ** 2)"
+        if k == "norm":
+            return f"np.linalg.norm(1.0 + {e(r.choice([(3,), (2, 3)]))} ** 2)"
+        if k == "trace":
+            n = r.choice([2, 3])
+            return f"np.trace({e((n, n))})"
+        if k == "var":
+            return f"np.var({e((r.choice([3, 4]),))})"  # std: sqrt(0) of constant rows
+        if k == "logsumexp":
+            v = e(r.choice([(3,), (2, 3)]))
+            return f"np.log(np.sum(np.exp(np.tanh({v}))))"
+        if k == "einsum_s":
+            m = r.choice([2, 3])
+            return f"np.einsum('i,i->', {e((m,))}, {e((m,))})"
+        if k == "cumsum":
+            ax = r.randint(0, len(s) - 1)
+            return f"np.cumsum({e(s)}, axis={ax})"
+        if k == "clip" and self.has("kink"):
+            return f"np.clip({e(s)}, -0.5, 0.8)"
+        if k == "flip":
+            return f"np.flip({e(s)}, axis={r.randint(0, len(s) - 1)})"
+        if k == "roll":
+            return f"np.roll({e(s)}, {r.choice([1, -1, 2])}, axis={r.randint(0, len(s) - 1)})"
+        if k == "squeeze":
+            ax = r.randint(0, len(s))
+            return f"np.squeeze({e(s[:ax] + (1,) + s[ax:])}, axis={ax})"
+        return None
+
+    def e_minmax(self, sc: Scope, s: Shape, d: int) -> str:
+        return f"{self.r.choice(['max', 'min'])}({self.expr(sc, (), d)}, {self.expr(sc, (), d)})"
+
+    def e_glob(self, sc: Scope, s: Shape, d: int) -> str:
+        name, gs = self.r.choice(self.globals)
+        if gs == s or gs == () or self.broadcasts(gs, s):
+            return f"({name} * {self.expr(sc, s, d)})"
+        return None  # type: ignore[return-value]
+
+    def e_nested_grad(self, sc: Scope, s: Shape, d: int) -> str:
+        """The gradient of a scalar helper, called inside f (differentiated twice)."""
+        fits = [h for h in self.helper_sigs if h[2] == ((),) and h[1][0][1] == s]
+        sig = self.r.choice(fits) if fits else self.make_helper((), nret=1, first=s)
+        name, params, rets = sig
+        args = [self.expr(sc, ps, d) for pn, ps, df in params if df is None]
+        self.uses_s2sad = True
+        return f"s2sad.grad({name})({', '.join(args)})"
+
     def e_local_call(self, sc: Scope, s: Shape, d: int) -> str:
         calls = [n for n, v in sc.vars.items() if v.kind == "fn" and v.shape == s]
         n = self.r.choice(calls)
@@ -397,17 +489,21 @@ class Gen:
                 kw.append(f"{pn}={self.expr(sc, ps, d)}")
             else:
                 break  # the rest take their defaults
-        call = f"{name}({', '.join(args + kw)})"
+        if self.has("star_call") and not kw and len(args) >= 2 and self.p(0.15):
+            call = f"{name}(*({', '.join(args)},))"
+        else:
+            call = f"{name}({', '.join(args + kw)})"
         return call + "[0]" if len(rets) > 1 else call
 
     # -- helpers and statements --------------------------------------------------------------
-    def make_helper(self, ret: Shape, nret: int | None = None) -> tuple:
+    def make_helper(self, ret: Shape, nret: int | None = None, first: Shape | None = None,
+                    ) -> tuple:
         self.n_helpers += 1
         name = f"h{self.n_helpers}"
         sc = Scope()
         params = []
         for j in range(self.r.randint(1, 3)):
-            ps = self.r.choice(SHAPES)
+            ps = first if j == 0 and first is not None else self.r.choice(SHAPES)
             pn = "abcd"[j]
             params.append((pn, ps, None))
             sc.vars[pn] = Var(ps, pn, is_arg=True)
@@ -452,7 +548,7 @@ class Gen:
             if v.kind != "f" or not v.shape:
                 continue
             owner = sc.vars.get(v.base)
-            if v.base == "" or owner is not None and not owner.is_arg or self.p(0.05):
+            if v.base == "" or owner is not None and not owner.is_arg or self.p(0.02):
                 out.append(n)
         return out
 
@@ -659,6 +755,12 @@ class Gen:
         sc.depth -= 1
         self.body(sc, d, self.r.randint(1, 3), loop=True)
         del sc.ints[i]
+        self.loop_else(sc, d)
+
+    def loop_else(self, sc: Scope, d: int) -> None:
+        if self.has("loop_else") and self.p(0.2):
+            self.emit(sc, "else:")
+            self.body(sc, d, 1)
 
     def s_for_rows(self, sc: Scope, d: int) -> None:
         mats = [n for n, v in sc.vars.items() if v.kind == "f" and len(v.shape) == 2]
@@ -706,6 +808,7 @@ class Gen:
         sc.depth -= 1
         sc.vars[v] = Var(s, "", uses=sc.vars[v].uses)
         self.body(sc, d, self.r.randint(0, 2), loop=True)
+        self.loop_else(sc, d)
 
     def s_if(self, sc: Scope, d: int) -> None:
         self.emit(sc, f"if {self.cond(sc, 2)}:")
@@ -825,8 +928,18 @@ class Gen:
             else:
                 builders.append(f"rng.standard_normal({s!r})")
             sc.vars[pn] = Var(s, pn, is_arg=True)
+        module: list[str] = []
+        if self.has("globals") and self.p(0.3):
+            for j in range(self.r.randint(1, 2)):
+                gs = self.r.choice([(), (3,), (2, 3)])
+                gn = f"G{j}"
+                value = self.const() if gs == () else \
+                    f"np.linspace(-0.5, 1.0, {size(gs)}).reshape({gs!r})"
+                module.append(f"{gn} = {value}")
+                self.globals.append((gn, gs))
         if self.has("container_arg") and self.p(0.3):
-            kind = self.r.choice(["dict", "list", "tuple"])
+            kinds = ["dict", "list", "tuple"] + (["namedtuple"] if self.has("namedtuple") else [])
+            kind = self.r.choice(kinds)
             s1, s2 = self.r.choice(SHAPES[2:]), self.r.choice(SHAPES)
             b1 = f"rng.standard_normal({s1!r})"
             b2 = "float(rng.uniform(-1.0, 1.0))" if s2 == () else f"rng.standard_normal({s2!r})"
@@ -834,13 +947,18 @@ class Gen:
             if kind == "dict":
                 builders.append(f"{{'w': {b1}, 'b': {b2}}}")
                 sc.atoms["p['w']"], sc.atoms["p['b']"] = s1, s2
+            elif kind == "namedtuple":
+                module.append("Params = collections.namedtuple('Params', ['w', 'b'])")
+                builders.append(f"Params({b1}, {b2})")
+                sc.atoms["p.w"], sc.atoms["p.b"] = s1, s2
             else:
                 br = "[]" if kind == "list" else "()"
                 builders.append(f"{br[0]}{b1}, {b2}{br[1]}")
                 sc.atoms["p[0]"], sc.atoms["p[1]"] = s1, s2
             if self.p(0.4):
                 w = self.name("w")
-                unpack = f"{w} = p['w']" if kind == "dict" else f"{w} = p[0]"
+                unpack = {"dict": f"{w} = p['w']", "namedtuple": f"{w} = p.w"}.get(
+                    kind, f"{w} = p[0]")
                 self.lines.append("    " + unpack)
                 sc.vars[w] = Var(s1, "p", is_arg=True)
         if self.has("int_arg") and self.p(0.2):
@@ -861,13 +979,10 @@ class Gen:
             self.stmt(sc, 0)
         self.emit(sc, f"return {self.result(sc)}")
         sc.ints.pop("n", None)
-        head = [
-            "import math",
-            "",
-            "import numpy as np",
-            "",
-            "",
-        ]
+        head = ["import collections", "import math", "", "import numpy as np"]
+        if self.uses_s2sad:
+            head.append("import s2sad")
+        head += [""] + module + ["", ""]
         body = [f"def f({', '.join(params)}):"] + self.lines
         mk = ["def make_args():",
               f"    rng = np.random.default_rng({self.seed})",

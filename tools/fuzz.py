@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     if opts.replay:
         with open(opts.replay) as fh:
             src = fh.read()
+        if not fuzzcheck.accept(src):
+            print("reject: the program does not run in Python or gives no finite float result")
+            return 2
         outcome = fuzzcheck.check_source(src, order2=opts.order2)
         print(outcome.line())
         if outcome.detail:
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         counts[outcome.cls] += 1
         if outcome.cls == "located":
             kinds[outcome.reason.split(":")[0]] += 1
-        if opts.verbose or outcome.cls in ("crash", "wrong"):
+        if opts.verbose or outcome.cls in ("crash", "wrong", "harness"):
             print(f"seed {seed}: {outcome.line()}"[:240], flush=True)
         if outcome.cls in ("crash", "wrong"):
             os.makedirs(opts.out, exist_ok=True)
@@ -90,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                 fh.write(_header(seed, outcome, minimized) + src)
     took = time.monotonic() - t0
     print(f"\n{opts.n} programs from seed {opts.seed} in {took:.1f} s")
-    for cls in ("pass", "located", "crash", "wrong", "reject"):
+    for cls in ("pass", "located", "crash", "wrong", "reject", "harness"):
         print(f"  {cls:8s} {counts[cls]}")
         if cls == "located":
             for k, c in kinds.most_common():
