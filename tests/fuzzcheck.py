@@ -13,6 +13,8 @@ source with `inspect`), builds its arguments with its ``make_args()``, and check
 - the inner-product identity ``<vjp(c), t> == <c, jvp(t)>`` between the two modes;
 - ``grad`` and ``value_and_grad`` agree with ``vjp`` (scalar results), the gradients have the
   arguments' shapes, and no call changes the arguments;
+- vector forward mode (``jvp(batched=True)``) and ``jacobian`` (forward and reverse) agree
+  with one-direction jvps;
 - optionally (``order2=True``) Hessian-vector products against differences of the gradient.
 
 The outcome is one of ``pass``, ``located`` (an `s2sad.S2SADError` with a location, counted by
@@ -484,7 +486,44 @@ def _check(mod: Any, imod: Any, order2: bool, seed: int) -> Outcome:
             verdict = _hvp_check(f, imod, args, positions, rng, notes)
             if verdict is not None:
                 raise _Stop(verdict)
+    if dot is not None and positions and \
+            not any(isinstance(args[i], (dict, list, tuple)) for i in positions):
+        _vector_checks(f, args, out0, positions, rng, fwd)
     return Outcome("pass", notes=notes)
+
+
+def _vector_checks(f: Any, args: tuple, out0: Any, positions: tuple,
+                   rng: np.random.Generator, fwd: Callable) -> None:
+    """Vector forward mode (`jvp(batched=True)`) and `jacobian` in both modes, against
+    one-direction jvps (forward mode is already checked against finite differences)."""
+    k = 2
+    tans = [np.stack([np.asarray(randlike(rng, a)) for _ in range(k)]) if i in positions
+            else None for i, a in enumerate(args)]
+    _, dots = _run("batched", lambda: s2sad.jvp(f, args, tans, batched=True))
+    for j in range(k):
+        dj = [None if t is None else (float(t[j]) if isinstance(a, (float, np.floating))
+                                      else t[j]) for t, a in zip(tans, args)]
+        _, want = fwd(dj)
+        got = [np.asarray(leaf)[j] if np.ndim(leaf) else leaf for leaf in leaves(dots)]
+        if not close(got, leaves(want), 1e-7, 1e-9):
+            raise _Stop(Outcome("wrong", "batched", f"jvp(batched=True) direction {j} differs "
+                                f"from jvp: {worst(got, leaves(want))}"))
+    if isinstance(out0, (tuple, list, dict)):
+        return
+    p0 = positions[0]
+    only = [None] * len(args)
+    only[p0] = randlike(rng, args[p0])
+    _, want = fwd(only)
+    for mode in ("forward", "reverse"):
+        J = _run(f"jacobian-{mode}", lambda: s2sad.jacobian(f, wrt=p0, mode=mode)(*args))
+        if np.shape(J) != np.shape(out0) + np.shape(args[p0]):
+            raise _Stop(Outcome("wrong", f"jacobian-{mode}", f"the Jacobian has shape "
+                                f"{np.shape(J)}, not {np.shape(out0) + np.shape(args[p0])}"))
+        Jt = np.tensordot(np.asarray(J, float), np.asarray(only[p0], float),
+                          axes=np.ndim(args[p0]))
+        if not close(Jt, want, 1e-7, 1e-9):
+            raise _Stop(Outcome("wrong", f"jacobian-{mode}", f"J @ t differs from jvp: "
+                                f"{worst(Jt, want)}"))
 
 
 def _as_tuple_tree(x: Any) -> Any:
@@ -688,11 +727,12 @@ class _Replace(ast.NodeTransformer):
         return super().generic_visit(node)
 
 
-def minimize(src: str, outcome: Outcome, budget: float = 60.0, seed: int = 0) -> str:
+def minimize(src: str, outcome: Outcome, budget: float = 60.0, seed: int = 0,
+             order2: bool = False) -> str:
     """The smallest program found (within `budget` seconds) with the same failure signature
-    (checked with the `seed` the failure was found with)."""
+    (checked with the `seed` and `order2` the failure was found with)."""
     def check(s: str) -> Outcome:
-        return check_source(s, seed=seed)
+        return check_source(s, order2=order2, seed=seed)
     want = outcome.signature
     best = ast.unparse(ast.parse(src))
     t0 = time.monotonic()

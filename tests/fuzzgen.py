@@ -50,6 +50,7 @@ class Var:
     is_arg: bool = False
     kind: str = "f"    # "f" float value, "i" int (a loop index), "c" a container
     uses: int = 0
+    view: bool = False  # a view of `base` (s2sad refuses writes into views)
 
 
 @dataclass
@@ -458,8 +459,10 @@ class Gen:
 
     def e_nested_grad(self, sc: Scope, s: Shape, d: int) -> str:
         """The gradient of a scalar helper, called inside f (differentiated twice)."""
-        fits = [h for h in self.helper_sigs if h[2] == ((),) and h[1][0][1] == s]
-        sig = self.r.choice(fits) if fits else self.make_helper((), nret=1, first=s)
+        fits = [h for h in self.helper_sigs if h[2] == ((),) and h[1][0][1] == s and
+                all(df is None for _, _, df in h[1])]
+        sig = self.r.choice(fits) if fits else self.make_helper((), nret=1, first=s,
+                                                               defaults=False)
         name, params, rets = sig
         args = [self.expr(sc, ps, d) for pn, ps, df in params if df is None]
         self.uses_s2sad = True
@@ -497,7 +500,7 @@ class Gen:
 
     # -- helpers and statements --------------------------------------------------------------
     def make_helper(self, ret: Shape, nret: int | None = None, first: Shape | None = None,
-                    ) -> tuple:
+                    defaults: bool = True) -> tuple:
         self.n_helpers += 1
         name = f"h{self.n_helpers}"
         sc = Scope()
@@ -507,7 +510,7 @@ class Gen:
             pn = "abcd"[j]
             params.append((pn, ps, None))
             sc.vars[pn] = Var(ps, pn, is_arg=True)
-        if self.has("defaults") and self.p(0.5):
+        if self.has("defaults") and defaults and self.p(0.5):
             params.append(("s", (), self.const()))
             sc.vars["s"] = Var((), "s", is_arg=True)
         if nret is None:
@@ -548,14 +551,16 @@ class Gen:
             if v.kind != "f" or not v.shape:
                 continue
             owner = sc.vars.get(v.base)
-            if v.base == "" or owner is not None and not owner.is_arg or self.p(0.02):
+            made_here = v.base == "" or owner is not None and not owner.is_arg
+            if made_here and not v.view or self.p(0.02):
                 out.append(n)
         return out
 
-    def assign_new(self, sc: Scope, s: Shape, value: str, base: str = "") -> str:
+    def assign_new(self, sc: Scope, s: Shape, value: str, base: str = "",
+                   view: bool = False) -> str:
         n = self.name()
         self.emit(sc, f"{n} = {value}")
-        sc.vars[n] = Var(s, base)
+        sc.vars[n] = Var(s, base, view=view)
         return n
 
     def stmt(self, sc: Scope, d: int, simple: bool = False) -> None:
@@ -631,7 +636,7 @@ class Gen:
             value, vs = self.r.choice(opts)
             if vs == ():
                 return self.s_assign(sc, d)  # an element is a copy, not a view
-            self.assign_new(sc, vs, value, base=base)
+            self.assign_new(sc, vs, value, base=base, view=True)
         else:
             self.assign_new(sc, s, n, base=base)
 

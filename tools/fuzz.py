@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             os.makedirs(opts.out, exist_ok=True)
             minimized = False
             if opts.minimize and outcome.signature not in first:
-                src = fuzzcheck.minimize(src, outcome, seed=seed)
+                src = fuzzcheck.minimize(src, outcome, seed=seed, order2=opts.order2)
                 minimized = True
             first.setdefault(outcome.signature, seed)
             with open(os.path.join(opts.out, f"seed-{seed}.py"), "w") as fh:
