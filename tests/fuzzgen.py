@@ -399,7 +399,7 @@ class Gen:
         if s:
             opts += ["cumsum", "clip", "flip", "roll", "squeeze"]
         k = r.choice(opts)
-        e = lambda sh: self.expr(sc, sh, d)  # noqa: E731
+        e = lambda sh: self.expr(sc, sh, d)
         if k == "outer":
             return f"np.outer({e((s[0],))}, {e((s[1],))})"
         if k == "tile" and s[0] % 2 == 0:
@@ -463,7 +463,7 @@ class Gen:
                 all(df is None for _, _, df in h[1])]
         sig = self.r.choice(fits) if fits else self.make_helper((), nret=1, first=s,
                                                                defaults=False)
-        name, params, rets = sig
+        name, params, _ = sig
         args = [self.expr(sc, ps, d) for pn, ps, df in params if df is None]
         self.uses_s2sad = True
         return f"s2sad.grad({name})({', '.join(args)})"
@@ -484,9 +484,7 @@ class Gen:
         args = []
         kw = []
         for pn, ps, default in params:
-            if default is None:
-                args.append(self.expr(sc, ps, d))
-            elif self.p(0.4):
+            if default is None or self.p(0.4):
                 args.append(self.expr(sc, ps, d))
             elif self.p(0.4):
                 kw.append(f"{pn}={self.expr(sc, ps, d)}")
@@ -927,7 +925,7 @@ class Gen:
             params.append(pn)
             if s == ():
                 if self.has("npscalar_arg") and self.p(0.15):
-                    builders.append(f"np.float64(rng.uniform(-1.5, 1.5))")
+                    builders.append("np.float64(rng.uniform(-1.5, 1.5))")
                 else:
                     builders.append("float(rng.uniform(-1.5, 1.5))")
             else:

@@ -21,8 +21,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
-import fuzzcheck  # noqa: E402
-import fuzzgen  # noqa: E402
+import fuzzcheck
+import fuzzgen
 
 
 def _header(seed: int, outcome: fuzzcheck.Outcome, minimized: bool) -> str:
@@ -32,6 +32,17 @@ def _header(seed: int, outcome: fuzzcheck.Outcome, minimized: bool) -> str:
     detail = outcome.detail.strip().splitlines()[-12:]
     lines += ["# " + d for d in detail]
     return "\n".join(lines) + "\n"
+
+
+def _known() -> int:
+    """The entries of KNOWN in tests/test_fuzz.py: the test's seeds that fail today."""
+    for seed in fuzzcheck.TEST_SEEDS:
+        src = fuzzcheck.program(seed)
+        outcome = fuzzcheck.check_source(src, seed=seed, order2=fuzzcheck.test_order2(seed)) \
+            if src is not None else fuzzcheck.Outcome("crash", "generate", "no program ran")
+        if outcome.cls not in ("pass", "located"):
+            print(f"    {seed}: {outcome.line()[:80]!r},", flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,11 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--show", type=int, help="print the program of this seed and stop")
     ap.add_argument("--replay", help="check one program file and print its outcome")
     ap.add_argument("-v", "--verbose", action="store_true", help="a line for every program")
+    ap.add_argument("--known", action="store_true",
+                    help="run the seeds of tests/test_fuzz.py and print its KNOWN list")
+    ap.add_argument("--no-verify", action="store_true",
+                    help="do not run the IR verifier after every pass (the tests do)")
     opts = ap.parse_args(argv)
+    fuzzcheck.s2sad.config.verify = not opts.no_verify
     without = frozenset(w for w in opts.without.split(",") if w)
     unknown = without - set(fuzzgen.FEATURES)
     if unknown:
         ap.error(f"unknown features: {', '.join(sorted(unknown))}")
+    if opts.known:
+        return _known()
     if opts.show is not None:
         print(fuzzcheck.program(opts.show, without) or "# no program ran for this seed")
         return 0
