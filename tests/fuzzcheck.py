@@ -14,7 +14,9 @@ source with `inspect`), builds its arguments with its ``make_args()``, and check
 - ``grad`` and ``value_and_grad`` agree with ``vjp`` (scalar results), the gradients have the
   arguments' shapes, and no call changes the arguments;
 - vector forward mode (``jvp(batched=True)``) and ``jacobian`` (forward and reverse) agree
-  with one-direction jvps;
+  with one-direction jvps; ``grad(has_aux=True)`` agrees with vjp;
+- float32 arrays in: the primal has f's dtypes, each gradient its argument's dtype, and the
+  numbers are near the float64 ones (a loose tolerance);
 - optionally (``order2=True``) Hessian-vector products against differences of the gradient.
 
 The outcome is one of ``pass``, ``located`` (an `s2sad.S2SADError` with a location, counted by
@@ -487,10 +489,61 @@ def _check(mod: Any, imod: Any, order2: bool, seed: int) -> Outcome:
             verdict = _hvp_check(f, imod, args, positions, rng, notes)
             if verdict is not None:
                 raise _Stop(verdict)
+    if isinstance(out0, tuple) and len(out0) == 2 and np.ndim(out0[0]) == 0 and positions:
+        # (value, aux): grad with has_aux is vjp with a zero cotangent on aux
+        g, aux = _run("grad-aux", lambda: s2sad.grad(f, wrt=positions, has_aux=True)(*args))
+        untouched("grad-aux")
+        zero = rebuild(out0[1], [np.zeros(np.shape(v)) if isinstance(v, np.ndarray) else 0.0
+                                 for v in leaves(out0[1])])
+        full = _run("vjp", lambda: vjp_fn((1.0, zero)))
+        want = [full[i] for i in positions]
+        if not close(list(g), want, 1e-7, 1e-9):
+            raise _Stop(Outcome("wrong", "grad-aux", f"grad(has_aux=True) differs from vjp: "
+                                f"{worst(list(g), want)}"))
+        if not same_structure(aux, out0[1]) or not close(aux, out0[1], 1e-7, 1e-9):
+            raise _Stop(Outcome("wrong", "grad-aux", "grad(has_aux=True)'s aux is not f's"))
     if dot is not None and positions and \
             not any(isinstance(args[i], (dict, list, tuple)) for i in positions):
         _vector_checks(f, args, out0, positions, rng, fwd)
+    if dot is not None and positions:
+        _float32_check(f, args, positions, dirs, dot, ct, grads)
     return Outcome("pass", notes=notes)
+
+
+def _float32_check(f: Any, args: tuple, positions: tuple, dirs: list[Any], dot: Any, ct: Any,
+                   grads: Any) -> None:
+    """float32 arrays in: the primal has f's dtypes, each gradient its argument's dtype, and
+    the numbers are near the float64 ones."""
+    def f32(x: Any) -> Any:
+        return rebuild(x, [v.astype(np.float32) if isinstance(v, np.ndarray) else v
+                           for v in leaves(x)])
+    if not any(isinstance(v, np.ndarray) for i in positions for v in leaves(args[i])):
+        return
+    a32 = tuple(f32(a) if i in positions else a for i, a in enumerate(args))
+    out32 = f(*copy.deepcopy(a32))
+    if not _finite(out32):
+        return
+    t32 = [f32(d) if d is not None else None for d in dirs]
+    o, d32 = _run("float32", lambda: s2sad.jvp(f, a32, t32))
+    for got, want in zip(leaves(o), leaves(out32)):
+        if np.result_type(got) != np.result_type(want):
+            raise _Stop(Outcome("wrong", "float32", f"jvp's primal is {np.result_type(got)} "
+                                f"where f gives {np.result_type(want)}"))
+    _, fn = _run("float32", lambda: s2sad.vjp(f, *a32))
+    g32 = _run("float32", lambda: fn(f32(ct)))
+    for i in positions:
+        for got, arg in zip(leaves(g32[i]), leaves(a32[i])):
+            if isinstance(arg, np.ndarray) and np.result_type(got) != arg.dtype:
+                raise _Stop(Outcome("wrong", "float32", f"the gradient of a {arg.dtype} "
+                                    f"argument is {np.result_type(got)}"))
+    if not close(leaves(d32), leaves(dot), 5e-2, 5e-3):
+        raise _Stop(Outcome("wrong", "float32", f"float32 tangent far from float64's: "
+                            f"{worst(leaves(d32), leaves(dot))}"))
+    want = [x for i in positions for x in leaves(grads[i])]
+    got = [x for i in positions for x in leaves(g32[i])]
+    if not close(got, want, 5e-2, 5e-3):
+        raise _Stop(Outcome("wrong", "float32", f"float32 gradient far from float64's: "
+                            f"{worst(got, want)}"))
 
 
 def _vector_checks(f: Any, args: tuple, out0: Any, positions: tuple,

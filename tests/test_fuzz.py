@@ -23,13 +23,14 @@ SEEDS = fuzzcheck.TEST_SEEDS
 F2 = "F2: an integer-list index gives a value of unknown rank; np.dot/@/trace of it crash"
 F3 = "F3: tape push and pop disagree after an early return (ValueError: too many values)"
 F4 = "F4: an alias of a helper's parameter (v = a): invalid IR / KeyError in codegen"
-F5 = "F5: KeyError in codegen setitem"
+F11 = "F11: vector mode: element write into `s + np.zeros(n)`: KeyError in codegen setitem"
 F6 = "F6: `a += ...` on an argument is a rebinding: the caller's array changes, no error"
 F9 = "F9: vector mode (batched jvp, jacobian) crashes on np.squeeze(x, axis=int)"
 F10 = "F10: second order (hvp): tape push and pop disagree"
+F12 = "F12: float32 in: jvp's primal dtype is not f's (builtin min/max, np.array of mixes)"
 KNOWN: dict[int, str] = {
-    6: F9, 11: F3, 12: F4, 15: F4, 24: F10, 25: F6, 27: F3, 37: F6, 53: F9, 59: F5, 67: F2,
-    73: F2, 86: F2, 88: F6, 90: F9, 93: F9, 99: F9, 110: F4,
+    6: F9, 11: F3, 12: F4, 15: F4, 24: F10, 25: F6, 27: F3, 37: F6, 53: F9, 58: F12, 59: F11,
+    67: F2, 71: F12, 73: F2, 86: F2, 88: F6, 90: F9, 93: F9, 99: F9, 110: F4,
 }
 
 
