@@ -28,7 +28,7 @@ FEATURES = (
     "while", "if", "break", "return_early", "helper", "defaults", "tuple_ret", "closure",
     "lambda", "inplace", "alias", "view", "setitem", "buffer", "append", "copy", "swap",
     "container_arg", "container_out", "int_arg", "npscalar_arg", "npfun", "globals",
-    "builtin_minmax", "loop_else", "star_call", "namedtuple", "nested_grad",
+    "builtin_minmax", "loop_else", "star_call", "namedtuple", "nested_grad", "recursion",
 )
 
 Shape = tuple  # () is a scalar
@@ -205,6 +205,8 @@ class Gen:
             kinds.append("nested_grad")
         if self.globals and self.p(0.3):
             kinds.append("glob")
+        if self.has("recursion") and self.in_helper == 0 and self.p(0.15):
+            kinds.append("rec")
         if sc.vars.get("__lambdas__") is not None:
             pass
         calls = [n for n, v in sc.vars.items() if v.kind == "fn" and v.shape == s]
@@ -467,6 +469,20 @@ class Gen:
         args = [self.expr(sc, ps, d) for pn, ps, df in params if df is None]
         self.uses_s2sad = True
         return f"s2sad.grad({name})({', '.join(args)})"
+
+    def e_rec(self, sc: Scope, s: Shape, d: int) -> str:
+        """A recursive helper: depth known when generating (an int), or set by the data."""
+        self.n_helpers += 1
+        name = f"rec{self.n_helpers}"
+        step = self.r.choice(["0.8 * a + 0.3 * np.tanh(a)", "a * 0.5 + np.sin(a) * 0.25"])
+        if self.p(0.5):
+            self.helpers.append(f"def {name}(a, n):\n    if n == 0:\n        return a\n"
+                                f"    return {name}({step}, n - 1)")
+            return f"{name}({self.expr(sc, s, d)}, {self.r.randint(0, 3)})"
+        probe = "np.sum(a)" if s else "a"
+        self.helpers.append(f"def {name}(a):\n    if {probe} > 2.0:\n        return a\n"
+                            f"    return {name}(a + 0.5 + 0.1 * np.tanh(a))")
+        return f"{name}({self.expr(sc, s, d)})"
 
     def e_local_call(self, sc: Scope, s: Shape, d: int) -> str:
         calls = [n for n, v in sc.vars.items() if v.kind == "fn" and v.shape == s]
