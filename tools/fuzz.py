@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     counts: collections.Counter[str] = collections.Counter()
     kinds: collections.Counter[str] = collections.Counter()
+    refusals: collections.Counter[str] = collections.Counter()  # valid programs refused: reach
     first: dict[str, int] = {}
     t0 = time.monotonic()
     for seed in range(opts.seed, opts.seed + opts.n):
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         counts[outcome.cls] += 1
         if outcome.cls == "located":
             kinds[outcome.reason.split(":")[0]] += 1
+            refusals[fuzzcheck._normalise(outcome.reason)[:100]] += 1
         if opts.verbose or outcome.cls in ("crash", "wrong", "harness"):
             print(f"seed {seed}: {outcome.line()}"[:240], flush=True)
         if outcome.cls in ("crash", "wrong"):
@@ -116,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         if cls == "located":
             for k, c in kinds.most_common():
                 print(f"    {k:20s} {c}")
+            for r, c in refusals.most_common(5):
+                print(f"      {c:4d}  {r}")
     if first:
         print(f"distinct failures: {len(first)} (first seed of each)")
         for sig, seed in first.items():
