@@ -4,8 +4,9 @@ Usage: ``python tools/fuzz.py [-n N] [--seed S] [--out DIR] [--minimize] [--with
 (``make fuzz N=1000 SEED=0``).  Runs N programs from seed S (see ``tests/fuzzgen.py``; each
 is checked by ``tests/fuzzcheck.py``), prints the counts per class (pass, located by error
 kind, crash, wrong) and one line per crash or wrong result, and writes a reproducer for each
-into DIR (``seed-123.py``: the program, with the failed check in its header; run it with
-``python tools/fuzz.py --replay DIR/seed-123.py``).  ``--minimize`` shrinks the first
+into DIR (``seed-123.py``: the program, with the failed check in its header; run it again
+with ``python tools/fuzz.py --replay DIR/seed-123.py``, which takes the seed of the random
+directions from that header, and a hand-written module with ``f`` and ``make_args()`` too).  ``--minimize`` shrinks the first
 reproducer of each distinct failure.  ``--show S`` prints the program of seed S.
 Exit status: 0 when no program crashed or was wrong, 1 otherwise.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import re
 import sys
 import time
 
@@ -79,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         if not fuzzcheck.accept(src):
             print("reject: the program does not run in Python or gives no finite float result")
             return 2
-        outcome = fuzzcheck.check_source(src, order2=opts.order2)
+        found = re.match(r"# s2sad fuzz reproducer: seed (-?\d+)", src)
+        seed = int(found.group(1)) if found else opts.seed  # the directions it failed with
+        order2 = opts.order2 or "[hvp]" in src.split("\n", 2)[1] if found else opts.order2
+        outcome = fuzzcheck.check_source(src, order2=order2, seed=seed)
         print(outcome.line())
         if outcome.detail:
             print(outcome.detail)
