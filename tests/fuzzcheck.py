@@ -530,7 +530,11 @@ def _float32_check(f: Any, imod: Any, args: tuple, positions: tuple, dirs: list[
             raise _Stop(Outcome("wrong", "float32", f"jvp's primal is {np.result_type(got)} "
                                 f"where f gives {np.result_type(want)}"))
     _, fn = _run("float32", lambda: s2sad.vjp(f, *a32))
-    g32 = _run("float32", lambda: fn(f32(ct)))
+    # a cotangent of each result's dtype (a float64 one would promote the gradient)
+    c32 = [np.asarray(c).astype(np.result_type(o)) if isinstance(c, np.ndarray)
+           else np.result_type(o).type(c) for c, o in zip(leaves(ct), leaves(out32))]
+    c32 = rebuild(ct, c32) if isinstance(ct, (tuple, list, dict)) else c32[0]
+    g32 = _run("float32", lambda: fn(c32))
     for i in positions:
         for got, arg in zip(leaves(g32[i]), leaves(a32[i])):
             if isinstance(arg, np.ndarray) and np.result_type(got) != arg.dtype:
