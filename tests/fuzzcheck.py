@@ -15,8 +15,9 @@ source with `inspect`), builds its arguments with its ``make_args()``, and check
   arguments' shapes, and no call changes the arguments;
 - vector forward mode (``jvp(batched=True)``) and ``jacobian`` (forward and reverse) agree
   with one-direction jvps; ``grad(has_aux=True)`` agrees with vjp;
-- float32 arrays in: the primal has f's dtypes, each gradient its argument's dtype, and the
-  numbers are near the float64 ones (a loose tolerance);
+- float32 arrays in: each gradient has its argument's dtype, and the numbers are near the
+  float64 ones (a loose tolerance, and only where rounding takes the same branches); a primal
+  whose dtype is not f's is a note of the outcome, not a failure;
 - optionally (``order2=True``) Hessian-vector products against differences of the gradient.
 
 The outcome is one of ``pass``, ``located`` (an `s2sad.S2SADError` with a location, counted by
@@ -506,12 +507,12 @@ def _check(mod: Any, imod: Any, order2: bool, seed: int) -> Outcome:
             not any(isinstance(args[i], (dict, list, tuple)) for i in positions):
         _vector_checks(f, args, out0, positions, rng, fwd)
     if dot is not None and positions:
-        _float32_check(f, imod, args, positions, dirs, dot, ct, grads)
+        _float32_check(f, imod, args, positions, dirs, dot, ct, grads, notes)
     return Outcome("pass", notes=notes)
 
 
 def _float32_check(f: Any, imod: Any, args: tuple, positions: tuple, dirs: list[Any],
-                   dot: Any, ct: Any, grads: Any) -> None:
+                   dot: Any, ct: Any, grads: Any, notes: list[str]) -> None:
     """float32 arrays in: the primal has f's dtypes, each gradient its argument's dtype, and
     the numbers are near the float64 ones."""
     def f32(x: Any) -> Any:
@@ -527,8 +528,10 @@ def _float32_check(f: Any, imod: Any, args: tuple, positions: tuple, dirs: list[
     o, d32 = _run("float32", lambda: s2sad.jvp(f, a32, t32))
     for got, want in zip(leaves(o), leaves(out32)):
         if np.result_type(got) != np.result_type(want):
-            raise _Stop(Outcome("wrong", "float32", f"jvp's primal is {np.result_type(got)} "
-                                f"where f gives {np.result_type(want)}"))
+            # a note, not a failure: the numbers agree, NumPy's promotion is not followed
+            notes.append(f"float32: jvp's primal is {np.result_type(got)} where f gives "
+                         f"{np.result_type(want)}")
+            break
     _, fn = _run("float32", lambda: s2sad.vjp(f, *a32))
     # a cotangent of each result's dtype (a float64 one would promote the gradient)
     c32 = [np.asarray(c).astype(np.result_type(o)) if isinstance(c, np.ndarray)

@@ -29,6 +29,7 @@ FEATURES = (
     "lambda", "inplace", "alias", "view", "setitem", "buffer", "append", "copy", "swap",
     "container_arg", "container_out", "int_arg", "npscalar_arg", "npfun", "globals",
     "builtin_minmax", "loop_else", "star_call", "namedtuple", "nested_grad", "recursion",
+    "comprehension", "custom_rule",
 )
 
 Shape = tuple  # () is a scalar
@@ -207,6 +208,10 @@ class Gen:
             kinds.append("glob")
         if self.has("recursion") and self.in_helper == 0 and self.p(0.15):
             kinds.append("rec")
+        if self.has("comprehension") and (s == () or s[0] <= 4) and self.p(0.3):
+            kinds.append("comp")
+        if self.has("custom_rule") and self.p(0.1):
+            kinds.append("custom")
         if sc.vars.get("__lambdas__") is not None:
             pass
         calls = [n for n, v in sc.vars.items() if v.kind == "fn" and v.shape == s]
@@ -482,6 +487,41 @@ class Gen:
         probe = "np.sum(a)" if s else "a"
         self.helpers.append(f"def {name}(a):\n    if {probe} > 2.0:\n        return a\n"
                             f"    return {name}(a + 0.5 + 0.1 * np.tanh(a))")
+        return f"{name}({self.expr(sc, s, d)})"
+
+    def e_comp(self, sc: Scope, s: Shape, d: int) -> str:
+        """A list comprehension or generator expression over range(k)."""
+        q = "ci"
+        while q in sc.ints:
+            q += "i"
+        k = s[0] if s else self.r.randint(1, 4)
+        sc.ints[q] = k
+        try:
+            item = self.expr(sc, s[1:] if s else (), d)
+        finally:
+            del sc.ints[q]
+        if s == ():
+            form = self.r.choice(["sum({} for {} in range({}))", "sum([{} for {} in range({})])"])
+            return form.format(item, q, k)
+        if len(s) == 1 and self.p(0.4):
+            return f"np.array([{item} for {q} in range({k})])"
+        return f"np.stack([{item} for {q} in range({k})])"
+
+    def e_custom(self, sc: Scope, s: Shape, d: int) -> str:
+        """A helper with user derivative rules (right ones): adjoint, tangent or both."""
+        self.n_helpers += 1
+        name = f"cu{self.n_helpers}"
+        body, deriv = self.r.choice([("a * a + np.sin(a)", "(2.0 * a + np.cos(a))"),
+                                     ("np.tanh(a) * 2.0", "2.0 * (1.0 - np.tanh(a) ** 2)"),
+                                     ("a * np.exp(0.1 * a)", "np.exp(0.1 * a) * (1.0 + 0.1 * a)")])
+        lines = [f"def {name}(a):", f"    return {body}", ""]
+        which = self.r.choice(["adjoint", "tangent", "both"])
+        if which in ("adjoint", "both"):
+            lines.append(f"s2sad.custom_adjoint({name}, lambda g, ans, a: g * {deriv})")
+        if which in ("tangent", "both"):
+            lines.append(f"s2sad.custom_tangent({name}, lambda t, ans, a: t * {deriv})")
+        self.helpers.append("\n".join(lines))
+        self.uses_s2sad = True
         return f"{name}({self.expr(sc, s, d)})"
 
     def e_local_call(self, sc: Scope, s: Shape, d: int) -> str:

@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     counts: collections.Counter[str] = collections.Counter()
     kinds: collections.Counter[str] = collections.Counter()
     refusals: collections.Counter[str] = collections.Counter()  # valid programs refused: reach
+    notes: collections.Counter[str] = collections.Counter()  # not judged, minor deviations
     first: dict[str, int] = {}
     t0 = time.monotonic()
     for seed in range(opts.seed, opts.seed + opts.n):
@@ -102,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         outcome = fuzzcheck.check_source(src, order2=opts.order2, seed=seed)
         counts[outcome.cls] += 1
+        for note in outcome.notes:
+            notes[note.split(":")[0]] += 1
         if outcome.cls == "located":
             kinds[outcome.reason.split(":")[0]] += 1
             refusals[fuzzcheck._normalise(outcome.reason)[:100]] += 1
@@ -125,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    {k:20s} {c}")
             for r, c in refusals.most_common(5):
                 print(f"      {c:4d}  {r}")
+    for note, c in notes.most_common():
+        print(f"  note: {note} ({c})")
     if first:
         print(f"distinct failures: {len(first)} (first seed of each)")
         for sig, seed in first.items():
