@@ -9,7 +9,8 @@ source with `inspect`), builds its arguments with its ``make_args()``, and check
   counting only when both a 2-point stencil (step ``H2``) and a 4-point one (step ``H4``)
   disagree with it while agreeing with each other, and no branch decision of ``f`` (every
   comparison, and the side taken by ``abs``, ``max``, ``maximum``, ...) differs between the
-  point and the shifted points: near a boundary the point is moved, not judged;
+  point and the shifted points: near a boundary other directions are tried, and forward mode
+  is not judged there if none keeps clear of it (a note of the outcome);
 - the inner-product identity ``<vjp(c), t> == <c, jvp(t)>`` between the two modes;
 - ``grad`` and ``value_and_grad`` agree with ``vjp`` (scalar results), the gradients have the
   arguments' shapes, and no call changes the arguments;
@@ -22,8 +23,11 @@ source with `inspect`), builds its arguments with its ``make_args()``, and check
 
 The outcome is one of ``pass``, ``located`` (an `s2sad.S2SADError` with a location, counted by
 its kind), ``crash`` (any other exception, or an `S2SADError` without a location) and ``wrong``
-(a wrong number or structure that the oracles confirm).  ``minimize(src, outcome)`` drops
-statements and subexpressions while the same failure persists.
+(a wrong number or structure that the oracles confirm); ``harness`` is a failure of this
+module itself.  s2sad's derivative cache is cleared before each program, so that one
+program's derivative cannot answer for another's (see the F1 finding of issue #12).
+``minimize(src, outcome)`` drops statements and subexpressions while the same failure
+persists.
 """
 
 from __future__ import annotations
@@ -592,10 +596,6 @@ def _vector_checks(f: Any, args: tuple, out0: Any, positions: tuple,
         if not close(Jt, want, 1e-7, 1e-9):
             raise _Stop(Outcome("wrong", f"jacobian-{mode}", f"J @ t differs from jvp: "
                                 f"{worst(Jt, want)}"))
-
-
-def _as_tuple_tree(x: Any) -> Any:
-    return x if isinstance(x, (tuple, list, dict)) else (x,)
 
 
 def _shapes(x: Any) -> str:
