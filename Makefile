@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYENV_ROOT ?= $(HOME)/.pyenv
 VERSIONS ?= 3.10 3.11 3.12 3.13
 
-.PHONY: demo test test-all test-min lint bench golden docs examples clean
+.PHONY: demo test test-all test-min lint bench golden docs examples fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -82,5 +82,13 @@ examples: $(VENV)/.installed
 docs: $(VENV)/.installed
 	$(PY) tools/coverage.py > docs/numpy-coverage.md
 
+# Generated programs through both modes against finite differences (tools/fuzz.py --help);
+# reproducers of crashes and wrong results go to fuzz-out/.
+N ?= 1000
+SEED ?= 0
+FUZZFLAGS ?=
+fuzz: $(VENV)/.installed
+	$(PY) tools/fuzz.py -n $(N) --seed $(SEED) --out fuzz-out $(FUZZFLAGS)
+
 clean:
-	rm -rf .venv .venv-* *.egg-info .pytest_cache
+	rm -rf .venv .venv-* *.egg-info .pytest_cache fuzz-out
