@@ -20,15 +20,9 @@ SEEDS = fuzzcheck.TEST_SEEDS
 # seed -> the bug it hits; `python tools/fuzz.py --known` prints the seeds that fail today.
 # A change to the generator changes every seed's program: run it again and update the list.
 # The causes (F-numbers: the fuzz findings reported on issue #12).
-F2 = "F2: an integer-list index gives a value of unknown rank; np.dot/@/trace of it crash"
-F4 = "F4: an alias of a helper's parameter (v = a): invalid IR / KeyError in codegen"
-F9 = "F9: vector mode (batched jvp, jacobian) crashes on np.squeeze(x, axis=int)"
-F10 = "F10: second order (hvp): tape push and pop disagree"
-F11 = "F11: vector mode: element write into `s + np.zeros(n)`: KeyError in codegen setitem"
 F12 = "F12: float32 argument, float64 gradient (f's result promoted by an np.float64 scalar)"
 KNOWN: dict[int, str] = {
-    10: F2, 30: F2, 32: F9, 35: F2, 54: F4, 67: F4, 74: F2, 98: F12, 104: F2, 114: F4,
-    116: F10, 117: F11,
+    98: F12,
 }
 
 
