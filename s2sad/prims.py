@@ -232,7 +232,11 @@ def _construct_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
 
 
 def _pack_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
-    return Array(promote(types), (len(types) == 1,))
+    # np.array([...]) weighs a Python number as much as a NumPy one: np.array([f32, 0.5]) is
+    # float64, where f32 + 0.5 is float32 (NEP 50 applies to operators, not to array creation)
+    strong = [Scalar(t.dtype, weak=False) if isinstance(t, Scalar) and t.weak else t
+              for t in types]
+    return Array(promote(strong), (len(types) == 1,))
 
 
 # --------------------------------------------------------------------------------- arithmetic

@@ -666,3 +666,26 @@ def test_an_option_list_changed_in_place_gets_code_of_its_own():
     acts.append("lin")
     assert g(2.0, acts) == pytest.approx(12 * 2.0 ** 3)       # 3 x^4
     assert s2sad.api._frozen(("sq", 1)) != s2sad.api._frozen(("sq", 1.0))  # 1 == 1.0
+
+
+def _packed_in_a_loop(x):
+    v = x
+    for j in range(3):
+        v = np.stack([np.array([np.mean(x), j, j])])  # float32 and ints: a float64 array
+    return np.sum(v * x)
+
+
+def _promoted_by_a_float64(x):
+    return np.sum(np.maximum(-np.where(True, 1.0, 1.0), x + x))
+
+
+@pytest.mark.parametrize("fn", [_packed_in_a_loop, _promoted_by_a_float64])
+def test_a_float32_argument_gets_a_float32_gradient_where_f_promotes_to_float64(fn):
+    x = np.array([[0.5, -2.0, 1.5]], np.float32)
+    assert fn(x).dtype == np.float64  # NumPy promotes; the gradient keeps the argument's dtype
+    g = s2sad.grad(fn)(x)
+    assert g.dtype == np.float32 and g.shape == x.shape
+    x64 = x.astype(np.float64)
+    h = 1e-6
+    fd = [(fn(x64 + h * e) - fn(x64 - h * e)) / (2 * h) for e in np.eye(3).reshape(3, 1, 3)]
+    np.testing.assert_allclose(g.ravel(), fd, rtol=1e-4, atol=1e-5)

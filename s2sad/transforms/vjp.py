@@ -30,6 +30,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..analyses import Tapes, active, list_objects
 from ..errors import TypeMismatch, UnsupportedSyntax
 from ..ir import (
@@ -533,7 +535,12 @@ def _name_adjoints(stmts: tuple[Stmt, ...], results: tuple[Atom, ...], bar: dict
 
 def _bar_or_zero(p: Var, bar: dict[int, Atom]) -> Atom:
     if p.id in bar:
-        return materialize(Sym(bar[p.id]), Sym(p)).atom
+        g = materialize(Sym(bar[p.id]), Sym(p))
+        t = p.type  # the gradient has its argument's dtype, as the argument's own rules give
+        if isinstance(t, (Scalar, Array)) and isinstance(g.type, (Scalar, Array)) and \
+                g.type.dtype != t.dtype and t.dtype.startswith("float"):
+            g = apply("astype", g, dtype=np.dtype(t.dtype))  # (a float64 value promoted it)
+        return g.atom
     if isinstance(p.type, Array):
         return apply("zeros_like", p).atom
     return Const(0.0, Scalar("float64"))
