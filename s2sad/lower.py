@@ -1103,8 +1103,8 @@ class Lowering:
                 continue
             loop = copy.copy(stmt)
             loop.orelse = []
-            if "break" not in _exits(stmt.body):
-                out.extend([loop, *stmt.orelse])
+            if "break" not in _exits(stmt.body):  # (its else part may hold loops with else)
+                out.extend([loop, *self.split_loop_else(list(stmt.orelse))])
                 continue
             self.else_flags += 1
             flag = f".broke{self.else_flags}"

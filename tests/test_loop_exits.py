@@ -728,3 +728,41 @@ def test_a_loop_that_only_tapes_is_differentiated_again():
     np.testing.assert_allclose(s2sad.hessian(sum_of_sines)(x), np.diag(-np.sin(x)))
     # d/dx sum(cos(x)^2) = -2 cos(x) sin(x): reverse over the loop that fills the tape
     np.testing.assert_allclose(s2sad.grad(sines_penalty)(x), -2 * np.cos(x) * np.sin(x))
+
+
+def loops_with_else_in_an_else(x, n):
+    v = -x
+    for i in range(n):
+        v = v * 2.0
+    else:
+        for j in range(n):
+            v = v + x * x
+        else:
+            v = v * 3.0
+    return np.sum(v)
+
+
+def return_in_the_else_of_an_else(x, n):
+    v = -x
+    for i in range(n):
+        pass
+    else:
+        for j in range(n):
+            v = v * x
+        else:
+            return np.sum(v)
+    return x[2]
+
+
+def test_a_loop_with_else_inside_the_else_of_another():
+    # the inner loop's else part used to be dropped: the value of another program, silently
+    x = np.array([0.5, -1.5, 2.0])
+    for n in (0, 1, 3):
+        want = np.sum(((-x * 2.0 ** n) + n * x * x) * 3.0)
+        out, _ = s2sad.jvp(loops_with_else_in_an_else, (x, n), (np.ones(3), None))
+        assert out == pytest.approx(want)
+        s2sad.check_grads(loops_with_else_in_an_else, x, n, wrt=(0,))
+        g = s2sad.grad(loops_with_else_in_an_else)(x, n)
+        np.testing.assert_allclose(g, 3.0 * (-(2.0 ** n) + 2 * n * x))
+    with pytest.raises(s2sad.UnsupportedSyntax, match="code after `return`"):
+        s2sad.grad(return_in_the_else_of_an_else)(x, 1)
