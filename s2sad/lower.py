@@ -426,6 +426,7 @@ class Lowering:
         self.loop_stale: dict[str, _Stale] = {}  # the carried names a loop leaves stale
         self.loop_keys = 0                   # keys of the arrays loop trips make (origin)
         self.outer_roots: frozenset[int] = frozenset()  # arrays an inlining caller can see
+        self.walking: list[tuple[frozenset[int], Any]] = []  # arrays loops walk the rows of
         self.outer_writes: list[_Write] | None = None  # writes into those (see write)
         self.top = 0  # len(parents) at the function's own top level
         self.numbers: set[int] = set()  # loop values that are numbers before the first trip
@@ -830,10 +831,22 @@ class Lowering:
             raise unsupported(node.target, self.src, "unpacking in the target of a `for` over "
                               "a range or an array", "loop over an index and unpack inside the "
                               "body")
-        self.grow_lists(node)
-        done, exits = self.loop_exits(node, (start, stop, step, element))
-        if done:
-            return  # lowered as a loop that can stop early
+        walked = self.origin(element.atom) if isinstance(element, Sym) and \
+            isinstance(element.type, Array) else None
+        if walked is not None:  # Python reads each row when its trip starts: see write()
+            self.walking.append((walked.roots, node))
+        try:
+            self.grow_lists(node)
+            done, exits = self.loop_exits(node, (start, stop, step, element))
+            if not done:  # else lowered as a loop that can stop early
+                self.loop_trips(node, (start, stop, step, element), exits)
+        finally:
+            if walked is not None:
+                self.walking.pop()
+
+    def loop_trips(self, node: Any, bounds: tuple[Any, Any, Any, Any], exits: Any) -> None:
+        """The trips of the `for` loop `node` that cannot stop early (see :meth:`for_stmt`)."""
+        start, stop, step, element = bounds
         names = self.loop_carried(node)
         inits = self.carried_inits(names, node)
         index = Var(Scalar("int64"), node.target.id if element is None else "i")
@@ -1643,6 +1656,13 @@ class Lowering:
         written = self.origin(base.atom)
         if written is None:  # not reached: an array has an origin
             written = _Origin(frozenset({base.atom.id}), base.atom)
+        for roots, loop in self.walking:
+            if written.roots & roots:
+                raise unsupported(node, self.src, f"writing into `{label}` (or a view of it) "
+                                  f"while the loop at line {loc_of(loop, self.src).line} walks "
+                                  "its rows: Python's later rows would see the write",
+                                  "loop over range(len(...)) and index the rows, or walk a "
+                                  "copy: for row in x.copy():")
         outer = bool(written.roots & self.outer_roots)
         if outer and (self.outer_writes is None or len(self.parents) != self.top):
             raise unsupported(node, self.src, f"writing into `{label}`, an array the calling "
@@ -2021,6 +2041,7 @@ class Lowering:
         sub.parents, sub.owned = self.parents, self.owned
         sub.origins, sub.shared_roots = self.origins, self.shared_roots
         sub.outer_roots = self.roots_of([*self.env.values(), *args, *kwargs.values()])
+        sub.walking = self.walking
         sub.outer_writes, sub.top, sub.shared = [], len(self.parents), self.shared
         names = [a.id for a in fn.node.args.args]
         bound: dict[str, Value] = dict(zip(names, args))
@@ -2547,6 +2568,7 @@ class Lowering:
         sub = Lowering(src, self.builder, self.depth + 1)
         sub.origins, sub.shared_roots = self.origins, self.shared_roots
         sub.outer_roots = self.roots_of([*args, *kwargs.values()])
+        sub.walking = self.walking
         sub.outer_writes, sub.shared, sub.owned = [], self.shared, self.owned
         sub.parents = list(self.parents)
         sub.top = len(sub.parents)

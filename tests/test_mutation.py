@@ -759,3 +759,47 @@ def test_a_written_array_is_not_named_like_a_value_its_write_still_reads():
     np.testing.assert_array_equal(s2sad.grad(rebinds_and_indexes)(np.ones(3)), [0.0, 1.0, 0.0])
     src = s2sad.emit(rebinds_a_sliced_argument, x)
     assert "x_bar_1 = np.zeros_like(x)" in src and "x_bar_1[0, 1] = np.sum(x_bar.T" in src
+
+
+def writes_the_rows_it_walks(x):
+    v = np.ones((2, 1)) * x
+    for row in v:
+        row = 0.3 * row
+        v[[0, 1]] = np.outer(np.ones((2,)), row)
+    return np.mean(v)
+
+
+def writes_an_alias_of_what_it_walks(x):
+    v = np.ones((2, 3)) * x
+    w = v
+    for row in v:
+        if np.sum(row) > 100.0:
+            break
+        w[0, 0] = 5.0
+    return np.sum(v)
+
+
+def rebinds_what_it_walks(x):
+    v = np.ones((2, 3)) * x
+    s = 0.0
+    for row in v:
+        v = v * 2.0  # the loop still walks the array it started on, as in Python
+        s = s + np.sum(row * v)
+    return s
+
+
+@pytest.mark.parametrize("fn", [writes_the_rows_it_walks, writes_an_alias_of_what_it_walks])
+def test_writing_into_the_array_a_loop_walks_is_refused(fn):
+    # Python reads each row when its trip starts, so later rows see the write (fuzz 1003461)
+    with pytest.raises(s2sad.UnsupportedSyntax, match=r"while the loop at line \d+ walks its "
+                       r"rows") as info:
+        s2sad.grad(fn)(1.5)
+    assert "test_mutation.py:" in str(info.value) and "x.copy()" in str(info.value)
+
+
+def test_rebinding_the_array_a_loop_walks_is_followed():
+    value, g = s2sad.value_and_grad(rebinds_what_it_walks)(1.5)
+    assert value == pytest.approx(rebinds_what_it_walks(1.5))
+    assert g == pytest.approx((rebinds_what_it_walks(1.5 + 1e-6) -
+                               rebinds_what_it_walks(1.5 - 1e-6)) / 2e-6, rel=1e-6)
+    s2sad.check_grads(rebinds_what_it_walks, 1.5)
