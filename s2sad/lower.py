@@ -1632,6 +1632,8 @@ class Lowering:
         seen = self.origin(atom)
         if seen is None or seen.steps or seen.roots & (self.shared_roots | self.outer_roots):
             return False
+        if any(seen.roots & roots for roots, _ in self.walking):
+            return False  # a loop walks its rows (write() says why that is refused)
         count = 0
         for v in self.env.values():
             if isinstance(v, (TupleVal, Record)) and self.holds_view(v, value, seen):

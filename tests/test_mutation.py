@@ -779,6 +779,13 @@ def writes_an_alias_of_what_it_walks(x):
     return np.sum(v)
 
 
+def adds_into_what_it_walks(x):
+    v = np.outer(np.ones(3) * x, np.ones(2))  # no other name: `+=` would be a rebinding
+    for row in v:
+        v += 0.9 * row
+    return np.mean(v)
+
+
 def rebinds_what_it_walks(x):
     v = np.ones((2, 3)) * x
     s = 0.0
@@ -788,7 +795,8 @@ def rebinds_what_it_walks(x):
     return s
 
 
-@pytest.mark.parametrize("fn", [writes_the_rows_it_walks, writes_an_alias_of_what_it_walks])
+@pytest.mark.parametrize("fn", [writes_the_rows_it_walks, writes_an_alias_of_what_it_walks,
+                                adds_into_what_it_walks])
 def test_writing_into_the_array_a_loop_walks_is_refused(fn):
     # Python reads each row when its trip starts, so later rows see the write (fuzz 1003461)
     with pytest.raises(s2sad.UnsupportedSyntax, match=r"while the loop at line \d+ walks its "
