@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fuzzcheck
 import fuzzgen
+import numpy as np
 import pytest
 
 SEEDS = fuzzcheck.TEST_SEEDS
@@ -21,9 +22,9 @@ SEEDS = fuzzcheck.TEST_SEEDS
 # A change to the generator changes every seed's program: run it again and update the list.
 # The causes (F-numbers: the fuzz findings reported on issue #12).
 F12 = "F12: float32 argument, float64 gradient (f's result promoted by an np.float64 scalar)"
-KNOWN: dict[int, str] = {
-    98: F12,
-}
+# (F12 is NumPy 2's promotion of a float32 array by an np.float64 number, NEP 50: NumPy 1.26
+# keeps float32 there, and the seed passes.)
+KNOWN: dict[int, str] = {98: F12} if int(np.__version__.split(".")[0]) >= 2 else {}
 
 
 def _param(seed: int) -> object:
