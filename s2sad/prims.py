@@ -29,6 +29,7 @@ from .rules import (
     axis_index,
     bind,
     broadcast_types,
+    cast_like,
     const_value,
     deflist,
     defprim,
@@ -515,10 +516,7 @@ def _astype_type(types: Sequence[Ty], params: dict[str, Any]) -> Ty:
 
 
 def _astype_rule(g: Sym, ans: Sym, x: Sym, dtype: Any = None) -> Sym:
-    t = x.type
-    return apply("astype", g, dtype=np.dtype(t.dtype)) if isinstance(t, (Scalar, Array)) and \
-        isinstance(g.type, (Scalar, Array)) and g.type.dtype != t.dtype and \
-        t.dtype.startswith("float") else g
+    return cast_like(g, x)
 
 
 defprim("astype", lambda x, dtype: np.asarray(x).astype(dtype), params=(("dtype", None),),

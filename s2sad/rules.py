@@ -270,6 +270,15 @@ def apply(prim: str, *args: Any, hint: str | None = None, **params: Any) -> Sym:
     return Sym(current().emit(prim, atoms, plist, hint))
 
 
+def cast_like(g: Sym, x: Sym) -> Sym:
+    """`g` in the float dtype of `x`, where they differ: a derivative with respect to a
+    float32 value stays float32 (the adjoint of astype; a gradient a float64 value promoted)."""
+    t = x.type
+    return apply("astype", g, dtype=np.dtype(t.dtype)) if isinstance(t, (Scalar, Array)) and \
+        isinstance(g.type, (Scalar, Array)) and g.type.dtype != t.dtype and \
+        t.dtype.startswith("float") else g
+
+
 def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b if not isinstance(a, np.ndarray) else False
 

@@ -30,8 +30,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ..analyses import Tapes, active, list_objects
 from ..errors import TypeMismatch, UnsupportedSyntax
 from ..ir import (
@@ -60,7 +58,17 @@ from ..ir import (
     substitute,
     walk,
 )
-from ..rules import LIST_RULES, REGISTRY, Builder, Prim, Sym, apply, building, covers
+from ..rules import (
+    LIST_RULES,
+    REGISTRY,
+    Builder,
+    Prim,
+    Sym,
+    apply,
+    building,
+    cast_like,
+    covers,
+)
 from .common import broadcast_up, materialize, unbroadcast_to
 from .rule_call import call_rule
 
@@ -535,12 +543,8 @@ def _name_adjoints(stmts: tuple[Stmt, ...], results: tuple[Atom, ...], bar: dict
 
 def _bar_or_zero(p: Var, bar: dict[int, Atom]) -> Atom:
     if p.id in bar:
-        g = materialize(Sym(bar[p.id]), Sym(p))
-        t = p.type  # the gradient has its argument's dtype, as the argument's own rules give
-        if isinstance(t, (Scalar, Array)) and isinstance(g.type, (Scalar, Array)) and \
-                g.type.dtype != t.dtype and t.dtype.startswith("float"):
-            g = apply("astype", g, dtype=np.dtype(t.dtype))  # (a float64 value promoted it)
-        return g.atom
+        # the gradient has its argument's dtype (where a float64 value promoted it)
+        return cast_like(materialize(Sym(bar[p.id]), Sym(p)), Sym(p)).atom
     if isinstance(p.type, Array):
         return apply("zeros_like", p).atom
     return Const(0.0, Scalar("float64"))
